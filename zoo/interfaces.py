@@ -1,0 +1,205 @@
+"""The contracts a model plugin implements.
+
+A plugin provides a :class:`ModelSpec` whose ``factory`` builds a :class:`Trainer`. The trainer owns the
+networks and optimisers of ONE model and knows how to take one training step; everything around the step
+(the step budget, batches, seeding, checkpoints, resume, progress, NaN guard) belongs to zoo's core loop in
+:mod:`zoo.training` and is written once.
+
+Conventions used throughout zoo:
+
+* Images are float tensors shaped ``[N, C, H, W]`` with values in ``[-1, 1]`` (uint8 pixel ``p`` maps to
+  ``p / 127.5 - 1``). Stored datasets are uint8 ``[N, C, H, W]``.
+* Labels are int64 tensors shaped ``[N]`` with values in ``[0, num_classes)``.
+* Randomness: the core seeds torch's global generators before training and saves/restores their state in
+  checkpoints, so a trainer may draw noise with plain ``torch.randn(..., device=...)`` and still resume
+  exactly. Sampling from a :class:`Generator` is deterministic for a given ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+import torch
+from torch import nn
+
+ImageShape = tuple[int, int, int]
+"""``(channels, height, width)`` of one image."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training batch, already on the run's device.
+
+    ``images``: float32 ``[N, C, H, W]`` in ``[-1, 1]``; ``labels``: int64 ``[N]`` (all zeros for a dataset
+    without classes).
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+class Generator(nn.Module, abc.ABC):
+    """Maps latent codes (and labels, when conditional) to images.
+
+    Subclasses set ``latent_dim``, ``num_classes`` (0 when unconditional) and ``image_shape`` and
+    implement :meth:`forward`. :meth:`sample` is provided.
+    """
+
+    latent_dim: int
+    num_classes: int
+    image_shape: ImageShape
+
+    @abc.abstractmethod
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``z``: float ``[N, latent_dim]``; ``labels``: int64 ``[N]`` or None when unconditional.
+
+        Returns images ``[N, *image_shape]`` in ``[-1, 1]``.
+        """
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Draw ``n`` images ``[n, *image_shape]`` in ``[-1, 1]`` from the prior, in eval mode.
+
+        Deterministic for a given ``generator`` state (a ``torch.Generator`` on this module's device). A
+        conditional generator uses ``labels`` (int64 ``[n]``) when given, else draws them uniformly with the
+        same ``generator``; an unconditional one rejects labels.
+        """
+        device = _module_device(self)
+        if labels is not None and not self.conditional:
+            raise ValueError("labels given to an unconditional generator")
+        if self.conditional:
+            if labels is None:
+                labels = torch.randint(self.num_classes, (n,), generator=generator, device=device)
+            labels = labels.to(device=device, dtype=torch.long)
+            if labels.shape != (n,):
+                raise ValueError(f"labels must have shape [{n}], got {list(labels.shape)}")
+            if labels.min() < 0 or labels.max() >= self.num_classes:
+                raise ValueError(f"labels must lie in [0, {self.num_classes})")
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        was_training = self.training
+        self.eval()
+        try:
+            return self(z, labels).clamp(-1.0, 1.0)
+        finally:
+            self.train(was_training)
+
+
+class Discriminator(nn.Module, abc.ABC):
+    """Scores images; adversarial families have one, others (the VAE) do not."""
+
+    @abc.abstractmethod
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``images``: ``[N, C, H, W]`` in ``[-1, 1]``. Returns raw scores (logits or critic values) ``[N]``."""
+
+
+class Trainer(abc.ABC):
+    """The networks and optimisers of one model, and one training step.
+
+    Subclasses build their networks and optimisers in ``__init__`` and implement :meth:`train_step`,
+    :meth:`modules` and :meth:`optimizers`. State saving and device moves are provided from those two.
+    The core calls :meth:`to` once, before the first step.
+    """
+
+    generator: Generator
+
+    @abc.abstractmethod
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        """Take one optimisation step on ``batch``; return the losses as plain floats (name -> value)."""
+
+    @abc.abstractmethod
+    def modules(self) -> dict[str, nn.Module]:
+        """Every network that carries state, by a stable name (e.g. ``{"G": ..., "D": ...}``)."""
+
+    @abc.abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Every optimiser, by a stable name."""
+
+    def to(self, device: torch.device | str) -> Trainer:
+        """Move all networks to ``device``. Call before any step (optimiser state must still be empty)."""
+        for module in self.modules().values():
+            module.to(device)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks and optimisers, as nested dicts of tensors and plain values (``weights_only`` safe)."""
+        return {
+            "modules": {name: m.state_dict() for name, m in self.modules().items()},
+            "optimizers": {name: o.state_dict() for name, o in self.optimizers().items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned; the trainer must be built with the same config."""
+        for name, module in self.modules().items():
+            module.load_state_dict(state["modules"][name])
+        for name, optimizer in self.optimizers().items():
+            optimizer.load_state_dict(state["optimizers"][name])
+
+
+TrainerFactory = Callable[[ImageShape, int, dict[str, Any]], Trainer]
+"""``factory(image_shape, num_classes, hparams) -> Trainer``; ``hparams`` is the model's defaults merged with
+the dataset's and the user's overrides."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a plugin registers for one model (compare timm's registered model + default config).
+
+    ``hparams`` are JSON-serialisable defaults; ``dataset_hparams`` overrides them per dataset name.
+    """
+
+    name: str
+    family: Literal["gan", "vae"]
+    conditional: bool
+    paper: str
+    factory: TrainerFactory
+    hparams: dict[str, Any] = field(default_factory=dict)
+    dataset_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str = ""
+    license: str = ""
+
+    def resolve_hparams(self, dataset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults, then this dataset's overrides, then ``overrides``; unknown keys are an error."""
+        resolved = {**self.hparams, **self.dataset_hparams.get(dataset, {})}
+        unknown = sorted(set(overrides or {}) - set(resolved))
+        if unknown:
+            raise KeyError(
+                f"model {self.name!r} has no hyperparameter {', '.join(unknown)}; "
+                f"it has: {', '.join(sorted(resolved)) or 'none'}"
+            )
+        return {**resolved, **(overrides or {})}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset a plugin registers.
+
+    ``load(root: pathlib.Path, split: str, download: bool) -> (images, labels)`` returns uint8
+    ``[N, *image_shape]`` and int64 ``[N]`` for ``split`` in ``splits``. ``root`` is zoo's data root. When the
+    files are missing it downloads them if ``download`` is true, else raises
+    :class:`zoo.errors.DatasetNotFound` naming where it looked and how to get the files.
+    """
+
+    name: str
+    image_shape: ImageShape
+    num_classes: int
+    load: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    splits: tuple[str, ...] = ("train", "test")
+    description: str = ""
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    for tensor in module.parameters():
+        return tensor.device
+    return torch.device("cpu")
