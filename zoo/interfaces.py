@@ -62,6 +62,11 @@ class Generator(nn.Module, abc.ABC):
     def conditional(self) -> bool:
         return self.num_classes > 0
 
+    @property
+    def device(self) -> torch.device:
+        """The device of the first parameter (CPU for a parameterless module)."""
+        return next((p.device for p in self.parameters()), torch.device("cpu"))
+
     @torch.no_grad()
     def sample(
         self,
@@ -76,7 +81,7 @@ class Generator(nn.Module, abc.ABC):
         conditional generator uses ``labels`` (int64 ``[n]``) when given, else draws them uniformly with the
         same ``generator``; an unconditional one rejects labels.
         """
-        device = _module_device(self)
+        device = self.device
         if labels is not None and not self.conditional:
             raise ValueError("labels given to an unconditional generator")
         if self.conditional:
@@ -197,9 +202,3 @@ class DatasetSpec:
     load: Callable[..., tuple[torch.Tensor, torch.Tensor]]
     splits: tuple[str, ...] = ("train", "test")
     description: str = ""
-
-
-def _module_device(module: nn.Module) -> torch.device:
-    for tensor in module.parameters():
-        return tensor.device
-    return torch.device("cpu")

@@ -109,7 +109,7 @@ class Registry:
 
 
 def _clash_message(kind: str, name: str, entries: list[Registered]) -> str:
-    who = " and ".join(f"{e.plugin.distribution} (plugin {e.plugin.name})" for e in entries)
+    who = " and ".join(sorted(f"{e.plugin.distribution} (plugin {e.plugin.name})" for e in entries))
     return f"{kind} name clash: {name!r} is registered by both {who}; uninstall one, or load only one with {LOAD_PLUGINS_ENV}"
 
 

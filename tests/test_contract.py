@@ -1,0 +1,27 @@
+"""Every registered model honours the contract (as timm tests every model in ``list_models``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoo.conformance import CHECKS, Probe
+from zoo.plugins import load_registry
+
+REGISTRY = load_registry()
+PROBES = {"28x28": Probe((1, 28, 28), 10), "32x32x3": Probe((3, 32, 32), 10)}
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("model", REGISTRY.list_models())
+def test_contract_on_mnist_shape(model, check):
+    CHECKS[check](REGISTRY.model(model), PROBES["28x28"])
+
+
+@pytest.mark.parametrize("check", ["samples", "training"])
+@pytest.mark.parametrize("model", REGISTRY.list_models())
+def test_contract_on_cifar_shape(model, check):
+    CHECKS[check](REGISTRY.model(model), PROBES["32x32x3"])
+
+
+def test_every_built_in_is_checked():
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(REGISTRY.list_models())

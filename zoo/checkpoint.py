@@ -1,0 +1,57 @@
+"""Saving and loading training state and generator weights, without unpickling arbitrary objects.
+
+* ``checkpoint.pt``: everything needed to resume exactly (networks, optimisers, step, RNG states), written
+  with ``torch.save`` and read back with ``torch.load(weights_only=True)``, which accepts only tensors and
+  plain containers.
+* ``generator.safetensors``: the generator's weights alone, the artefact to sample from or share.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from zoo.errors import ZooError
+from zoo.fileio import atomic_path
+from zoo.interfaces import Generator
+
+CHECKPOINT_FORMAT = 1
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomically write ``state`` (tensors, numbers, strings and containers of them only)."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`, tensors mapped to ``device``."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise ZooError(f"no checkpoint at {path}") from None
+    except Exception as error:  # noqa: BLE001 - corrupt, truncated or not a zoo checkpoint
+        raise ZooError(f"cannot read checkpoint {path}: {error}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ZooError(f"{path} is not a zoo checkpoint (format {CHECKPOINT_FORMAT})")
+    return state
+
+
+def save_generator(path: Path, generator: Generator) -> None:
+    """Atomically write the generator's weights as safetensors."""
+    with atomic_path(path) as tmp:
+        safetensors.torch.save_model(generator, str(tmp))
+
+
+def load_generator(path: Path, generator: Generator) -> None:
+    """Load weights from :func:`save_generator` into ``generator`` (built with the same config), strictly."""
+    if not path.exists():
+        raise ZooError(f"no generator weights at {path}")
+    try:
+        safetensors.torch.load_model(generator, str(path), strict=True, device=str(generator.device))
+    except Exception as error:  # noqa: BLE001
+        raise ZooError(f"cannot load generator weights {path}: {error}") from None
+

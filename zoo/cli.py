@@ -1,0 +1,210 @@
+"""The ``zoo`` command. Each command parses its options, calls the library and prints; no logic lives here.
+
+User errors (:class:`zoo.errors.ZooError`) are printed as one line with exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+import torch
+
+from zoo.data import resolve_data_root
+from zoo.device import DEVICE_CHOICES
+from zoo.errors import ZooError
+from zoo.imaging import save_grid
+from zoo.plugins import LOAD_PLUGINS_ENV, Registry, ZooPluginWarning, load_registry
+from zoo.runs import GRID_SIZE, RunConfig, load_run_generator, sample_labels, train_run
+
+
+class _ZooGroup(click.Group):
+    """Turns :class:`ZooError` into click's one-line error, and plugin warnings into one-line notes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        warnings.showwarning = _show_warning
+        try:
+            return super().invoke(ctx)
+        except ZooError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    if issubclass(category, ZooPluginWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)
+
+
+@click.group(cls=_ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="genzoo", prog_name="zoo")
+def main() -> None:
+    """zoo: a plugin-based zoo of generative image models, with a benchmark harness.
+
+    Models and datasets come from plugins (the built-ins are plugins too). Set
+    ZOO_LOAD_PLUGINS=a,b to load only the named plugins, or to an empty string to load none.
+    """
+
+
+def _print_table(rows: list[dict[str, Any]], empty: str) -> None:
+    click.echo(pd.DataFrame(rows).to_string(index=False) if rows else empty)
+
+
+@main.command()
+def models() -> None:
+    """List the registered models."""
+    registry = load_registry()
+    rows = []
+    for name in registry.list_models():
+        try:
+            spec, plugin = registry.model(name), registry.model_plugin(name)
+        except ZooError as error:  # a name clash: show it, not hide it
+            rows.append({"name": name, "family": "?", "conditional": "?", "plugin": "CLASH", "paper": str(error)})
+            continue
+        rows.append(
+            {
+                "name": name,
+                "family": spec.family,
+                "conditional": "yes" if spec.conditional else "no",
+                "plugin": f"{plugin.distribution} {plugin.version}",
+                "paper": spec.paper,
+            }
+        )
+    _print_table(rows, "no models registered (is a plugin installed? see `zoo plugins`)")
+
+
+@main.command()
+def datasets() -> None:
+    """List the registered datasets and where their files are looked for."""
+    registry = load_registry()
+    rows = []
+    for name in registry.list_datasets():
+        spec, plugin = registry.dataset(name), registry.dataset_plugin(name)
+        shape = "x".join(str(d) for d in spec.image_shape)
+        rows.append({"name": name, "shape": shape, "classes": spec.num_classes, "plugin": plugin.distribution})
+    _print_table(rows, "no datasets registered")
+    click.echo(f"\ndata root: {resolve_data_root()} (set with --data-root or ZOO_DATA_ROOT)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: distribution, version, hooks, status and load errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ZooPluginWarning)  # failures are shown in the table instead
+        registry = load_registry()
+    rows = [
+        {
+            "name": p.name,
+            "distribution": p.distribution,
+            "version": p.version,
+            "hooks": ", ".join(p.hooks),
+            "status": p.status,
+            "error": p.error or "",
+        }
+        for p in registry.plugins
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows, f"no plugins loaded (check {LOAD_PLUGINS_ENV} and your installation)")
+
+
+def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
+    parsed = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--hparam")
+        try:
+            parsed[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed[key] = raw
+    return parsed
+
+
+_data_root_option = click.option(
+    "--data-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding datasets in torchvision's layouts (default: $ZOO_DATA_ROOT, else ~/.cache/zoo/datasets).",
+)
+_device_option = click.option(
+    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+    help="auto: CUDA when available, else CPU.",
+)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--dataset", required=True, help="A registered dataset (see `zoo datasets`).")
+@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True, help="Training steps (generator updates).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED].")
+@click.option("--hparam", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (value parsed as JSON); repeatable.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint (same config; --steps may grow).")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
+@_device_option
+@_data_root_option
+@click.option("--download", is_flag=True, help="Download missing dataset files through torchvision (needs internet).")
+def train(
+    model: str, dataset: str, steps: int, batch_size: int, seed: int, out: Path | None, hparam: tuple[str, ...],
+    resume: bool, checkpoint_every: int, device: str, data_root: Path | None, download: bool,
+) -> None:
+    """Train MODEL on a dataset, with a progress bar, periodic checkpoints and a final sample grid.
+
+    Writes config.json, checkpoint.pt, generator.safetensors, samples.png and summary.json to the run folder.
+    Ctrl-C saves a checkpoint at the end of the current step; continue with --resume.
+    """
+    out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
+    config = RunConfig(model=model, dataset=dataset, steps=steps, batch_size=batch_size, seed=seed, hparams=_parse_hparams(hparam))
+    try:
+        result = train_run(
+            load_registry(), config, out, device=device, data_root=data_root, download=download,
+            resume=resume, checkpoint_every=checkpoint_every,
+        )
+    except KeyboardInterrupt as interrupt:
+        raise click.ClickException(f"{interrupt}; continue with: zoo train {model} --dataset {dataset} --out {out} --resume") from None
+    click.echo(
+        f"trained {model} on {dataset}: {result.step} steps, {result.images_per_second:.0f} img/s; "
+        f"samples in {out / 'samples.png'}"
+    )
+
+
+def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
+    if raw is None:
+        return None
+    try:
+        classes = [int(v) for v in raw.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{raw!r} is not a comma-separated list of class numbers", param_hint="--labels") from None
+    return torch.tensor(classes).repeat(n // len(classes) + 1)[:n]
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-n", "count", type=click.IntRange(min=1, max=10000), default=GRID_SIZE, show_default=True, help="Number of samples.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("grid.png"), show_default=True)
+@click.option("--labels", help="Class numbers for a conditional model, comma-separated, repeated to fill -n (e.g. 7 or 0,1,2).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")
+@_device_option
+def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: int, device: str) -> None:
+    """Draw samples from a trained run folder and save them as a PNG grid."""
+    generator = load_run_generator(load_registry(), run_dir, device)
+    chosen = _parse_labels(labels, count)
+    if chosen is not None and not generator.conditional:
+        raise ZooError("--labels given, but this model is unconditional")
+    by_class = chosen is None and generator.conditional
+    if by_class:
+        chosen = sample_labels(generator, count)
+    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    try:
+        images = generator.sample(count, generator=rng, labels=chosen)
+    except ValueError as error:
+        raise ZooError(str(error)) from None
+    save_grid(images, output, nrow=generator.num_classes if by_class else None)
+    click.echo(f"wrote {count} samples to {output}")

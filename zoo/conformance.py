@@ -1,0 +1,163 @@
+"""The model contract, as checks any plugin can be run against (zoo's own suite runs them on the built-ins).
+
+Each check takes a :class:`ModelSpec` and a :class:`Probe` (image shape, class count, device) and raises
+``AssertionError`` with a message saying what is wrong. Checks train for a few steps on random data at
+batch size 4, so the whole kit takes seconds per model.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from zoo.checkpoint import load_generator, save_generator
+from zoo.data import InMemoryDataset
+from zoo.interfaces import Batch, Generator, ImageShape, ModelSpec, Trainer
+from zoo.training import seed_everything, train
+
+BATCH = 4
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The setting the checks run in: an image shape, a class count and a device."""
+
+    image_shape: ImageShape = (1, 28, 28)
+    num_classes: int = 10
+    device: str = "cpu"
+
+
+def build(spec: ModelSpec, probe: Probe, seed: int = 0) -> Trainer:
+    """The model's trainer for ``probe``, with its default hyperparameters, seeded and on the probe's device."""
+    seed_everything(seed)
+    trainer = spec.factory(probe.image_shape, probe.num_classes, spec.resolve_hparams(""))
+    return trainer.to(probe.device)
+
+
+def random_data(probe: Probe, n: int = 32) -> InMemoryDataset:
+    """``n`` random uint8 images with labels, on the probe's device."""
+    generator = torch.Generator().manual_seed(1234)
+    images = torch.randint(0, 256, (n, *probe.image_shape), generator=generator, dtype=torch.uint8)
+    labels = torch.randint(0, max(probe.num_classes, 1), (n,), generator=generator)
+    return InMemoryDataset(images, labels, device=torch.device(probe.device))
+
+
+def _samples(generator: Generator, seed: int, n: int = BATCH, labels: torch.Tensor | None = None) -> torch.Tensor:
+    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    return generator.sample(n, generator=rng, labels=labels)
+
+
+def check_metadata(spec: ModelSpec, probe: Probe) -> None:
+    """Name, family, paper and license are filled in; hyperparameters survive a JSON round trip."""
+    assert spec.family in ("gan", "vae"), f"family {spec.family!r} is not 'gan' or 'vae'"
+    for field in ("paper", "license", "description"):
+        assert getattr(spec, field), f"{field} is empty"
+    for hparams in (spec.hparams, *spec.dataset_hparams.values()):
+        assert json.loads(json.dumps(hparams)) == hparams, f"hyperparameters {hparams} are not plain JSON"
+
+
+def check_interfaces(spec: ModelSpec, probe: Probe) -> None:
+    """The factory returns a Trainer whose generator declares latent_dim, num_classes and image_shape."""
+    trainer = build(spec, probe)
+    assert isinstance(trainer, Trainer), f"factory returned {type(trainer).__name__}, not a zoo.Trainer"
+    generator = trainer.generator
+    assert isinstance(generator, Generator), "trainer.generator is not a zoo.Generator"
+    assert isinstance(generator.latent_dim, int) and generator.latent_dim > 0, "latent_dim must be a positive int"
+    assert tuple(generator.image_shape) == tuple(probe.image_shape), f"image_shape {generator.image_shape} != {probe.image_shape}"
+    expected_classes = probe.num_classes if spec.conditional else 0
+    assert generator.num_classes == expected_classes, f"num_classes {generator.num_classes} != {expected_classes}"
+    assert trainer.modules() and trainer.optimizers(), "modules() and optimizers() must not be empty"
+
+
+def check_samples(spec: ModelSpec, probe: Probe) -> None:
+    """Samples are float32 ``[N, C, H, W]`` in ``[-1, 1]`` on the model's device, and finite."""
+    images = _samples(build(spec, probe).generator, seed=0)
+    assert images.shape == (BATCH, *probe.image_shape), f"sample shape {tuple(images.shape)}"
+    assert images.dtype == torch.float32, f"sample dtype {images.dtype}"
+    assert images.device.type == torch.device(probe.device).type, f"samples on {images.device}"
+    assert torch.isfinite(images).all(), "samples contain NaN or Inf"
+    assert images.min() >= -1 and images.max() <= 1, "samples outside [-1, 1]"
+
+
+def check_seeded_determinism(spec: ModelSpec, probe: Probe) -> None:
+    """The same sampling seed gives the same images; another seed gives others."""
+    generator = build(spec, probe).generator
+    assert torch.equal(_samples(generator, 7), _samples(generator, 7)), "same seed, different samples"
+    assert not torch.equal(_samples(generator, 7), _samples(generator, 8)), "different seeds, same samples"
+
+
+def check_labels(spec: ModelSpec, probe: Probe) -> None:
+    """A conditional model's samples depend on the labels; an unconditional one refuses labels."""
+    generator = build(spec, probe).generator
+    zeros = torch.zeros(BATCH, dtype=torch.long)
+    if not spec.conditional:
+        try:
+            _samples(generator, 0, labels=zeros)
+        except ValueError:
+            return
+        raise AssertionError("an unconditional generator accepted labels")
+    assert not torch.equal(_samples(generator, 0, labels=zeros), _samples(generator, 0, labels=zeros + 1)), (
+        "labels 0 and 1 give identical samples: labels are ignored"
+    )
+
+
+def check_training(spec: ModelSpec, probe: Probe) -> None:
+    """Three steps give finite float losses and change the parameters of every network."""
+    trainer = build(spec, probe)
+    before = {name: [p.detach().clone() for p in m.parameters()] for name, m in trainer.modules().items()}
+    data, sampler = random_data(probe), torch.Generator(device=probe.device).manual_seed(0)
+    for _ in range(3):
+        losses = trainer.train_step(data.sample(BATCH, sampler))
+        assert losses and all(isinstance(v, float) for v in losses.values()), f"losses must be floats: {losses}"
+        assert all(torch.isfinite(torch.tensor(v)) for v in losses.values()), f"non-finite losses: {losses}"
+    for name, module in trainer.modules().items():
+        changed = any(not torch.equal(old, new) for old, new in zip(before[name], module.parameters()))
+        assert changed, f"network {name!r} did not change in 3 steps"
+
+
+def check_state_round_trip(spec: ModelSpec, probe: Probe) -> None:
+    """Generator weights saved and loaded into a freshly built model give identical samples."""
+    trained = build(spec, probe, seed=0)
+    data, sampler = random_data(probe), torch.Generator(device=probe.device).manual_seed(0)
+    trained.train_step(data.sample(BATCH, sampler))
+    fresh = build(spec, probe, seed=1)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "generator.safetensors"
+        save_generator(path, trained.generator)
+        load_generator(path, fresh.generator)
+    assert torch.equal(_samples(trained.generator, 3), _samples(fresh.generator, 3)), "loaded generator samples differ"
+
+
+def check_exact_resume(spec: ModelSpec, probe: Probe) -> None:
+    """Training 4 steps equals training 2, checkpointing, rebuilding, resuming and training 2 more."""
+    data = random_data(probe)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "checkpoint.pt"
+        options = dict(batch_size=BATCH, seed=0, progress=False, log_every=1)
+        straight = build(spec, probe)
+        expected = train(straight, data, steps=4, **options)
+        interrupted = build(spec, probe)
+        train(interrupted, data, steps=2, checkpoint_path=path, **options)
+        resumed = build(spec, probe, seed=99)  # a different init: everything must come from the checkpoint
+        result = train(resumed, data, steps=4, checkpoint_path=path, resume=True, **options)
+    assert result.history == expected.history, "losses after resume differ from an uninterrupted run"
+    for name, module in straight.modules().items():
+        for (key, want), got in zip(module.state_dict().items(), resumed.modules()[name].state_dict().values()):
+            assert torch.equal(want, got), f"{name}.{key} differs after resume"
+
+
+CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {
+    "metadata": check_metadata,
+    "interfaces": check_interfaces,
+    "samples": check_samples,
+    "seeded_determinism": check_seeded_determinism,
+    "labels": check_labels,
+    "training": check_training,
+    "state_round_trip": check_state_round_trip,
+    "exact_resume": check_exact_resume,
+}

@@ -1,0 +1,183 @@
+"""The domain classifier: a timm network that zoo trains from scratch on one dataset, for "classifier" metrics.
+
+Its penultimate features give classifier FID/KID/precision/recall and its logits an Inception-Score analogue (as
+TF-GAN does for MNIST). Weights are saved as safetensors with a JSON sidecar (:class:`ClassifierCard`) that
+records the file's SHA-256; loading refuses a file whose digest differs, and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import safetensors.torch
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from zoo.errors import ZooError
+from zoo.fileio import atomic_path, read_json, write_json
+from zoo.imaging import to_unit_range
+from zoo.interfaces import ImageShape
+
+
+@dataclass(frozen=True)
+class ClassifierCard:
+    """What the JSON sidecar of a saved classifier records.
+
+    ``image_shape`` is ``(C, H, W)`` of the images it takes (uint8, converted with
+    :func:`zoo.imaging.to_unit_range`); ``test_accuracy`` is a fraction in ``[0, 1]``; ``sha256`` is the hex digest
+    of the safetensors file.
+    """
+
+    dataset: str
+    arch: str
+    image_shape: ImageShape
+    num_classes: int
+    test_accuracy: float
+    steps: int
+    batch_size: int
+    seed: int
+    sha256: str
+
+    @property
+    def in_chans(self) -> int:
+        return self.image_shape[0]
+
+
+def create_classifier(arch: str, image_shape: ImageShape, num_classes: int) -> nn.Module:
+    """An untrained timm ``arch`` for ``image_shape`` images and ``num_classes`` classes (never downloads)."""
+    return timm.create_model(arch, pretrained=False, in_chans=image_shape[0], num_classes=num_classes)
+
+
+def train_domain_classifier(
+    images_u8: torch.Tensor,
+    labels: torch.Tensor,
+    test_images_u8: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    arch: str,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device | str,
+    progress: bool = True,
+    lr: float = 2e-3,
+) -> tuple[nn.Module, float]:
+    """Train ``arch`` from scratch with AdamW and a one-cycle schedule peaking at ``lr``.
+
+    ``images_u8``/``test_images_u8``: uint8 ``[N, C, H, W]``; ``labels``/``test_labels``: int64 ``[N]`` in
+    ``[0, K)`` (``K`` is taken as the largest label + 1). Batches are drawn from reshuffled epochs. Seeded by
+    ``seed`` without touching the caller's global RNG state. Returns the model in eval mode on ``device`` and its
+    accuracy on the test split (a fraction in ``[0, 1]``).
+    """
+    num_classes = int(max(labels.max(), test_labels.max())) + 1
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_classifier(arch, tuple(images_u8.shape[1:]), num_classes).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    batches = _shuffled_batches(len(images_u8), batch_size, torch.Generator().manual_seed(seed))
+    model.train()
+    for _ in tqdm(range(steps), desc=f"train {arch}", disable=not progress):
+        index = next(batches)
+        logits = model(to_unit_range(images_u8[index].to(device)))
+        loss = F.cross_entropy(logits, labels[index].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    model.eval()
+    return model, accuracy(model, test_images_u8, test_labels)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    """Fraction of uint8 ``[N, C, H, W]`` images whose argmax logit equals the int64 ``[N]`` label."""
+    device = next(model.parameters()).device
+    correct = 0
+    for start in range(0, len(images_u8), batch_size):
+        logits = model(to_unit_range(images_u8[start : start + batch_size].to(device)))
+        correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size]).sum())
+    return correct / len(images_u8)
+
+
+def _shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless int64 index batches ``[batch_size]``: each epoch a fresh permutation of ``range(n)``, tail dropped."""
+    if batch_size > n:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n} training images")
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield order[start : start + batch_size]
+
+
+def classifier_path(directory: str | Path, dataset: str, arch: str) -> Path:
+    """Where a classifier's weights live: ``<directory>/<dataset>-<arch>.safetensors`` (sidecar: ``.json``)."""
+    return Path(directory) / f"{dataset}-{arch}.safetensors"
+
+
+def save_domain_classifier(
+    model: nn.Module,
+    directory: str | Path,
+    *,
+    dataset: str,
+    arch: str,
+    image_shape: ImageShape,
+    test_accuracy: float,
+    steps: int,
+    batch_size: int,
+    seed: int,
+) -> Path:
+    """Write ``model``'s weights (safetensors) and their :class:`ClassifierCard` sidecar, both atomically.
+
+    Returns the weights path, :func:`classifier_path`.
+    """
+    path = classifier_path(directory, dataset, arch)
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    data = safetensors.torch.save(tensors)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    card = ClassifierCard(
+        dataset=dataset,
+        arch=arch,
+        image_shape=tuple(image_shape),
+        num_classes=model.num_classes,
+        test_accuracy=test_accuracy,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    write_json(path.with_suffix(".json"), dataclasses.asdict(card))
+    return path
+
+
+def load_domain_classifier(weights_path: str | Path) -> tuple[nn.Module, ClassifierCard]:
+    """Load a classifier saved by :func:`save_domain_classifier`, in eval mode on the CPU.
+
+    Raises :class:`ZooError` when the weights or sidecar are missing or the weights' SHA-256 differs from the one
+    the sidecar records. The digest is taken over exactly the bytes that are then parsed (safetensors only).
+    """
+    path = Path(weights_path)
+    sidecar = path.with_suffix(".json")
+    for required in (path, sidecar):
+        if not required.is_file():
+            raise ZooError(f"domain classifier file {required} not found; train one with zoo first")
+    record = read_json(sidecar)
+    card = ClassifierCard(**{**record, "image_shape": tuple(record["image_shape"])})
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != card.sha256:
+        raise ZooError(
+            f"{path} has sha256 {digest}, but {sidecar.name} records {card.sha256}: the weights were modified or "
+            f"corrupted; restore or retrain them"
+        )
+    model = create_classifier(card.arch, card.image_shape, card.num_classes)
+    model.load_state_dict(safetensors.torch.load(data), strict=True)
+    return model.eval(), card
