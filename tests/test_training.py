@@ -1,0 +1,91 @@
+"""The core training loop's own duties: NaN guard, Ctrl-C, evaluation points, timing."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+from zoo import Batch, Generator, Trainer
+from zoo.checkpoint import load_checkpoint
+from zoo.data import InMemoryDataset
+from zoo.errors import Diverged
+from zoo.training import seed_everything, train
+
+
+class LineGenerator(Generator):
+    latent_dim, num_classes, image_shape = 2, 0, (1, 4, 4)
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(2, 16)
+
+    def forward(self, z, labels=None):
+        return torch.tanh(self.net(z)).view(-1, 1, 4, 4)
+
+
+class ScriptedTrainer(Trainer):
+    """Regresses samples on the batch mean; ``at_step`` maps a step number to an action (nan, sigint)."""
+
+    def __init__(self, at_step: dict[int, str] | None = None):
+        self.generator = LineGenerator()
+        self.optimizer = torch.optim.SGD(self.generator.parameters(), lr=0.1)
+        self.at_step, self.calls = at_step or {}, 0
+
+    def modules(self):
+        return {"G": self.generator}
+
+    def optimizers(self):
+        return {"G": self.optimizer}
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        self.calls += 1
+        loss = (self.generator(torch.randn(len(batch.images), 2)) - batch.images.mean()).pow(2).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        action = self.at_step.get(self.calls)
+        if action == "sigint":
+            signal.raise_signal(signal.SIGINT)
+        return {"loss": float("nan") if action == "nan" else loss.item()}
+
+
+@pytest.fixture
+def data():
+    return InMemoryDataset(torch.randint(0, 256, (16, 1, 4, 4), dtype=torch.uint8), torch.zeros(16, dtype=torch.long))
+
+
+def test_non_finite_loss_raises_diverged_at_that_step(data, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(Diverged) as caught:
+        train(ScriptedTrainer({3: "nan"}), data, steps=10, batch_size=4, seed=0, checkpoint_path=path, checkpoint_every=1, progress=False)
+    assert caught.value.step == 3
+    assert load_checkpoint(path)["step"] == 2, "the diverged state must not be checkpointed"
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    seed_everything(0)
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 3"):
+        train(ScriptedTrainer({3: "sigint"}), data, steps=8, batch_size=4, seed=0, checkpoint_path=path, checkpoint_every=100, progress=False, log_every=1)
+    assert load_checkpoint(path)["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the SIGINT handler was not restored"
+
+    resumed = ScriptedTrainer()
+    result = train(resumed, data, steps=8, batch_size=4, seed=0, checkpoint_path=path, resume=True, progress=False, log_every=1)
+    assert resumed.calls == 5 and result.step == 8
+    assert [row["step"] for row in result.history] == [1, 2, 3, 4, 5, 6, 7, 8]
+
+    seed_everything(0)
+    straight = ScriptedTrainer()
+    train(straight, data, steps=8, batch_size=4, seed=0, progress=False)
+    assert torch.equal(straight.generator.net.weight, resumed.generator.net.weight)
+
+
+def test_evaluation_points_are_called_and_not_timed(data):
+    seen = []
+    result = train(ScriptedTrainer(), data, steps=6, batch_size=4, seed=0, evaluate_at=frozenset({2, 6}), on_evaluate=seen.append, progress=False)
+    assert seen == [2, 6]
+    assert result.images_seen == 24 and result.images_per_second > 0

