@@ -31,8 +31,8 @@ def tiny_mnist_root(tmp_path_factory) -> Path:
         for i, label in enumerate(labels.tolist()):
             row, col = 2 + 8 * (label // 3), 2 + 8 * (label % 3)
             images[i, row : row + 6, col : col + 6] = 255
-        write_idx(root / "MNIST" / "raw" / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx(root / "MNIST" / "raw" / f"{prefix}-labels-idx1-ubyte.gz", labels.to(torch.uint8))
+        write_idx(root / "MNIST" / "raw" / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(root / "MNIST" / "raw" / f"{prefix}-labels-idx1-ubyte", labels.to(torch.uint8))
     return root
 
 

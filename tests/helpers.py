@@ -3,19 +3,42 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 
-def write_idx(path: Path, array: torch.Tensor) -> None:
-    """Write a uint8 tensor as a gzip IDX file (the MNIST format)."""
-    header = struct.pack(">HBB", 0, 0x08, array.dim()) + struct.pack(f">{array.dim()}I", *array.shape)
+def _official_mnist_root() -> Path | None:
+    """A data root holding the official MNIST: ``$ZOO_DATA_ROOT`` or the shared datasets folder, if present."""
+    candidates = [os.environ.get("ZOO_DATA_ROOT"), Path(__file__).resolve().parents[2] / "shared" / "datasets"]
+    for root in filter(None, candidates):
+        if (Path(root) / "MNIST" / "raw").is_dir():
+            return Path(root)
+    return None
+
+
+OFFICIAL_MNIST_ROOT = _official_mnist_root()
+needs_official_mnist = pytest.mark.skipif(OFFICIAL_MNIST_ROOT is None, reason="official MNIST files not found")
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """``array`` (uint8) in the IDX format: magic 0x00 0x00 0x08 ndim, big-endian uint32 dims, the data."""
+    return bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray | torch.Tensor, gz: bool = True) -> None:
+    """Write uint8 ``array`` as an IDX file (the MNIST format) at ``path``, or at ``path + ".gz"`` gzipped."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.numpy().tobytes())
+    data = idx_bytes(np.asarray(array))
+    if gz:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
 
 
 TOY_PLUGIN = '''

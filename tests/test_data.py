@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from zoo.data import InMemoryDataset, load_mnist_layout, load_split, read_idx, r
 from zoo.errors import DatasetNotFound, PluginError, ZooError
 from zoo.interfaces import DatasetSpec
 from zoo.plugins import load_registry
+from tests.helpers import OFFICIAL_MNIST_ROOT, idx_bytes, needs_official_mnist, write_idx
 
 MNIST_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 SPLIT_SIZES = {"train": 7, "test": 3}
@@ -26,20 +26,6 @@ def specs() -> dict[str, DatasetSpec]:
     """The specs the built-in plugin registers, found through its entry point."""
     registry = load_registry(["torchvision_datasets"])
     return {name: registry.dataset(name) for name in registry.list_datasets()}
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """``array`` (uint8) in the IDX format: magic 0x00 0x00 0x08 ndim, big-endian uint32 dims, the data."""
-    return bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-
-
-def write_idx(path: Path, array: np.ndarray, gz: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = idx_bytes(array)
-    if gz:
-        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data))
-    else:
-        path.write_bytes(data)
 
 
 def write_mnist_split(root: Path, folder: str, split: str, gz: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -262,19 +248,10 @@ def test_load_split_checks_split_and_limits():
         load_split(fake_spec((GOOD_IMAGES, GOOD_LABELS), num_classes=0), "train", root="/nonexistent")
 
 
-def real_mnist_root() -> Path | None:
-    """A data root holding the official MNIST: ``$ZOO_DATA_ROOT`` or the shared datasets folder, if present."""
-    candidates = [os.environ.get("ZOO_DATA_ROOT"), Path(__file__).resolve().parents[2] / "shared" / "datasets"]
-    for root in filter(None, candidates):
-        if (Path(root) / "MNIST" / "raw").is_dir():
-            return Path(root)
-    return None
-
-
-@pytest.mark.skipif(real_mnist_root() is None, reason="official MNIST files not present")
+@needs_official_mnist
 def test_real_mnist(specs):
-    images, labels = load_split(specs["mnist"], "train", root=real_mnist_root())
+    images, labels = load_split(specs["mnist"], "train", root=OFFICIAL_MNIST_ROOT)
     assert images.shape == (60000, 1, 28, 28)
     assert labels.bincount().tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    test_images, test_labels = load_split(specs["mnist"], "test", root=real_mnist_root())
+    test_images, test_labels = load_split(specs["mnist"], "test", root=OFFICIAL_MNIST_ROOT)
     assert test_images.shape == (10000, 1, 28, 28) and len(test_labels) == 10000

@@ -18,7 +18,7 @@ from zoo.data import resolve_data_root
 from zoo.device import DEVICE_CHOICES
 from zoo.errors import ZooError
 from zoo.imaging import save_grid
-from zoo.plugins import LOAD_PLUGINS_ENV, Registry, ZooPluginWarning, load_registry
+from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry
 from zoo.runs import GRID_SIZE, RunConfig, load_run_generator, sample_labels, train_run
 
 

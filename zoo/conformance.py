@@ -17,7 +17,7 @@ import torch
 
 from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset
-from zoo.interfaces import Batch, Generator, ImageShape, ModelSpec, Trainer
+from zoo.interfaces import Generator, ImageShape, ModelSpec, Trainer
 from zoo.training import seed_everything, train
 
 BATCH = 4

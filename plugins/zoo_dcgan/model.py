@@ -11,7 +11,7 @@ Shapes: G maps ``z [N, latent_dim]`` (latent_dim 100 as in the paper) to ``[N, C
 Deviation from the paper: the paper's 64x64 networks have four stride-2 layers (1024 -> 512 -> 256 -> 128
 channels); for 28x28/32x32 images we use two stride-2 layers of ``2*width`` and ``width`` channels
 (:func:`zoo.layers.conv_decoder` / :func:`zoo.layers.conv_features`), which is the usual small-image scaling.
-With ``width=64`` at 1x28x28: G has 771,905 parameters, D 138,817.
+With ``width=64`` at 1x28x28: G has 771,969 parameters, D 138,689 (3x32x32: 969,859 and 142,657).
 
 :class:`DCGANGenerator` and :class:`DCGANDiscriminator` are reused by the WGAN-GP plugin (which, like the WGAN-GP
 paper's DCGAN experiments, uses the same generator and a critic without BatchNorm).
