@@ -14,7 +14,7 @@ def register_models(register):
             paper="Kingma & Welling 2014, Auto-Encoding Variational Bayes, arXiv:1312.6114",
             factory=build,
             hparams={"latent_dim": 16, "width": 32, "lr": 1e-3, "betas": [0.9, 0.999]},
-            description="Convolutional VAE with a learned-variance Gaussian decoder (sigma-VAE); samples are decoder means",
+            description="Convolutional VAE, Gaussian decoder with a learned variance; samples are decoder means",
             license="MIT",
         )
     )
