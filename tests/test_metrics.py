@@ -85,7 +85,7 @@ class Images(torch.utils.data.Dataset):
 def test_training_learns_the_synthetic_classes(classifier):
     model, path = classifier
     _, card = load_domain_classifier(path)
-    assert card.test_accuracy > 0.5  # chance is 1/9
+    assert card.test_accuracy > 0.8  # chance is 1/9
     assert (card.arch, card.image_shape, card.num_classes, card.steps, card.seed) == (ARCH, SHAPE, 9, 40, 0)
 
 
@@ -145,7 +145,12 @@ def test_reference_features_are_cached_by_content(classifier, tmp_path, monkeypa
     samples, reference = squares(150, 10)[0], squares(200, 11)[0]
     seen = []
     forward = DomainClassifierExtractor.forward
-    monkeypatch.setattr(DomainClassifierExtractor, "forward", lambda self, x: seen.append(len(x)) or forward(self, x))
+
+    def counting_forward(self, images):
+        seen.append(len(images))
+        return forward(self, images)
+
+    monkeypatch.setattr(DomainClassifierExtractor, "forward", counting_forward)
 
     def images_extracted(reference_u8: torch.Tensor) -> int:
         seen.clear()

@@ -6,6 +6,7 @@ User errors (:class:`zoo.errors.ZooError`) are printed as one line with exit sta
 from __future__ import annotations
 
 import json
+import shlex
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,26 @@ import click
 import pandas as pd
 import torch
 
+from zoo.bench import ResultStore, load_profile, run_bench
+from zoo.bench.leaderboard import LOWER_IS_BETTER, leaderboard as rank
 from zoo.data import resolve_data_root
-from zoo.device import DEVICE_CHOICES
+from zoo.device import DEVICE_CHOICES, resolve_device
 from zoo.errors import ZooError
 from zoo.imaging import save_grid
+from zoo.metrics.domain import train_for_dataset
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry
 from zoo.runs import GRID_SIZE, RunConfig, load_run_generator, sample_labels, train_run
 
 
 class _ZooGroup(click.Group):
-    """Turns :class:`ZooError` into click's one-line error, and plugin warnings into one-line notes."""
+    """Turns :class:`ZooError` into click's one-line error, and plugin warnings into one-line notes; keeps the
+    command line as given (``ctx.meta["zoo.argv"]``) so results can record the command that made them."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201
+        argv = list(args)
+        ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta.setdefault("zoo.argv", argv)
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         warnings.showwarning = _show_warning
@@ -208,3 +219,88 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
         raise ZooError(str(error)) from None
     save_grid(images, output, nrow=generator.num_classes if by_class else None)
     click.echo(f"wrote {count} samples to {output}")
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@click.option("--all", "all_models", is_flag=True, help="Bench every registered model (built-in and third-party).")
+@click.option("--profile", default="cpu", show_default=True, help="A profile in benchmarks/profiles/ (cpu, gpu, smoke) or a .toml path.")
+@click.option("--dataset", "datasets", multiple=True, help="Only these datasets (default: the profile's); repeatable.")
+@click.option("--seeds", type=click.IntRange(min=1), help="Only the profile's first N seeds.")
+@click.option("--force", is_flag=True, help="Redo cells that are already finished.")
+@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
+              help="Results root; tables go to RESULTS/PROFILE.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".zoo-work"), show_default=True,
+              help="Checkpoints and cached reference features (not for git).")
+@_device_option
+@_data_root_option
+def bench(
+    models: tuple[str, ...], all_models: bool, profile: str, datasets: tuple[str, ...], seeds: int | None,
+    force: bool, results: Path, work_dir: Path, device: str, data_root: Path | None,
+) -> None:
+    """Train, score and rank MODELS (or --all) on the profile's datasets and seeds.
+
+    Each (model, dataset, seed) cell trains, is evaluated at the profile's steps with torch-fidelity, and is
+    stored atomically; a rerun skips finished cells, so an interrupted bench continues where it stopped.
+    Writes RESULTS/PROFILE/{results.csv, leaderboard.md, grids/}.
+    """
+    if all_models and models:
+        raise click.UsageError("name models or pass --all, not both")
+    registry = load_registry()
+    chosen = load_profile(profile)
+    try:
+        report = run_bench(
+            registry, chosen, models=registry.list_models() if all_models else list(models),
+            results_dir=results / chosen.name, work_dir=work_dir / chosen.name,
+            command="zoo " + shlex.join(click.get_current_context().meta["zoo.argv"]), datasets=list(datasets) or None,
+            seeds=list(chosen.seeds[:seeds]) if seeds else None, force=force, data_root=data_root, device=device,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: finished cells are kept; run the same command again to go on") from None
+    click.echo(f"report: {report}")
+
+
+@main.command()
+@click.option("--profile", default="cpu", show_default=True, help="Whose results to show.")
+@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True)
+@click.option("--dataset", help="Only this dataset.")
+@click.option("--metric", type=click.Choice(list(LOWER_IS_BETTER)), help="Rank by this metric (default: FID).")
+def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None) -> None:
+    """Print the leaderboards stored in RESULTS/PROFILE: one per dataset and evaluation protocol."""
+    frame = ResultStore(results / profile).rows()
+    if dataset:
+        frame = frame[frame["dataset"] == dataset]
+    if frame.empty:
+        raise ZooError(f"no results in {results / profile}" + (f" for dataset {dataset!r}" if dataset else ""))
+    for (name, protocol_id), rows in frame[frame["protocol_id"] != ""].groupby(["dataset", "protocol_id"]):
+        click.echo(f"\n{name} — protocol {rows['protocol'].iloc[0]} ({protocol_id})")
+        click.echo(rank(frame, dataset=name, protocol_id=protocol_id, metric=metric).to_string(index=False))
+
+
+@main.group()
+def extractor() -> None:
+    """Feature extractors for the metrics (the per-dataset domain classifier)."""
+
+
+@extractor.command("train")
+@click.option("--dataset", required=True, help="A registered dataset with classes.")
+@click.option("--arch", default="test_resnet", show_default=True, help="A timm architecture (trained from scratch, never downloaded).")
+@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("benchmarks/extractors"), show_default=True)
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Refuse to save a classifier below this test accuracy (a fraction, e.g. 0.99).")
+@_device_option
+@_data_root_option
+def extractor_train(
+    dataset: str, arch: str, steps: int, batch_size: int, seed: int, out: Path, min_accuracy: float, device: str,
+    data_root: Path | None,
+) -> None:
+    """Train the domain classifier for a dataset with timm; saves safetensors weights and a sidecar with the
+    sha256 and test accuracy, which bench profiles then name in their protocols."""
+    path, test_accuracy = train_for_dataset(
+        load_registry().dataset(dataset), out, arch=arch, steps=steps, batch_size=batch_size, seed=seed,
+        device=resolve_device(device), data_root=data_root, min_accuracy=min_accuracy,
+    )  # fmt: skip
+    click.echo(f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} (sha256 in {path.with_suffix('.json').name})")

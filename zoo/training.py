@@ -60,15 +60,16 @@ def train(
     resume: bool = False,
     log_every: int = 50,
     evaluate_at: frozenset[int] = frozenset(),
-    on_evaluate: Callable[[int], None] | None = None,
+    on_evaluate: Callable[[int, float], None] | None = None,
     progress: bool = True,
     description: str = "train",
 ) -> TrainResult:
     """Train ``trainer`` on batches sampled from ``data`` until ``steps`` steps are done in total.
 
     ``resume``: continue from ``checkpoint_path`` (which must exist). ``history`` records the losses every
-    ``log_every`` steps (``{"step": s, **losses}``) and travels in the checkpoint. ``on_evaluate(step)`` is
-    called after each step in ``evaluate_at``; its time is not counted as training time.
+    ``log_every`` steps (``{"step": s, **losses}``) and travels in the checkpoint. ``on_evaluate(step, seconds)``
+    is called after each step in ``evaluate_at`` with this call's training seconds so far; its own time is not
+    counted as training time.
     Raises :class:`zoo.errors.Diverged` at the first step with a non-finite loss.
     """
     if steps < 1 or batch_size < 1:
@@ -104,7 +105,7 @@ def train(
                 bar.set_postfix({**{k: f"{v:.3g}" for k, v in losses.items()}, "img/s": f"{rate:.0f}"}, refresh=False)
             bar.update()
             if step in evaluate_at and on_evaluate is not None:
-                on_evaluate(step)
+                on_evaluate(step, train_seconds)
             if step % checkpoint_every == 0 or step == steps or interrupted.is_set():
                 checkpoint()
             if interrupted.is_set():

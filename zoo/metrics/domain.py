@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from zoo.data import load_split
 from zoo.errors import ZooError
 from zoo.fileio import atomic_path, read_json, write_json
 from zoo.imaging import to_unit_range
-from zoo.interfaces import ImageShape
+from zoo.interfaces import DatasetSpec, ImageShape
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,9 @@ def train_domain_classifier(
     test_images_u8: torch.Tensor,
     test_labels: torch.Tensor,
     *,
-    arch: str,
-    steps: int,
-    batch_size: int,
+    arch: str = "resnet10t",
+    steps: int = 1000,
+    batch_size: int = 128,
     seed: int,
     device: torch.device | str,
     progress: bool = True,
@@ -71,10 +72,14 @@ def train_domain_classifier(
 ) -> tuple[nn.Module, float]:
     """Train ``arch`` from scratch with AdamW and a one-cycle schedule peaking at ``lr``.
 
+    The defaults reach 99.25% test accuracy on MNIST in about 130 s on 2 CPU cores (``test_resnet`` with 2000
+    steps: 99.2% in about 75 s, but timm's ``test_*`` models exist for timm's own tests).
+
     ``images_u8``/``test_images_u8``: uint8 ``[N, C, H, W]``; ``labels``/``test_labels``: int64 ``[N]`` in
-    ``[0, K)`` (``K`` is taken as the largest label + 1). Batches are drawn from reshuffled epochs. Seeded by
-    ``seed`` without touching the caller's global RNG state. Returns the model in eval mode on ``device`` and its
-    accuracy on the test split (a fraction in ``[0, 1]``).
+    ``[0, K)`` (``K`` is taken as the largest label + 1). Batches are drawn from reshuffled epochs. ``seed``
+    seeds the batch order and, inside ``torch.random.fork_rng``, the initial weights (the caller's CPU RNG state is
+    left as it was). Returns the model in eval mode on ``device`` and its accuracy on the test split (a fraction
+    in ``[0, 1]``).
     """
     num_classes = int(max(labels.max(), test_labels.max())) + 1
     with torch.random.fork_rng(devices=[]):
@@ -181,3 +186,41 @@ def load_domain_classifier(weights_path: str | Path) -> tuple[nn.Module, Classif
     model = create_classifier(card.arch, card.image_shape, card.num_classes)
     model.load_state_dict(safetensors.torch.load(data), strict=True)
     return model.eval(), card
+
+
+def train_for_dataset(
+    spec: DatasetSpec,
+    out_dir: str | Path,
+    *,
+    arch: str,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device | str,
+    data_root: str | Path | None = None,
+    min_accuracy: float = 0.0,
+    progress: bool = True,
+) -> tuple[Path, float]:
+    """Train a classifier on ``spec``'s train split, test it on its test split, and save it to ``out_dir``.
+
+    Refuses (:class:`ZooError`, nothing saved) a classifier whose test accuracy is below ``min_accuracy``
+    (a fraction). Returns the weights path and the test accuracy.
+    """
+    if spec.num_classes < 2:
+        raise ZooError(f"dataset {spec.name!r} has no classes to train a domain classifier on")
+    images, labels = load_split(spec, "train", root=data_root)
+    test_images, test_labels = load_split(spec, "test", root=data_root)
+    try:
+        model, test_accuracy = train_domain_classifier(
+            images, labels, test_images, test_labels, arch=arch, steps=steps, batch_size=batch_size, seed=seed,
+            device=device, progress=progress,
+        )  # fmt: skip
+    except RuntimeError as error:  # timm: unknown architecture
+        raise ZooError(f"cannot train {arch!r}: {error}") from None
+    if test_accuracy < min_accuracy:
+        raise ZooError(f"{arch} reached {test_accuracy:.2%} test accuracy on {spec.name}, below {min_accuracy:.2%}; not saved")
+    path = save_domain_classifier(
+        model, out_dir, dataset=spec.name, arch=arch, image_shape=spec.image_shape, test_accuracy=test_accuracy,
+        steps=steps, batch_size=batch_size, seed=seed,
+    )  # fmt: skip
+    return path, test_accuracy

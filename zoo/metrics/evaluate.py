@@ -96,8 +96,9 @@ def evaluate(
 
     ``samples_u8``: uint8 ``[protocol.num_generated, C, H, W]``; ``reference_u8``: uint8
     ``[protocol.num_reference, C, H, W]``. ``weights_path`` is the extractor's weights file, whose SHA-256 must
-    equal ``protocol.weights_sha256``. Reference features are cached under ``cache_dir``. ``device``: ``cpu`` or
-    ``cuda[:i]``.
+    equal ``protocol.weights_sha256``. Reference features are cached under ``cache_dir``, which must be trusted:
+    torch-fidelity unpickles its cache files. ``device``: ``cpu`` or ``cuda[:i]``. torch-fidelity runs with
+    ``save_cpu_ram=True``: no DataLoader worker processes, which only add overhead for in-memory tensors.
 
     Returns :data:`METRIC_KEYS`' names -> :class:`MetricValue`; a metric the extractor cannot give (the IS without
     a classifier layer) or a non-finite result is unavailable with a reason, never a number. Raises

@@ -50,15 +50,14 @@ class Protocol:
     torch_fidelity_version: str = torch_fidelity.__version__
 
     def __post_init__(self) -> None:
-        counts = {name: getattr(self, name) for name in ("num_generated", "num_reference", "isc_splits",
-                                                        "kid_subset_size", "kid_subsets", "prc_neighborhood")}  # fmt: skip
-        bad = [f"{name}={value}" for name, value in counts.items() if value < 1]
+        counts = ("num_generated", "num_reference", "isc_splits", "kid_subset_size", "kid_subsets", "prc_neighborhood")
+        bad = [f"{name}={getattr(self, name)}" for name in counts if getattr(self, name) < 1]
         if bad:
             raise ValueError(f"protocol {self.name!r}: {', '.join(bad)} must be positive")
-        if self.kid_subset_size > min(self.num_generated, self.num_reference):
+        if self.kid_subset_size > min(self.num_generated, self.num_reference) or self.isc_splits > self.num_generated:
             raise ValueError(
-                f"protocol {self.name!r}: kid_subset_size {self.kid_subset_size} exceeds the sample counts "
-                f"({self.num_generated} generated, {self.num_reference} reference)"
+                f"protocol {self.name!r}: kid_subset_size {self.kid_subset_size} and isc_splits {self.isc_splits} "
+                f"must not exceed the sample counts ({self.num_generated} generated, {self.num_reference} reference)"
             )
 
     def settings(self) -> dict[str, Any]:
