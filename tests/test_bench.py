@@ -101,6 +101,18 @@ def test_smoke_profile_runs_end_to_end(bench_dir, tiny_mnist_root, tmp_path):
     assert len(ResultStore(tmp_path / "tiny").rows()) == len(rows)
 
 
+def test_the_smoke_profile_benches_every_registered_model(tiny_mnist_root, tmp_path):
+    result = CliRunner().invoke(main, [
+        "bench", "--all", "--profile", "smoke", "--results", str(tmp_path), "--work-dir", str(tmp_path / "work"),
+        "--data-root", str(tiny_mnist_root),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = ResultStore(tmp_path / "smoke").rows()
+    finished = rows[(rows["metric"] == "fid") & (rows["step"] == 20)]
+    assert set(finished["model"]) == {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}
+    assert finished["value"].notna().all()
+
+
 def test_bench_killed_after_its_first_cell_completes_on_rerun(bench_dir, tiny_mnist_root, tmp_path):
     """A hard kill (no chance to clean up) loses at most the running cell; the rerun adds exactly the rest."""
     profile = write_profile(bench_dir, "killed", seeds="[0, 1, 2]")

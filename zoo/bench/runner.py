@@ -94,8 +94,22 @@ class Bench:
         for name in chosen:
             self.registry.dataset(name)
         cells = [Cell(m, d, s) for d in chosen for m in models for s in (seeds or self.profile.seeds)]
-        incompatible = [c for c in cells if self.registry.model(c.model).conditional and not self.registry.dataset(c.dataset).num_classes]
-        return [c for c in cells if c not in incompatible]
+        runnable = [c for c in cells if not (self.registry.model(c.model).conditional and not self.registry.dataset(c.dataset).num_classes)]
+        for cell in runnable:
+            self.config(cell)  # a bad hyperparameter in the profile fails here, before any work
+        return runnable
+
+    def config(self, cell: Cell) -> RunConfig:
+        """The run configuration of ``cell``: the profile's budget and the model's resolved hyperparameters."""
+        spec = self.registry.model(cell.model)
+        try:
+            hparams = spec.resolve_hparams(cell.dataset, self.profile.hparams_per_model.get(cell.model, {}))
+        except KeyError as error:
+            raise ZooError(f"profile {self.profile.name!r}: {error.args[0]}") from None
+        return RunConfig(
+            model=cell.model, dataset=cell.dataset, steps=self.profile.steps_for(cell.model),
+            batch_size=self.profile.batch_size, seed=cell.seed, hparams=hparams,
+        )  # fmt: skip
 
     def run(self, cells: list[Cell], *, force: bool = False) -> dict[str, int]:
         """Run the unfinished ``cells`` (all with ``force``), plus each dataset's real-data floor.
@@ -190,13 +204,9 @@ class Bench:
 
     def _run_cell(self, cell: Cell) -> str:
         """Train, evaluate and store one cell; returns ``ok`` or ``diverged at step N``."""
-        spec, plugin = self.registry.model(cell.model), self.registry.model_plugin(cell.model)
+        plugin = self.registry.model_plugin(cell.model)
         context = self._context(cell.dataset)
-        config = RunConfig(
-            model=cell.model, dataset=cell.dataset, steps=self.profile.steps_for(cell.model),
-            batch_size=self.profile.batch_size, seed=cell.seed,
-            hparams=spec.resolve_hparams(cell.dataset, self.profile.hparams_per_model.get(cell.model, {})),
-        )  # fmt: skip
+        config = self.config(cell)
         trainer = build_trainer(self.registry, config, self.device)
         params = parameter_counts(trainer)
         base = dict(
