@@ -2,11 +2,13 @@
 
 What a plugin author imports::
 
-    from zoo import Generator, Discriminator, Trainer, Batch, ModelSpec, DatasetSpec, hookimpl
+    from zoo import Generator, Discriminator, Trainer, Batch, ModelSpec, DatasetSpec, ExtractorSpec, hookimpl
 """
 
 from zoo.hookspecs import hookimpl
-from zoo.interfaces import Batch, DatasetSpec, Discriminator, Generator, ModelSpec, Trainer
+from zoo.interfaces import Batch, DatasetSpec, Discriminator, ExtractorSpec, Generator, ModelSpec, Trainer
 
-__all__ = ["Batch", "DatasetSpec", "Discriminator", "Generator", "ModelSpec", "Trainer", "hookimpl"]
+__all__ = [
+    "Batch", "DatasetSpec", "Discriminator", "ExtractorSpec", "Generator", "ModelSpec", "Trainer", "hookimpl",
+]  # fmt: skip
 __version__ = "0.1.0"

@@ -16,13 +16,16 @@ import pandas as pd
 import torch
 
 from zoo.bench import ResultStore, load_profile, run_bench
+from zoo.conformance import Probe, models_of, run_checks
 from zoo.bench.leaderboard import LOWER_IS_BETTER, leaderboard as rank
 from zoo.data import resolve_data_root
 from zoo.device import DEVICE_CHOICES, resolve_device
 from zoo.errors import ZooError
 from zoo.imaging import save_grid
 from zoo.metrics.domain import train_for_dataset
+from zoo.metrics.extractors import EXTRACTORS
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry
+from zoo.scaffold import new_plugin
 from zoo.runs import GRID_SIZE, RunConfig, load_run_generator, sample_labels, train_run
 
 
@@ -65,6 +68,17 @@ def _print_table(rows: list[dict[str, Any]], empty: str) -> None:
     click.echo(pd.DataFrame(rows).to_string(index=False) if rows else empty)
 
 
+_data_root_option = click.option(
+    "--data-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding datasets in torchvision's layouts (default: $ZOO_DATA_ROOT, else ~/.cache/zoo/datasets).",
+)
+_device_option = click.option(
+    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+    help="auto: CUDA when available, else CPU.",
+)
+
+
 @main.command()
 def models() -> None:
     """List the registered models."""
@@ -101,10 +115,16 @@ def datasets() -> None:
     click.echo(f"\ndata root: {resolve_data_root()} (set with --data-root or ZOO_DATA_ROOT)")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def plugins(as_json: bool) -> None:
-    """List installed plugins: distribution, version, hooks, status and load errors."""
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins: distribution, version, hooks, status and load errors.
+
+    Subcommands write a new plugin package (new) and run the conformance kit on a model (check).
+    """
+    if ctx.invoked_subcommand:
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZooPluginWarning)  # failures are shown in the table instead
         registry = load_registry()
@@ -125,6 +145,44 @@ def plugins(as_json: bool) -> None:
         _print_table(rows, f"no plugins loaded (check {LOAD_PLUGINS_ENV} and your installation)")
 
 
+@plugins.command("new")
+@click.argument("name")
+@click.option("--family", type=click.Choice(["gan", "vae"]), default="gan", show_default=True)
+@click.option("--conditional", is_flag=True, help="The model takes class labels.")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="Folder in which to create zoo-NAME/.")
+def plugins_new(name: str, family: str, conditional: bool, out: Path) -> None:
+    """Write a pip-installable plugin package for a new model NAME: a working small model, its entry point,
+    a README and a conformance test. Install it with `pip install -e zoo-NAME` and it appears in `zoo models`."""
+    target = new_plugin(name, family=family, conditional=conditional, out_dir=out)
+    click.echo(f"wrote {target}; next: pip install -e {target} && zoo plugins check {name}")
+
+
+@plugins.command("check")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--shape", default="1x28x28", show_default=True, help="Image shape CxHxW to check with.")
+@click.option("--classes", type=click.IntRange(min=0), default=10, show_default=True)
+@_device_option
+def plugins_check(names: tuple[str, ...], shape: str, classes: int, device: str) -> None:
+    """Run zoo's conformance kit on models (or on every model of the named plugins); exit 1 on any failure."""
+    try:
+        image_shape = tuple(int(d) for d in shape.lower().split("x"))
+    except ValueError:
+        image_shape = ()
+    if len(image_shape) != 3 or min(image_shape) < 1:
+        raise click.BadParameter(f"{shape!r} is not CxHxW", param_hint="--shape")
+    registry = load_registry()
+    probe = Probe(image_shape, classes, str(resolve_device(device)))
+    failed = 0
+    for model in models_of(registry, names):
+        click.echo(f"{model} ({registry.model_plugin(model).distribution}), {shape}, {classes} classes:")
+        for check, problem in run_checks(registry.model(model), probe):
+            failed += problem is not None
+            click.echo(f"  {'FAIL' if problem else 'ok  '}  {check}" + (f": {problem}" if problem else ""))
+    if failed:
+        raise ZooError(f"{failed} check(s) failed")
+
+
 def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
     parsed = {}
     for item in values:
@@ -136,17 +194,6 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             parsed[key] = raw
     return parsed
-
-
-_data_root_option = click.option(
-    "--data-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder holding datasets in torchvision's layouts (default: $ZOO_DATA_ROOT, else ~/.cache/zoo/datasets).",
-)
-_device_option = click.option(
-    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
-    help="auto: CUDA when available, else CPU.",
-)
 
 
 @main.command()
@@ -280,6 +327,19 @@ def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | 
 @main.group()
 def extractor() -> None:
     """Feature extractors for the metrics (the per-dataset domain classifier)."""
+
+
+@extractor.command("list")
+def extractor_list() -> None:
+    """List the feature extractors protocols can name: zoo's own and those plugins register."""
+    registry = load_registry()
+    rows = [{"name": name, "feature layer": info.feature_layer, "logits layer": info.logits_layer or "-", "plugin": "genzoo"}
+            for name, info in sorted(EXTRACTORS.items())]  # fmt: skip
+    for name in registry.list_extractors():
+        spec = registry.extractor(name)
+        rows.append({"name": name, "feature layer": spec.feature_layer, "logits layer": spec.logits_layer or "-",
+                     "plugin": registry.extractor_plugin(name).distribution})  # fmt: skip
+    _print_table(rows, "no extractors")
 
 
 @extractor.command("train")

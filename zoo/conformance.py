@@ -11,13 +11,15 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 
 from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset
+from zoo.errors import PluginError
 from zoo.interfaces import Generator, ImageShape, ModelSpec, Trainer
+from zoo.plugins import Registry
 from zoo.training import seed_everything, train
 
 BATCH = 4
@@ -161,3 +163,34 @@ CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {
     "state_round_trip": check_state_round_trip,
     "exact_resume": check_exact_resume,
 }
+
+
+def run_checks(spec: ModelSpec, probe: Probe) -> list[tuple[str, str | None]]:
+    """Every check on ``spec``: (check name, None when it passed, else what went wrong)."""
+    results = []
+    for name, check in CHECKS.items():
+        try:
+            check(spec, probe)
+        except Exception as error:  # noqa: BLE001 - a broken plugin may raise anything; report it
+            problem = str(error) if isinstance(error, AssertionError) else f"{type(error).__name__}: {error}"
+            results.append((name, problem or "failed"))
+        else:
+            results.append((name, None))
+    return results
+
+
+def models_of(registry: Registry, names: Iterable[str]) -> list[str]:
+    """Model names for ``names``, each a model name or a plugin's entry-point name (meaning all its models)."""
+    models: list[str] = []
+    for name in names:
+        if name in registry.list_models():
+            models.append(name)
+            continue
+        owned = [m for m in registry.list_models() if registry.model_plugin(m).name == name]
+        if not owned:
+            plugin = next((p for p in registry.plugins if p.name == name), None)
+            if plugin and plugin.error:
+                raise PluginError(f"plugin {name} ({plugin.distribution}) failed to load: {plugin.error}")
+            registry.model(name)  # raises: unknown model, listing the known ones
+        models.extend(owned)
+    return models

@@ -15,7 +15,7 @@ from typing import Callable
 
 import pluggy
 
-from zoo.interfaces import DatasetSpec, ModelSpec
+from zoo.interfaces import DatasetSpec, ExtractorSpec, ModelSpec
 
 hookspec = pluggy.HookspecMarker("zoo")
 hookimpl = pluggy.HookimplMarker("zoo")
@@ -29,3 +29,9 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 @hookspec
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     """Register dataset specs: ``register(DatasetSpec(...))``."""
+
+
+@hookspec
+def register_extractors(register: Callable[[ExtractorSpec], None]) -> None:
+    """Register feature extractors for the metrics: ``register(ExtractorSpec(...))``."""
+

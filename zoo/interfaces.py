@@ -202,3 +202,26 @@ class DatasetSpec:
     load: Callable[..., tuple[torch.Tensor, torch.Tensor]]
     splits: tuple[str, ...] = ("train", "test")
     description: str = ""
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """A feature extractor a plugin registers for the metrics; a bench profile's protocol can then name it.
+
+    ``extractor`` is a ``torch_fidelity.FeatureExtractorBase`` subclass: built as
+    ``extractor(name, features_list, feature_extractor_weights_path=path)``, it takes uint8 ``[N, C, H, W]``
+    and returns one float ``[N, D]`` tensor per requested feature name. ``feature_layer`` feeds FID, KID and
+    precision/recall; ``logits_layer`` feeds the Inception Score (None if it has none: the IS is then reported
+    unavailable with ``no_logits_reason``). ``channels``: the input channel count it needs (grey images are
+    repeated to it), None to take images as they are; ``resize``: the side it resizes to internally, or None.
+    """
+
+    name: str
+    extractor: type
+    feature_layer: str
+    logits_layer: str | None = None
+    no_logits_reason: str | None = None
+    channels: int | None = None
+    resize: int | None = None
+    description: str = ""
+

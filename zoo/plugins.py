@@ -1,4 +1,5 @@
-"""The plugin manager: loads the ``zoo`` entry-point group and builds the registry of models and datasets.
+"""The plugin manager: loads the ``zoo`` entry-point group and builds the registry of models, datasets and
+feature extractors.
 
 Built-in architectures are found exactly like third-party ones, through the entry points that their
 distribution declares. Every plugin is loaded and called on its own: one that fails to import, raises in a
@@ -22,7 +23,7 @@ import pluggy
 
 from zoo import hookspecs
 from zoo.errors import PluginError, UnknownName
-from zoo.interfaces import DatasetSpec, ModelSpec
+from zoo.interfaces import DatasetSpec, ExtractorSpec, ModelSpec
 
 ENTRY_POINT_GROUP = "zoo"
 LOAD_PLUGINS_ENV = "ZOO_LOAD_PLUGINS"
@@ -49,7 +50,7 @@ class PluginInfo:
 class Registered:
     """A registered spec with the plugin that provided it."""
 
-    spec: ModelSpec | DatasetSpec
+    spec: ModelSpec | DatasetSpec | ExtractorSpec
     plugin: PluginInfo
 
 
@@ -65,9 +66,10 @@ class Registry:
         plugins: list[PluginInfo],
         models: dict[str, list[Registered]],
         datasets: dict[str, list[Registered]],
+        extractors: dict[str, list[Registered]] | None = None,
     ):
         self.plugins = plugins
-        self._tables = {"model": models, "dataset": datasets}
+        self._tables = {"model": models, "dataset": datasets, "extractor": extractors or {}}
 
     def list_models(self) -> list[str]:
         return sorted(self._tables["model"])
@@ -81,12 +83,21 @@ class Registry:
     def dataset(self, name: str) -> DatasetSpec:
         return self._lookup("dataset", name).spec  # type: ignore[return-value]
 
+    def list_extractors(self) -> list[str]:
+        return sorted(self._tables["extractor"])
+
+    def extractor(self, name: str) -> ExtractorSpec:
+        return self._lookup("extractor", name).spec  # type: ignore[return-value]
+
     def model_plugin(self, name: str) -> PluginInfo:
         """The plugin (distribution and version) that registered model ``name``."""
         return self._lookup("model", name).plugin
 
     def dataset_plugin(self, name: str) -> PluginInfo:
         return self._lookup("dataset", name).plugin
+
+    def extractor_plugin(self, name: str) -> PluginInfo:
+        return self._lookup("extractor", name).plugin
 
     def clashes(self) -> list[str]:
         """One message per name that more than one plugin registered."""
@@ -143,7 +154,9 @@ def load_registry(only: Iterable[str] | None = None) -> Registry:
     datasets: dict[str, list[Registered]] = {}
     _collect(manager, by_name, "register_models", ModelSpec, _validate_model, models)
     _collect(manager, by_name, "register_datasets", DatasetSpec, _validate_dataset, datasets)
-    registry = Registry(plugins, models, datasets)
+    extractors: dict[str, list[Registered]] = {}
+    _collect(manager, by_name, "register_extractors", ExtractorSpec, _validate_extractor, extractors)
+    registry = Registry(plugins, models, datasets, extractors)
     for clash in registry.clashes():
         warnings.warn(f"zoo: {clash}", ZooPluginWarning, stacklevel=2)
     return registry
@@ -192,6 +205,14 @@ def _validate_dataset(spec: DatasetSpec) -> None:
         raise PluginError(f"dataset {spec.name!r}: image_shape must be (C, H, W), got {spec.image_shape}")
     if not callable(spec.load):
         raise PluginError(f"dataset {spec.name!r}: load is not callable")
+
+
+def _validate_extractor(spec: ExtractorSpec) -> None:
+    _validate_name(spec.name)
+    if not isinstance(spec.extractor, type):
+        raise PluginError(f"extractor {spec.name!r}: extractor must be a class (a torch-fidelity FeatureExtractorBase)")
+    if not spec.feature_layer:
+        raise PluginError(f"extractor {spec.name!r}: feature_layer is empty")
 
 
 def _validate_name(name: str) -> None:

@@ -21,7 +21,7 @@ import torch
 from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
-from zoo.errors import ZooError
+from zoo.errors import PluginError, ZooError
 from zoo.fileio import read_json, write_json
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator, Trainer
@@ -55,8 +55,8 @@ def build_trainer(registry: Registry, config: RunConfig, device: torch.device) -
     seed_everything(config.seed)
     try:
         trainer = spec.factory(dataset.image_shape, dataset.num_classes, dict(config.hparams))
-    except (ValueError, KeyError, TypeError) as error:
-        raise ZooError(f"cannot build {spec.name!r} for {dataset.name!r}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - plugin code: bad hyperparameters, unsupported shapes, bugs
+        raise PluginError(f"cannot build {spec.name!r} for {dataset.name!r}: {type(error).__name__}: {error}") from error
     return trainer.to(device)
 
 

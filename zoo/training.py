@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data import InMemoryDataset
-from zoo.errors import Diverged
+from zoo.errors import Diverged, PluginError
 from zoo.interfaces import Trainer
 
 
@@ -70,7 +70,8 @@ def train(
     ``log_every`` steps (``{"step": s, **losses}``) and travels in the checkpoint. ``on_evaluate(step, seconds)``
     is called after each step in ``evaluate_at`` with this call's training seconds so far; its own time is not
     counted as training time.
-    Raises :class:`zoo.errors.Diverged` at the first step with a non-finite loss.
+    Raises :class:`zoo.errors.Diverged` at the first step with a non-finite loss, and
+    :class:`zoo.errors.PluginError` when ``train_step`` raises (the original exception is its ``__cause__``).
     """
     if steps < 1 or batch_size < 1:
         raise ValueError("steps and batch_size must be positive")
@@ -94,7 +95,10 @@ def train(
     with bar, _deferred_interrupt() as interrupted:
         while step < steps:
             started = time.perf_counter()
-            losses = trainer.train_step(data.sample(batch_size, sampler))
+            try:
+                losses = trainer.train_step(data.sample(batch_size, sampler))
+            except Exception as error:  # noqa: BLE001 - plugin code; name it, not a bare traceback
+                raise PluginError(f"train_step failed at step {step + 1}: {type(error).__name__}: {error}") from error
             train_seconds += time.perf_counter() - started
             step += 1
             if not all(math.isfinite(value) for value in losses.values()):

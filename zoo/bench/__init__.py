@@ -55,12 +55,16 @@ def run_bench(
         record_invocation(results_dir, {
             "command": command, "profile": profile.name, "started_at": _utc(started),
             "wall_seconds": round(time.time() - started, 1), "ran": counts["done"] + counts["diverged"],
-            "skipped": counts["skipped"], "diverged": counts["diverged"], "interrupted": interrupted,
+            "skipped": counts["skipped"], "diverged": counts["diverged"], "failed": len(bench.failures),
+            "interrupted": interrupted,
             "device_name": provenance["device_name"], "git_commit": provenance["git_commit"],
             "versions": provenance["versions"],
         })  # fmt: skip
         protocols = {p.id: dataclasses.asdict(p) for context in bench.contexts.values() for p, _, _ in context.references.values()}
         report = write_report(results_dir, protocols)
+    if bench.failures:
+        raise ZooError(f"{len(bench.failures)} cell(s) failed and were not recorded (the rest are kept; rerun to retry): "
+                       + "; ".join(bench.failures))  # fmt: skip
     return report
 
 

@@ -20,10 +20,11 @@ from zoo.bench.profiles import Profile
 from zoo.bench.store import REAL_DATA, ResultStore
 from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
-from zoo.errors import Diverged, ZooError
+from zoo.errors import Diverged, PluginError, ZooError
 from zoo.imaging import save_grid, to_uint8
 from zoo.interfaces import Generator
 from zoo.metrics import MetricValue, Protocol, evaluate, make_protocol
+from zoo.metrics.extractors import add_extractor
 from zoo.plugins import Registry
 from zoo.provenance import provenance
 from zoo.runs import GRID_SIZE, RunConfig, build_trainer, parameter_counts, sample_labels
@@ -84,6 +85,7 @@ class Bench:
         self.progress, self.echo = progress, echo
         self.contexts: dict[str, DatasetContext] = {}
         self.counts = {"done": 0, "skipped": 0, "diverged": 0}
+        self.failures: list[str] = []
         self.provenance = provenance(self.device)
 
     def plan(self, models: list[str], datasets: list[str] | None = None, seeds: list[int] | None = None) -> list[Cell]:
@@ -115,7 +117,8 @@ class Bench:
         """Run the unfinished ``cells`` (all with ``force``), plus each dataset's real-data floor.
 
         Returns (and keeps in ``self.counts`` as it goes, for an interrupted run) the cells done, skipped and
-        diverged.
+        diverged. A cell whose plugin raises is reported, listed in ``self.failures`` and left unrecorded (a
+        rerun tries it again); the other cells go on.
         """
         counts = self.counts
         for dataset in dict.fromkeys(c.dataset for c in cells):
@@ -126,7 +129,12 @@ class Bench:
                 self.echo(f"{prefix}: finished earlier, skipped")
                 counts["skipped"] += 1
                 continue
-            status = self._run_cell(cell)
+            try:
+                status = self._run_cell(cell)
+            except PluginError as error:  # this plugin's fault: report it, keep going, do not record the cell
+                self.failures.append(f"{cell}: {error}")
+                self.echo(f"{prefix}: FAILED, not recorded: {error}")
+                continue
             counts["done" if status == "ok" else "diverged"] += 1
             self.echo(f"{prefix}: {status}")
         return counts
@@ -137,6 +145,8 @@ class Bench:
             images, labels = load_split(spec, "train", root=self.data_root, limit=self.profile.train_limit)
             context = DatasetContext(InMemoryDataset(images, labels, device=self.device, num_classes=spec.num_classes))
             for settings in self.profile.protocols:
+                if settings.extractor in self.registry.list_extractors():
+                    add_extractor(self.registry.extractor(settings.extractor))
                 weights = self.profile.weights_path(settings, dataset)
                 if not weights.is_file():
                     raise ZooError(

@@ -19,6 +19,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from zoo.errors import ZooError
 from zoo.imaging import to_unit_range
+from zoo.interfaces import ExtractorSpec
 from zoo.metrics.domain import load_domain_classifier
 from zoo.metrics.inception import fid_helper_state_dict, fid_helper_weights_path
 
@@ -131,3 +132,16 @@ class DomainClassifierExtractor(FeatureExtractorBase):
 for _name, _cls in ((INCEPTION_FID_HELPER, FidHelperInceptionV3), (DOMAIN_CLASSIFIER, DomainClassifierExtractor)):
     if _name not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(_name, _cls)
+
+
+def add_extractor(spec: ExtractorSpec) -> None:
+    """Make a plugin's extractor usable in protocols: record its :class:`ExtractorInfo` and register its class
+    with torch-fidelity. Idempotent for the same spec; a different extractor under a taken name is an error."""
+    info = ExtractorInfo(spec.feature_layer, spec.logits_layer, spec.no_logits_reason, spec.channels, spec.resize)
+    registered = FEATURE_EXTRACTORS_REGISTRY.get(spec.name)
+    if registered is not None and (registered is not spec.extractor or EXTRACTORS.get(spec.name) != info):
+        raise ZooError(f"feature extractor name {spec.name!r} is already taken by {registered.__name__}")
+    if registered is None:
+        register_feature_extractor(spec.name, spec.extractor)
+    EXTRACTORS[spec.name] = info
+

@@ -1,0 +1,97 @@
+"""How much zoo's training loop costs over a bare, hand-written PyTorch loop, for the same DCGAN.
+
+Both loops train the same networks (built by the dcgan plugin with the same seed) on the same in-memory
+MNIST, for the same number of steps, alternating A/B/A/B in one process so that machine noise hits both.
+zoo's side is the real thing: ``zoo.training.train`` with ``GANTrainer``, progress bar, loss history and a
+checkpoint every 500 steps. The bare side is the textbook loop with nothing around it.
+
+    python benchmarks/loop_overhead.py --data-root ../shared/datasets [--steps 400] [--repeats 3]
+
+Prints the seconds of every run and the ratio of medians (zoo / bare); the target is <= 1.03.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from zoo.data import InMemoryDataset, load_split
+from zoo.plugins import load_registry
+from zoo.training import seed_everything, train
+
+BATCH = 64
+
+
+def build(registry, device):
+    seed_everything(0)
+    spec = registry.model("dcgan")
+    return spec.factory((1, 28, 28), 10, spec.resolve_hparams("mnist")).to(device)
+
+
+def zoo_loop(registry, data: InMemoryDataset, steps: int, folder: Path) -> float:
+    trainer = build(registry, data.device)
+    started = time.perf_counter()
+    train(trainer, data, steps=steps, batch_size=BATCH, seed=0, checkpoint_path=folder / "ckpt.pt", progress=True,
+          description="zoo loop")  # fmt: skip
+    return time.perf_counter() - started
+
+
+def bare_loop(registry, data: InMemoryDataset, steps: int) -> float:
+    """The same updates as GANTrainer, written out by hand; no progress, history or checkpoints."""
+    trainer = build(registry, data.device)
+    G, D = trainer.generator, trainer.discriminator
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    images = data.images
+    sampler = torch.Generator(device=data.device).manual_seed(0)
+    started = time.perf_counter()
+    for _ in range(steps):
+        index = torch.randint(len(images), (BATCH,), generator=sampler, device=data.device)
+        real = images[index].float() / 127.5 - 1
+        fake = G(torch.randn(BATCH, G.latent_dim, device=data.device))
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        loss_g = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        loss_d.item(), loss_g.item()  # the zoo loop reads its losses too
+    if data.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=None)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+
+    registry = load_registry()
+    images, labels = load_split(registry.dataset("mnist"), "train", root=args.data_root)
+    data = InMemoryDataset(images, labels, device=args.device)
+    bare_loop(registry, data, 20)  # warm-up: allocator, kernels, thread pools
+    times: dict[str, list[float]] = {"zoo": [], "bare": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(args.repeats):
+            times["bare"].append(bare_loop(registry, data, args.steps))
+            times["zoo"].append(zoo_loop(registry, data, args.steps, Path(folder)))
+    for name, runs in times.items():
+        print(f"{name:>4}: " + ", ".join(f"{t:.2f}s" for t in runs) + f"  (median {statistics.median(runs):.2f}s)")
+    ratio = statistics.median(times["zoo"]) / statistics.median(times["bare"])
+    print(f"DCGAN, {args.steps} steps x {args.repeats}, batch {BATCH}, {args.device}, "
+          f"{torch.get_num_threads()} threads: zoo / bare = {ratio:.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

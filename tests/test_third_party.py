@@ -1,0 +1,193 @@
+"""Third-party plugins as a product: scaffold, install, check, bench, uninstall; broken plugins; extra hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zoo.bench.store import ResultStore
+from zoo.cli import main
+from tests.helpers import toy_plugin_source
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """A command from the test environment's bin folder, in a fresh process (as a user runs it)."""
+    command = [str(BIN / args[0]), *args[1:]]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_scaffolded_plugin_installs_checks_benches_and_uninstalls(tmp_path, tiny_mnist_root):
+    created = run("zoo", "plugins", "new", "scaffold_gan", "--conditional", "-o", str(tmp_path))
+    assert created.returncode == 0, created.stderr
+    package = tmp_path / "zoo-scaffold-gan"
+    assert {p.name for p in package.rglob("*") if p.is_file()} == {
+        "pyproject.toml", "README.md", "__init__.py", "model.py", "test_conformance.py",
+    }  # fmt: skip
+    installed = run("pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(package))
+    assert installed.returncode == 0, installed.stderr
+    try:
+        listed = run("zoo", "models")
+        assert "scaffold_gan" in listed.stdout and "zoo-scaffold-gan 0.1.0" in listed.stdout
+
+        checked = run("zoo", "plugins", "check", "scaffold_gan")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.count("ok  ") == 8 and "FAIL" not in checked.stdout
+
+        results = tmp_path / "results"
+        benched = run("zoo", "bench", "scaffold_gan", "dcgan", "--profile", "smoke", "--results", str(results),
+                      "--work-dir", str(tmp_path / "work"), "--data-root", str(tiny_mnist_root))  # fmt: skip
+        assert benched.returncode == 0, benched.stderr
+        rows = ResultStore(results / "smoke").rows()
+        ours = rows[rows["model"] == "scaffold_gan"]
+        assert set(ours["plugin"]) == {"zoo-scaffold-gan"} and set(ours["plugin_version"]) == {"0.1.0"}
+        assert ours[(ours["metric"] == "fid") & (ours["step"] == 20)]["value"].notna().all()
+        assert "scaffold_gan" in (results / "smoke" / "leaderboard.md").read_text()
+    finally:
+        removed = run("pip", "uninstall", "-y", "-q", "zoo-scaffold-gan")
+    assert removed.returncode == 0, removed.stderr
+    after = run("zoo", "models")
+    assert after.returncode == 0 and "scaffold_gan" not in after.stdout and "dcgan" in after.stdout
+
+
+def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(main, ["plugins", "new", "My-Model", "-o", str(tmp_path)])
+    assert bad.exit_code == 1 and "invalid plugin name 'My-Model'" in bad.stderr
+    assert runner.invoke(main, ["plugins", "new", "twice", "-o", str(tmp_path)]).exit_code == 0
+    again = runner.invoke(main, ["plugins", "new", "twice", "-o", str(tmp_path)])
+    assert again.exit_code == 1 and "already exists" in again.stderr
+
+
+@pytest.fixture
+def raising_plugin(install_plugin):
+    source = textwrap.dedent("""
+        from toy_gan import GANTrainer, ModelSpec, build, hookimpl
+
+        def build_raising(image_shape, num_classes, hparams):
+            toy = build(image_shape, num_classes, hparams)
+            trainer = GANTrainer(toy.generator, toy.discriminator, lr=1e-3, betas=(0.5, 0.999))
+            def train_step(batch):
+                raise RuntimeError("kernel exploded")
+            trainer.train_step = train_step
+            return trainer
+
+        @hookimpl
+        def register_models(register):
+            register(ModelSpec(name="toy_raise", family="gan", conditional=False, paper="none (a test fixture)",
+                               factory=build_raising, hparams={"latent_dim": 8, "lr": 1e-3}, description="raises",
+                               license="MIT"))
+    """)
+    return install_plugin("zoo-raise", {"toy_raise": "toy_raise"}, {"toy_gan": toy_plugin_source(), "toy_raise": source})
+
+
+def test_train_step_raising_is_a_one_line_error_in_train(raising_plugin, tiny_mnist_root, tmp_path):
+    result = CliRunner().invoke(main, ["train", "toy_raise", "--dataset", "mnist", "--steps", "2",
+                                       "--data-root", str(tiny_mnist_root), "--out", str(tmp_path / "run")])  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "train_step failed at step 1: RuntimeError: kernel exploded" in result.stderr
+
+
+def test_train_step_raising_fails_its_cells_and_the_bench_goes_on(raising_plugin, tiny_mnist_root, tmp_path):
+    result = CliRunner().invoke(main, ["bench", "toy_raise", "vae", "--profile", "smoke", "--results", str(tmp_path),
+                                       "--work-dir", str(tmp_path / "work"), "--data-root", str(tiny_mnist_root)])  # fmt: skip
+    assert result.exit_code == 1
+    assert "toy_raise on mnist, seed 0: FAILED, not recorded" in result.output
+    assert "vae on mnist, seed 0: ok" in result.output
+    assert "1 cell(s) failed and were not recorded" in result.stderr and "kernel exploded" in result.stderr
+    rows = ResultStore(tmp_path / "smoke").rows()
+    assert "toy_raise" not in set(rows["model"]) and "vae" in set(rows["model"])
+
+
+def test_plugins_check_reports_failures_and_exits_non_zero(raising_plugin):
+    result = CliRunner().invoke(main, ["plugins", "check", "toy_raise"])
+    assert result.exit_code == 1
+    assert "FAIL  training: RuntimeError: kernel exploded" in result.output
+    assert "ok    samples" in result.output and "check(s) failed" in result.stderr
+
+
+WORLD = """
+    import torch
+    from torch_fidelity import FeatureExtractorBase
+    import safetensors.torch
+    from zoo import DatasetSpec, ExtractorSpec, hookimpl
+
+    def load_blobs(root, split, download):
+        g = torch.Generator().manual_seed(0 if split == "train" else 1)
+        labels = torch.randint(0, 2, (96,), generator=g)
+        images = torch.randint(0, 60, (96, 1, 8, 8), generator=g, dtype=torch.uint8)
+        images[labels == 1, :, 2:6, 2:6] = 250
+        return images, labels
+
+    class Pixels(FeatureExtractorBase):
+        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+            super().__init__(name, features_list)
+            self.projection = safetensors.torch.load_file(feature_extractor_weights_path)["projection"]
+
+        def forward(self, images):
+            flat = images.flatten(1).float() / 255
+            return tuple({"pixels": flat @ self.projection}[name] for name in self.features_list)
+
+        @staticmethod
+        def get_provided_features_list():
+            return ("pixels",)
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric):
+            return "pixels"
+
+    @hookimpl
+    def register_datasets(register):
+        register(DatasetSpec(name="blobs", image_shape=(1, 8, 8), num_classes=2, load=load_blobs))
+
+    @hookimpl
+    def register_extractors(register):
+        register(ExtractorSpec(name="pixels", extractor=Pixels, feature_layer="pixels",
+                               no_logits_reason="pixels has no classifier: IS unavailable"))
+"""
+
+
+def test_plugin_dataset_and_extractor_can_be_listed_and_benched(install_plugin, tmp_path):
+    import safetensors.torch
+    import torch
+
+    install_plugin("zoo-world", {"world": "toy_world"}, {"toy_world": WORLD})
+    runner = CliRunner()
+    assert "blobs" in runner.invoke(main, ["datasets"]).output
+    assert "zoo-world" in runner.invoke(main, ["extractor", "list"]).output
+    plugins = json.loads(runner.invoke(main, ["plugins", "--json"]).output)
+    world = next(p for p in plugins if p["name"] == "world")
+    assert world["hooks"] == "register_datasets, register_extractors" and world["status"] == "ok"
+
+    safetensors.torch.save_file({"projection": torch.randn(64, 16, generator=torch.Generator().manual_seed(0))},
+                                str(tmp_path / "pixels.safetensors"))  # fmt: skip
+    (tmp_path / "blobs.toml").write_text(textwrap.dedent("""
+        datasets = ["blobs"]
+        seeds = [0]
+        batch_size = 8
+        steps = 4
+        hparams_per_model = { dcgan = { width = 4, latent_dim = 8 } }
+        [[protocols]]
+        name = "pixels"
+        extractor = "pixels"
+        weights = "pixels.safetensors"
+        num_generated = 48
+        num_reference = 48
+        kid_subset_size = 24
+        kid_subsets = 4
+        """))
+    result = runner.invoke(main, ["bench", "dcgan", "--profile", str(tmp_path / "blobs.toml"), "--results",
+                                  str(tmp_path / "results"), "--work-dir", str(tmp_path / "work")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = ResultStore(tmp_path / "results" / "blobs").rows()
+    final = rows[(rows["model"] == "dcgan") & (rows["step"] == 4)].set_index("metric")
+    assert final.loc["fid", "value"] > 0 and final.loc["is_mean", "status"] == "unavailable"
+    assert "IS unavailable" in final.loc["is_mean", "reason"]

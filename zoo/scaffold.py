@@ -1,0 +1,63 @@
+"""``zoo plugins new``: write a complete, pip-installable model plugin package from the templates.
+
+The package has a working model (a small MLP GAN or VAE built on zoo's interfaces, not a stub), its
+``zoo`` entry point, a README, and a test file that runs zoo's conformance kit against it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from importlib import metadata
+from pathlib import Path
+
+from zoo.errors import ZooError
+
+TEMPLATES = Path(__file__).parent / "templates"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_HPARAMS = {
+    "gan": {"latent_dim": 64, "hidden": 256, "lr": 2e-4},
+    "vae": {"latent_dim": 16, "hidden": 400, "lr": 1e-3},
+}
+
+
+def new_plugin(name: str, *, family: str = "gan", conditional: bool = False, out_dir: Path = Path(".")) -> Path:
+    """Write the plugin package for model ``name`` into ``out_dir/zoo-NAME`` and return that folder.
+
+    ``name`` is the model's registry name (lowercase letters, digits and ``_``; a Python identifier, since the
+    package is ``zoo_NAME``). Refuses to write into a folder that already has files.
+    """
+    if not _NAME.match(name):
+        raise ZooError(f"invalid plugin name {name!r}: use lowercase letters, digits and '_', starting with a letter")
+    if family not in DEFAULT_HPARAMS:
+        raise ZooError(f"unknown family {family!r}; use one of {', '.join(DEFAULT_HPARAMS)}")
+    distribution, package = f"zoo-{name.replace('_', '-')}", f"zoo_{name}"
+    target = Path(out_dir) / distribution
+    if target.exists() and any(target.iterdir()):
+        raise ZooError(f"{target} already exists and is not empty")
+    title = " ".join(part.capitalize() for part in name.split("_"))
+    values = {
+        "name": name,
+        "distribution": distribution,
+        "package": package,
+        "Class": title.replace(" ", ""),
+        "title": title,
+        "family": family,
+        "conditional": str(conditional),
+        "conditional_note": ", conditioned on class labels" if conditional else "",
+        "hparams": json.dumps(DEFAULT_HPARAMS[family]),
+        "zoo_version": metadata.version("genzoo"),
+    }
+    files = {
+        "pyproject.toml": "common/pyproject.toml.tmpl",
+        "README.md": "common/README.md.tmpl",
+        f"src/{package}/__init__.py": "common/__init__.py.tmpl",
+        f"src/{package}/model.py": f"{family}/model.py.tmpl",
+        "tests/test_conformance.py": "common/test_conformance.py.tmpl",
+    }
+    for destination, template in files.items():
+        path = target / destination
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(string.Template((TEMPLATES / template).read_text()).substitute(values), encoding="utf-8")
+    return target
