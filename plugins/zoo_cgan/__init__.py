@@ -1,4 +1,4 @@
-"""The conditional GAN plugin (Mirza & Osindero 2014 + projection discriminator); see :mod:`zoo_cgan.model`."""
+"""The conditional GAN plugin (Mirza & Osindero 2014, on DCGAN networks); see :mod:`zoo_cgan.model`."""
 
 from zoo import ModelSpec, hookimpl
 from zoo_cgan.model import build
@@ -11,13 +11,10 @@ def register_models(register):
             name="cgan",
             family="gan",
             conditional=True,
-            paper=(
-                "Mirza & Osindero 2014 (arXiv:1411.1784); "
-                "projection discriminator: Miyato & Koyama 2018 (arXiv:1802.05637)"
-            ),
+            paper="Mirza & Osindero 2014, Conditional Generative Adversarial Nets, arXiv:1411.1784",
             factory=build,
             hparams={"latent_dim": 100, "width": 64, "embed_dim": 50, "lr": 2e-4, "betas": [0.5, 0.999]},
-            description="Class-conditional DCGAN: Mirza & Osindero conditioning in G, projection discriminator in D",
+            description="Class-conditional DCGAN: the label is an input of G (embedded) and D (one-hot maps)",
             license="MIT",
         )
     )

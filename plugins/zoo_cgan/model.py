@@ -1,22 +1,24 @@
-"""Conditional DCGAN: Mirza & Osindero conditioning in G, projection discriminator in D.
+"""Conditional DCGAN, conditioned as in Mirza & Osindero 2014 ("Conditional Generative Adversarial Nets",
+arXiv:1411.1784): the class label is an extra input of both networks.
 
-* G (Mirza & Osindero 2014, "Conditional Generative Adversarial Nets", arXiv:1411.1784): the class label is fed
-  to the generator together with the noise. A learned label embedding ``nn.Embedding(num_classes, embed_dim)``
-  is concatenated with ``z`` and decoded by the DCGAN generator network (:func:`zoo.layers.conv_decoder`):
-  ``(z [N, latent_dim], labels [N]) -> [N, C, H, W]`` in ``[-1, 1]``.
-* D (Miyato & Koyama 2018, "cGANs with Projection Discriminator", arXiv:1802.05637): with DCGAN features
-  ``phi(x) = conv_features(x)`` (``[N, F]``), the logit is ``psi(phi(x)) + <embed(y), phi(x)>`` where ``psi`` is
-  linear and ``embed = nn.Embedding(num_classes, F)``: ``(images, labels [N]) -> [N]``.
+* G: a learned label embedding ``nn.Embedding(num_classes, embed_dim)`` is concatenated with ``z`` and decoded by
+  the DCGAN generator network (:func:`zoo.layers.conv_decoder`): ``(z [N, latent_dim], labels [N])`` ->
+  ``[N, C, H, W]`` in ``[-1, 1]``.
+* D: the label, one-hot, is broadcast to ``num_classes`` constant feature maps and concatenated with the image
+  channels; the DCGAN discriminator network (:func:`zoo.layers.conv_features` + linear) scores the result:
+  ``(images [N, C, H, W], labels [N]) -> [N]`` logits.
 
 Trained by :class:`zoo.gan.GANTrainer` (non-saturating G loss; the batch labels condition D on real images and
-G and D on fakes). Adam(lr 2e-4, betas (0.5, 0.999)), DCGAN initialisation; D's class embedding is also
-initialised from N(0, 0.02) so that the projection term starts as small as the linear term. Any ``H`` and
-``W`` that are multiples of 4.
+G and D on fakes). Adam(lr 2e-4, betas (0.5, 0.999)), DCGAN initialisation. Any ``H`` and ``W`` that are
+multiples of 4.
 
-Deviations from the papers: Mirza & Osindero used fully connected networks with one-hot labels (and dropout);
-here the label goes through a learned embedding into a DCGAN generator. Miyato & Koyama used a ResNet
-discriminator with spectral normalisation and the hinge loss; here the projection sits on the small DCGAN
-discriminator (with its BatchNorm) and the loss is the standard GAN cross-entropy.
+Deviations from the paper: Mirza & Osindero used fully connected networks with one-hot labels (and dropout);
+here the networks are DCGAN's, and G's label goes through a learned embedding.
+
+Why not a projection discriminator (Miyato & Koyama 2018): on MNIST with these small DCGAN networks and the
+cross-entropy loss it made G ignore ``z`` (one image per class; within-class pixel std 0.04 against 0.30 for
+real digits after 1250 steps, recall 0.0 in the cpu bench), while input conditioning kept the samples diverse
+(std 0.23) at the same cost.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from zoo import Discriminator, Generator
@@ -54,21 +57,23 @@ class ConditionalGenerator(Generator):
         return self.net(torch.cat([z, self.embed(_require_labels(labels))], dim=1))
 
 
-class ProjectionDiscriminator(Discriminator):
-    """``(images [N, C, H, W], labels [N])`` -> logits ``[N]`` = ``linear(phi(x)) + sum(embed(y) * phi(x))``."""
+class ConditionalDiscriminator(Discriminator):
+    """``(images [N, C, H, W], labels [N])`` -> logits ``[N]``: the DCGAN discriminator on the image channels
+    concatenated with ``num_classes`` one-hot label maps."""
 
     def __init__(self, image_shape: ImageShape, num_classes: int, width: int):
         super().__init__()
-        self.features, num_features = conv_features(tuple(image_shape), width, batchnorm=True)
+        channels, height, width_px = image_shape
+        self.num_classes = num_classes
+        self.features, num_features = conv_features((channels + num_classes, height, width_px), width, batchnorm=True)
         self.linear = nn.Linear(num_features, 1)
-        self.embed = nn.Embedding(num_classes, num_features)
         self.apply(dcgan_init)
-        nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        phi = self.features(images)
-        projection = (self.embed(_require_labels(labels)) * phi).sum(dim=1)
-        return self.linear(phi).squeeze(1) + projection
+        n, _, height, width = images.shape
+        one_hot = F.one_hot(_require_labels(labels), self.num_classes).to(images.dtype)
+        maps = one_hot[:, :, None, None].expand(n, self.num_classes, height, width)
+        return self.linear(self.features(torch.cat([images, maps], dim=1))).squeeze(1)
 
 
 def build(image_shape: ImageShape, num_classes: int, hparams: dict[str, Any]) -> GANTrainer:
@@ -85,6 +90,6 @@ def build(image_shape: ImageShape, num_classes: int, hparams: dict[str, Any]) ->
     generator = ConditionalGenerator(
         image_shape, num_classes, int(hparams["latent_dim"]), width, int(hparams["embed_dim"])
     )
-    discriminator = ProjectionDiscriminator(image_shape, num_classes, width)
+    discriminator = ConditionalDiscriminator(image_shape, num_classes, width)
     betas = (float(hparams["betas"][0]), float(hparams["betas"][1]))
     return GANTrainer(generator, discriminator, lr=float(hparams["lr"]), betas=betas)
