@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.plugins import load_registry
 from tests.helpers import write_idx
+from zoo.plugins import load_registry
 
 
 @pytest.fixture(scope="session")

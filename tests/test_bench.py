@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import toy_plugin_source
 from zoo.bench import load_profile
 from zoo.bench.leaderboard import check_single_protocol, leaderboard
 from zoo.bench.store import ResultStore
 from zoo.cli import main
 from zoo.errors import ZooError
-from tests.helpers import toy_plugin_source
 
 TINY_HPARAMS = """
 [hparams_per_model]

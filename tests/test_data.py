@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers import OFFICIAL_MNIST_ROOT, idx_bytes, needs_official_mnist, write_idx
 from zoo.data import InMemoryDataset, load_mnist_layout, load_split, read_idx, resolve_data_root
 from zoo.errors import DatasetNotFound, PluginError, ZooError
 from zoo.interfaces import DatasetSpec
 from zoo.plugins import load_registry
-from tests.helpers import OFFICIAL_MNIST_ROOT, idx_bytes, needs_official_mnist, write_idx
 
 MNIST_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 SPLIT_SIZES = {"train": 7, "test": 3}

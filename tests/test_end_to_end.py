@@ -9,11 +9,11 @@ import pytest
 import torch
 import torchvision
 
+from tests.helpers import OFFICIAL_MNIST_ROOT as MNIST_ROOT
+from tests.helpers import needs_official_mnist
 from zoo.data import load_split
 from zoo.imaging import to_unit_range
 from zoo.runs import RunConfig, load_run_generator, train_run
-
-from tests.helpers import OFFICIAL_MNIST_ROOT as MNIST_ROOT, needs_official_mnist
 
 
 @pytest.mark.slow

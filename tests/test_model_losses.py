@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
+from zoo_vae.model import build as build_vae
+from zoo_vae.model import gaussian_neg_elbo
 
 from zoo import Batch
 from zoo.gan import discriminator_loss, generator_loss
-from zoo_vae.model import build as build_vae
-from zoo_vae.model import gaussian_neg_elbo
 
 
 def test_gaussian_neg_elbo_matches_hand_computation():

@@ -9,10 +9,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import toy_plugin_source
 from zoo.cli import main
 from zoo.errors import PluginError
 from zoo.plugins import ZooPluginWarning, load_registry
-from tests.helpers import toy_plugin_source
 
 BUILT_IN_MODELS = {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import toy_plugin_source
 from zoo.bench.store import ResultStore
 from zoo.cli import main
-from tests.helpers import toy_plugin_source
 
 BIN = Path(sys.executable).parent
 

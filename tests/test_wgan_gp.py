@@ -3,9 +3,9 @@
 import pytest
 import torch
 from torch import nn
+from zoo_wgan_gp.model import build, gradient_penalty
 
 from zoo import Batch
-from zoo_wgan_gp.model import build, gradient_penalty
 
 SHAPE = (4, 2, 3, 3)  # N, C, H, W
 

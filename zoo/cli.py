@@ -16,8 +16,9 @@ import pandas as pd
 import torch
 
 from zoo.bench import ResultStore, load_profile, run_bench
+from zoo.bench.leaderboard import LOWER_IS_BETTER
+from zoo.bench.leaderboard import leaderboard as rank
 from zoo.conformance import Probe, models_of, run_checks
-from zoo.bench.leaderboard import LOWER_IS_BETTER, leaderboard as rank
 from zoo.data import resolve_data_root
 from zoo.device import DEVICE_CHOICES, resolve_device
 from zoo.errors import ZooError
@@ -25,8 +26,8 @@ from zoo.imaging import save_grid
 from zoo.metrics.domain import train_for_dataset
 from zoo.metrics.extractors import EXTRACTORS
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry
-from zoo.scaffold import new_plugin
 from zoo.runs import GRID_SIZE, RunConfig, load_run_generator, sample_labels, train_run
+from zoo.scaffold import new_plugin
 
 
 class _ZooGroup(click.Group):

@@ -70,6 +70,13 @@ def sample_labels(generator: Generator, n: int) -> torch.Tensor | None:
     return torch.arange(n) % generator.num_classes if generator.conditional else None
 
 
+def save_sample_grid(generator: Generator, path: Path) -> Path:
+    """A :data:`GRID_SIZE`-image PNG grid drawn with :data:`SAMPLING_SEED`; a conditional model's columns are classes."""
+    rng = torch.Generator(device=generator.device).manual_seed(SAMPLING_SEED)
+    samples = generator.sample(GRID_SIZE, generator=rng, labels=sample_labels(generator, GRID_SIZE))
+    return save_grid(samples, path, nrow=generator.num_classes or None)
+
+
 def train_run(
     registry: Registry,
     config: RunConfig,
@@ -121,9 +128,7 @@ def train_run(
         description=f"{config.model}/{config.dataset}",
     )
     save_generator(out_dir / "generator.safetensors", trainer.generator)
-    grid_seed = torch.Generator(device=torch_device).manual_seed(SAMPLING_SEED)
-    samples = trainer.generator.sample(GRID_SIZE, generator=grid_seed, labels=sample_labels(trainer.generator, GRID_SIZE))
-    save_grid(samples, out_dir / "samples.png", nrow=trainer.generator.num_classes or None)
+    save_sample_grid(trainer.generator, out_dir / "samples.png")
     write_json(
         out_dir / "summary.json",
         {**asdict(result), "parameters": parameter_counts(trainer)},

@@ -27,10 +27,10 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from zoo_dcgan.model import DCGANDiscriminator, DCGANGenerator
 
 from zoo import Batch, Generator, Trainer
 from zoo.interfaces import ImageShape
-from zoo_dcgan.model import DCGANDiscriminator, DCGANGenerator
 
 
 def gradient_penalty(

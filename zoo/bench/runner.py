@@ -21,13 +21,13 @@ from zoo.bench.store import REAL_DATA, ResultStore
 from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
 from zoo.errors import Diverged, PluginError, ZooError
-from zoo.imaging import save_grid, to_uint8
+from zoo.imaging import to_uint8
 from zoo.interfaces import Generator
 from zoo.metrics import MetricValue, Protocol, evaluate, make_protocol
 from zoo.metrics.extractors import add_extractor
 from zoo.plugins import Registry
 from zoo.provenance import provenance
-from zoo.runs import GRID_SIZE, RunConfig, build_trainer, parameter_counts, sample_labels
+from zoo.runs import RunConfig, build_trainer, parameter_counts, save_sample_grid
 from zoo.training import train
 
 SAMPLE_BATCH = 500
@@ -167,12 +167,13 @@ class Bench:
             self.contexts[dataset] = context
         return self.contexts[dataset]
 
-    def _score(self, samples: torch.Tensor, dataset: str) -> list[tuple[Protocol, str, Any]]:
-        """(protocol, metric, MetricValue) for ``samples`` under every protocol of the profile."""
+    def _score(self, dataset: str, samples_for: Callable[[Protocol], torch.Tensor]) -> list[tuple[Protocol, str, Any]]:
+        """(protocol, metric, MetricValue) under every protocol of the profile; ``samples_for(protocol)`` gives
+        the uint8 images to score under that protocol (its ``num_generated``, drawn with its ``seed``)."""
         scored = []
         for protocol, reference, weights in self._context(dataset).references.values():
             values = evaluate(
-                samples[: protocol.num_generated], reference_u8=reference, protocol=protocol, weights_path=weights,
+                samples_for(protocol), reference_u8=reference, protocol=protocol, weights_path=weights,
                 cache_dir=self.work_dir / "reference-cache", device=self.device,
             )  # fmt: skip
             scored.extend((protocol, metric, value) for metric, value in values.items())
@@ -208,8 +209,8 @@ class Bench:
             step=0, images_seen=0, train_seconds=0.0, images_per_second=None, eval_seconds=None,
             params_generator=None, params_total=None,
         )  # fmt: skip
-        needed = max(p.num_generated for p, _, _ in self._context(dataset).references.values())
-        rows = [self._row(p, m, v, **fields) for p, m, v in self._score(train_images[:needed], dataset)]
+        scored = self._score(dataset, lambda protocol: train_images[: protocol.num_generated])
+        rows = [self._row(p, m, v, **fields) for p, m, v in scored]
         self.store.write_cell(dataset, REAL_DATA, None, rows)
 
     def _run_cell(self, cell: Cell) -> str:
@@ -226,13 +227,11 @@ class Bench:
         )  # fmt: skip
         rows: list[dict[str, Any]] = []
         eval_seconds = 0.0
-        needed = max(p.num_generated for p, _, _ in context.references.values())
 
         def on_evaluate(step: int, train_seconds: float) -> None:
             nonlocal eval_seconds
             started = time.perf_counter()
-            samples = generate_uint8(trainer.generator, needed, seed=self.profile.protocols[0].seed)
-            scored = self._score(samples, cell.dataset)
+            scored = self._score(cell.dataset, lambda p: generate_uint8(trainer.generator, p.num_generated, seed=p.seed))
             eval_seconds += time.perf_counter() - started
             cost = dict(
                 step=step, images_seen=step * config.batch_size, train_seconds=train_seconds,
@@ -257,9 +256,6 @@ class Bench:
                 status="diverged", reason=f"non-finite loss: {diverged.losses}",
             ))  # fmt: skip
         if status == "ok":
-            rng = torch.Generator(device=self.device).manual_seed(0)
-            grid = trainer.generator.sample(GRID_SIZE, generator=rng, labels=sample_labels(trainer.generator, GRID_SIZE))
-            save_grid(grid, self.results_dir / "grids" / cell.dataset / f"{cell.model}-s{cell.seed}.png",
-                      nrow=trainer.generator.num_classes or None)  # fmt: skip
+            save_sample_grid(trainer.generator, self.results_dir / "grids" / cell.dataset / f"{cell.model}-s{cell.seed}.png")
         self.store.write_cell(cell.dataset, cell.model, cell.seed, rows)
         return status
