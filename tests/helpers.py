@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 
@@ -24,6 +25,12 @@ def _official_mnist_root() -> Path | None:
 
 OFFICIAL_MNIST_ROOT = _official_mnist_root()
 needs_official_mnist = pytest.mark.skipif(OFFICIAL_MNIST_ROOT is None, reason="official MNIST files not found")
+
+
+def read_png(path: Path) -> torch.Tensor:
+    """A PNG as uint8 ``[3, H, W]``."""
+    with PIL.Image.open(path) as image:
+        return torch.from_numpy(np.asarray(image.convert("RGB")).copy()).permute(2, 0, 1)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

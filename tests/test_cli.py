@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-import torchvision
 from click.testing import CliRunner
 
+from tests.helpers import read_png
 from zoo.cli import main
 
 
@@ -69,13 +69,13 @@ def test_train_writes_a_complete_run_folder_and_sample_reads_it(zoo, tmp_path):
     assert config["plugin"]["distribution"] == "genzoo" and config["provenance"]["git_commit"]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["step"] == 3 and summary["images_seen"] == 24 and summary["parameters"]["G"] > 0
-    grid = torchvision.io.read_image(str(run / "samples.png"))
+    grid = read_png(run / "samples.png")
     assert grid.shape[0] == 3 and grid.shape[1] > 28 * 8
 
     out = tmp_path / "grid.png"
     sampled = zoo("sample", run, "-n", 4, "-o", out)
     assert sampled.exit_code == 0, sampled.output
-    assert torchvision.io.read_image(str(out)).shape[1:] == (2 + 2 * 30, 2 + 2 * 30)
+    assert read_png(out).shape[1:] == (2 + 2 * 30, 2 + 2 * 30)
 
 
 def test_resume_extends_a_run_and_refuses_a_changed_config(zoo, tmp_path):

@@ -7,10 +7,9 @@ import math
 
 import pytest
 import torch
-import torchvision
 
 from tests.helpers import OFFICIAL_MNIST_ROOT as MNIST_ROOT
-from tests.helpers import needs_official_mnist
+from tests.helpers import needs_official_mnist, read_png
 from zoo.data import load_split
 from zoo.imaging import to_unit_range
 from zoo.runs import RunConfig, load_run_generator, train_run
@@ -33,6 +32,6 @@ def test_dcgan_learns_mnist_in_a_few_hundred_steps(registry, tmp_path):
     assert abs(samples.mean() - real.mean()) < 0.15
     assert (samples < -0.9).float().mean() > 0.5
 
-    grid = torchvision.io.read_image(str(tmp_path / "samples.png"))
+    grid = read_png(tmp_path / "samples.png")
     assert grid.shape == (3, 8 * 30 + 2, 8 * 30 + 2)
     assert json.loads((tmp_path / "summary.json").read_text())["step"] == 400

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import PIL.Image
 import torch
 import torchvision.utils
 
@@ -34,5 +35,5 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
     nrow = nrow or max(1, math.isqrt(images.shape[0]))
     grid = torchvision.utils.make_grid(to_uint8(images).cpu(), nrow=nrow, padding=2, pad_value=255)
     with atomic_path(path) as tmp:
-        torchvision.io.write_png(grid, str(tmp))
+        PIL.Image.fromarray(grid.permute(1, 2, 0).numpy()).save(tmp, format="PNG")
     return path
