@@ -54,6 +54,7 @@ def classifier(tmp_path_factory):
 
 
 def domain_protocol(weights_path, **overrides) -> Protocol:
+    """The tests' protocol (the domain classifier's by default); ``overrides`` change any setting."""
     settings = dict(
         name="squares-domain",
         extractor=DOMAIN_CLASSIFIER,
@@ -247,16 +248,9 @@ def test_fid_helper_weights_give_torch_fidelity_features(fid_helper_extractor):
 def test_inception_score_without_classifier_layer_is_unavailable(tmp_path):
     """4 vs 4 images: the Inception forward runs at ~7 images/s on 2 CPU cores."""
     weights = fid_helper_weights_path()
-    protocol = make_protocol(
-        name="offline-inception",
-        extractor=INCEPTION_FID_HELPER,
-        weights_path=weights,
-        num_generated=4,
-        num_reference=4,
-        reference_split="squares/test",
-        isc_splits=2,
-        kid_subset_size=2,
-        kid_subsets=2,
+    protocol = domain_protocol(
+        weights, name="offline-inception", extractor=INCEPTION_FID_HELPER, num_generated=4, num_reference=4,
+        isc_splits=2, kid_subset_size=2, kid_subsets=2,
     )
     samples, reference = squares(4, 20)[0], squares(4, 21)[0]
     result = evaluate(samples, reference_u8=reference, protocol=protocol, weights_path=weights, cache_dir=tmp_path)
