@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from zoo.bench import ResultStore, load_profile, run_bench
-from zoo.bench.leaderboard import LOWER_IS_BETTER
+from zoo.bench.leaderboard import LOWER_IS_BETTER, sections
 from zoo.bench.leaderboard import leaderboard as rank
 from zoo.conformance import Probe, models_of, run_checks
 from zoo.data import resolve_data_root
@@ -320,8 +320,8 @@ def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | 
         frame = frame[frame["dataset"] == dataset]
     if frame.empty:
         raise ZooError(f"no results in {results / profile}" + (f" for dataset {dataset!r}" if dataset else ""))
-    for (name, protocol_id), rows in frame[frame["protocol_id"] != ""].groupby(["dataset", "protocol_id"]):
-        click.echo(f"\n{name} — protocol {rows['protocol'].iloc[0]} ({protocol_id})")
+    for name, protocol_id, protocol in sections(frame):
+        click.echo(f"\n{name} — protocol {protocol} ({protocol_id})")
         click.echo(rank(frame, dataset=name, protocol_id=protocol_id, metric=metric).to_string(index=False))
 
 

@@ -24,6 +24,8 @@ from typing import Any, Callable, Literal
 import torch
 from torch import nn
 
+from zoo.errors import UnknownName
+
 ImageShape = tuple[int, int, int]
 """``(channels, height, width)`` of one image."""
 
@@ -175,11 +177,12 @@ class ModelSpec:
     license: str = ""
 
     def resolve_hparams(self, dataset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults, then this dataset's overrides, then ``overrides``; unknown keys are an error."""
+        """Defaults, then this dataset's overrides, then ``overrides``; an unknown key raises
+        :class:`zoo.errors.UnknownName` naming the ones the model has."""
         resolved = {**self.hparams, **self.dataset_hparams.get(dataset, {})}
         unknown = sorted(set(overrides or {}) - set(resolved))
         if unknown:
-            raise KeyError(
+            raise UnknownName(
                 f"model {self.name!r} has no hyperparameter {', '.join(unknown)}; "
                 f"it has: {', '.join(sorted(resolved)) or 'none'}"
             )

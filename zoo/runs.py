@@ -96,7 +96,7 @@ def train_run(
     """
     torch_device = resolve_device(device)
     spec = registry.model(config.model)
-    config = RunConfig(**{**asdict(config), "hparams": _resolve_hparams(spec, config)})
+    config = RunConfig(**{**asdict(config), "hparams": spec.resolve_hparams(config.dataset, config.hparams)})
     config_path, checkpoint_path = out_dir / "config.json", out_dir / "checkpoint.pt"
     if resume:
         _check_resumable(config, config_path, checkpoint_path)
@@ -146,13 +146,6 @@ def load_run_generator(registry: Registry, run_dir: Path, device: str = "auto") 
     generator = build_trainer(registry, config, resolve_device(device)).generator
     load_generator(run_dir / "generator.safetensors", generator)
     return generator
-
-
-def _resolve_hparams(spec: Any, config: RunConfig) -> dict[str, Any]:
-    try:
-        return spec.resolve_hparams(config.dataset, config.hparams)
-    except KeyError as error:
-        raise ZooError(error.args[0]) from None
 
 
 def _check_resumable(config: RunConfig, config_path: Path, checkpoint_path: Path) -> None:

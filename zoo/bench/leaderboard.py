@@ -25,6 +25,12 @@ def final_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(diverged & (frame["status"] == "diverged")) | (~diverged & (frame["step"] == last))]
 
 
+def sections(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """``(dataset, protocol id, protocol name)`` of every leaderboard ``frame`` holds, one per dataset and protocol."""
+    scored = frame[frame["protocol_id"] != ""]
+    return [(d, pid, rows["protocol"].iloc[0]) for (d, pid), rows in scored.groupby(["dataset", "protocol_id"])]
+
+
 def select(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> pd.DataFrame:
     """``dataset``'s rows under ``protocol_id``, with its diverged rows (which belong to no protocol)."""
     return frame[(frame["dataset"] == dataset) & ((frame["protocol_id"] == protocol_id) | (frame["status"] == "diverged"))]
@@ -121,5 +127,6 @@ def progress_table(frame: pd.DataFrame, *, dataset: str, protocol_id: str, metri
 
 def unavailable(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> dict[str, str]:
     """Metric -> the reason it could not be computed, for this dataset and protocol."""
-    rows = frame[(frame["dataset"] == dataset) & (frame["protocol_id"] == protocol_id) & (frame["status"] == "unavailable")]
+    rows = select(frame, dataset=dataset, protocol_id=protocol_id)
+    rows = rows[rows["status"] == "unavailable"]
     return dict(zip(rows["metric"], rows["reason"]))

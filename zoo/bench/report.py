@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from zoo.bench.leaderboard import leaderboard, progress_table, unavailable
+from zoo.bench.leaderboard import leaderboard, progress_table, sections, unavailable
 from zoo.bench.store import REAL_DATA, ResultStore
 from zoo.fileio import read_json, write_json, write_text
 
@@ -41,8 +41,7 @@ def render(results_dir: Path, protocols: dict[str, dict[str, Any]] | None = None
     ]
     if frame.empty:
         return "\n".join(lines + ["No results yet.", ""])
-    for (dataset, protocol_id), rows in frame[frame["protocol_id"] != ""].groupby(["dataset", "protocol_id"]):
-        name = rows["protocol"].iloc[0]
+    for dataset, protocol_id, name in sections(frame):
         lines += [f"## {dataset} — protocol `{name}` (id `{protocol_id}`)", ""]
         lines += [leaderboard(frame, dataset=dataset, protocol_id=protocol_id).to_markdown(index=False), ""]
         steps = progress_table(frame, dataset=dataset, protocol_id=protocol_id)

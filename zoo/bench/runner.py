@@ -104,10 +104,7 @@ class Bench:
     def config(self, cell: Cell) -> RunConfig:
         """The run configuration of ``cell``: the profile's budget and the model's resolved hyperparameters."""
         spec = self.registry.model(cell.model)
-        try:
-            hparams = spec.resolve_hparams(cell.dataset, self.profile.hparams_per_model.get(cell.model, {}))
-        except KeyError as error:
-            raise ZooError(f"profile {self.profile.name!r}: {error.args[0]}") from None
+        hparams = spec.resolve_hparams(cell.dataset, self.profile.hparams_per_model.get(cell.model, {}))
         return RunConfig(
             model=cell.model, dataset=cell.dataset, steps=self.profile.steps_for(cell.model),
             batch_size=self.profile.batch_size, seed=cell.seed, hparams=hparams,

@@ -54,23 +54,15 @@ class ResultStore:
         write_json(self.cell_path(dataset, model, seed), {"rows": rows})
         self.write_table()
 
-    def forget_cell(self, dataset: str, model: str, seed: int | None) -> None:
-        """Drop a cell's record (for ``--force``); the table is rebuilt when the cell is written again."""
-        self.cell_path(dataset, model, seed).unlink(missing_ok=True)
-
     def rows(self) -> pd.DataFrame:
         """Every stored row, as a DataFrame with :data:`COLUMNS` (empty when nothing is stored)."""
-        return rows_frame(_read_rows(sorted((self.root / "cells").glob("*/*.json"))))
+        return pd.DataFrame(list(_read_rows(sorted((self.root / "cells").glob("*/*.json")))), columns=list(COLUMNS))
 
     def write_table(self) -> Path:
         path = self.root / "results.csv"
         with atomic_path(path) as tmp:
             self.rows().to_csv(tmp, index=False)
         return path
-
-
-def rows_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(list(rows), columns=list(COLUMNS))
 
 
 def _read_rows(paths: list[Path]) -> Iterable[dict[str, Any]]:
