@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo import Discriminator
+from zoo import Discriminator, create_trainer
 from zoo.data import InMemoryDataset, load_split
 from zoo.layers import conv_features, dcgan_init
 from zoo.plugins import load_registry
-from zoo.training import seed_everything, train
+from zoo.training import train
 
 VARIANTS = ("one-hot", "projection")
 
@@ -53,10 +53,9 @@ def within_class_std(images: torch.Tensor, labels: torch.Tensor) -> float:
 def run_variant(variant: str, steps: int, data_root: Path | None) -> None:
     torch.set_num_threads(1)
     registry = load_registry()
-    spec = registry.model("cgan")
-    images, labels = load_split(registry.dataset("mnist"), "train", root=data_root)
-    seed_everything(0)
-    trainer = spec.factory((1, 28, 28), 10, spec.resolve_hparams("mnist"))
+    spec = registry.models["cgan"]
+    images, labels = load_split(registry.datasets["mnist"], "train", root=data_root)
+    trainer = create_trainer(spec, (1, 28, 28), 10, hparams=spec.resolve_hparams("mnist"), seed=0)
     if variant == "projection":
         trainer.discriminator = ProjectionDiscriminator((1, 28, 28), 10, spec.hparams["width"])
         trainer.opt_d = torch.optim.Adam(trainer.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -64,8 +63,10 @@ def run_variant(variant: str, steps: int, data_root: Path | None) -> None:
     sample_labels = torch.arange(640) % 10
     samples = trainer.generator.sample(640, generator=torch.Generator().manual_seed(0), labels=sample_labels)
     real = images[:6400].float() / 127.5 - 1
-    print(f"{variant:>10}: within-class std of samples {within_class_std(samples, sample_labels):.3f} "
-          f"(real MNIST {within_class_std(real, labels[:6400]):.3f}) after {steps} steps")  # fmt: skip
+    print(
+        f"{variant:>10}: within-class std of samples {within_class_std(samples, sample_labels):.3f} "
+        f"(real MNIST {within_class_std(real, labels[:6400]):.3f}) after {steps} steps"
+    )
 
 
 def main() -> None:
@@ -78,8 +79,10 @@ def main() -> None:
         run_variant(args.variant, args.steps, args.data_root)
         return
     root = ["--data-root", str(args.data_root)] if args.data_root else []
-    children = [subprocess.Popen([sys.executable, __file__, "--variant", v, "--steps", str(args.steps), *root])
-                for v in VARIANTS]  # fmt: skip
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--variant", v, "--steps", str(args.steps), *root])
+        for v in VARIANTS
+    ]
     sys.exit(max(child.wait() for child in children))
 
 

@@ -21,8 +21,10 @@ def main(path: str) -> None:
     per_model["eval share"] = per_model["eval_seconds"] / (per_model["train_seconds"] + per_model["eval_seconds"])
     total = per_model[["train_seconds", "eval_seconds"]].sum()
     print(per_model.round(3).to_string())
-    print(f"overall: {total.eval_seconds:.0f} s evaluating, {total.train_seconds:.0f} s training: "
-          f"{total.eval_seconds / total.sum():.1%} of cell time goes to evaluation")  # fmt: skip
+    print(
+        f"overall: {total.eval_seconds:.0f} s evaluating, {total.train_seconds:.0f} s training: "
+        f"{total.eval_seconds / total.sum():.1%} of cell time goes to evaluation"
+    )
 
 
 if __name__ == "__main__":

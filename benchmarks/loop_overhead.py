@@ -21,24 +21,31 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from zoo import create_trainer
 from zoo.data import InMemoryDataset, load_split
 from zoo.plugins import load_registry
-from zoo.training import seed_everything, train
+from zoo.training import train
 
 BATCH = 64
 
 
 def build(registry, device):
-    seed_everything(0)
-    spec = registry.model("dcgan")
-    return spec.factory((1, 28, 28), 10, spec.resolve_hparams("mnist")).to(device)
+    return create_trainer(registry.models["dcgan"], (1, 28, 28), 10, seed=0, device=device)
 
 
 def zoo_loop(registry, data: InMemoryDataset, steps: int, folder: Path) -> float:
     trainer = build(registry, data.device)
     started = time.perf_counter()
-    train(trainer, data, steps=steps, batch_size=BATCH, seed=0, checkpoint_path=folder / "ckpt.pt", progress=True,
-          description="zoo loop")  # fmt: skip
+    train(
+        trainer,
+        data,
+        steps=steps,
+        batch_size=BATCH,
+        seed=0,
+        checkpoint_path=folder / "ckpt.pt",
+        progress=True,
+        description="zoo loop",
+    )
     return time.perf_counter() - started
 
 
@@ -78,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     registry = load_registry()
-    images, labels = load_split(registry.dataset("mnist"), "train", root=args.data_root)
+    images, labels = load_split(registry.datasets["mnist"], "train", root=args.data_root)
     data = InMemoryDataset(images, labels, device=args.device)
     bare_loop(registry, data, 20)  # warm-up: allocator, kernels, thread pools
     times: dict[str, list[float]] = {"zoo": [], "bare": []}
@@ -89,8 +96,10 @@ def main() -> None:
     for name, runs in times.items():
         print(f"{name:>4}: " + ", ".join(f"{t:.2f}s" for t in runs) + f"  (median {statistics.median(runs):.2f}s)")
     ratio = statistics.median(times["zoo"]) / statistics.median(times["bare"])
-    print(f"DCGAN, {args.steps} steps x {args.repeats}, batch {BATCH}, {args.device}, "
-          f"{torch.get_num_threads()} threads: zoo / bare = {ratio:.3f}")  # fmt: skip
+    print(
+        f"DCGAN, {args.steps} steps x {args.repeats}, batch {BATCH}, {args.device}, "
+        f"{torch.get_num_threads()} threads: zoo / bare = {ratio:.3f}"
+    )
 
 
 if __name__ == "__main__":

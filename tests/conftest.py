@@ -38,7 +38,8 @@ def tiny_mnist_root(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def install_plugin(tmp_path, monkeypatch):
-    """Install a fake distribution on ``sys.path``: ``install_plugin(dist, {entry_name: "module"}, {"module": source})``.
+    """Install a fake distribution on ``sys.path``:
+    ``install_plugin(dist, {entry_name: "module"}, {"module": source})``.
 
     Writes the modules and a ``.dist-info`` folder with an ``entry_points.txt`` for the ``zoo`` group,
     exactly what ``pip install`` leaves behind, and returns the folder (usable as ``PYTHONPATH``).

@@ -12,6 +12,9 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from click.testing import CliRunner, Result
+
+from zoo.cli import main
 
 
 def _official_mnist_root() -> Path | None:
@@ -25,6 +28,17 @@ def _official_mnist_root() -> Path | None:
 
 OFFICIAL_MNIST_ROOT = _official_mnist_root()
 needs_official_mnist = pytest.mark.skipif(OFFICIAL_MNIST_ROOT is None, reason="official MNIST files not found")
+
+
+def cli_args(*args: object, **options: object) -> list[str]:
+    """``args``, then ``--name value`` for each option (``work_dir=...`` becomes ``--work-dir ...``), as strings."""
+    flags = [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", value)]
+    return [str(part) for part in (*args, *flags)]
+
+
+def zoo(*args: object, **options: object) -> Result:
+    """Run the ``zoo`` command in-process with :func:`cli_args`."""
+    return CliRunner().invoke(main, cli_args(*args, **options))
 
 
 def read_png(path: Path) -> torch.Tensor:
@@ -78,16 +92,15 @@ TOY_PLUGIN = '''
             return self.net(images).squeeze(1)
 
 
-    def build(image_shape, num_classes, hparams):
-        return GANTrainer(
-            ToyGenerator(image_shape, hparams["latent_dim"]), ToyDiscriminator(image_shape), lr=hparams["lr"], betas=(0.5, 0.999)
-        )
+    def build(image_shape, num_classes, *, latent_dim: int = 8, lr: float = 1e-3):
+        generator, discriminator = ToyGenerator(image_shape, latent_dim), ToyDiscriminator(image_shape)
+        return GANTrainer(generator, discriminator, lr=lr, betas=(0.5, 0.999))
 
 
     @hookimpl
     def register_models(register):
         register(ModelSpec(name=NAME, family="gan", conditional=False, paper="none (a test fixture)",
-                           factory=build, hparams={"latent_dim": 8, "lr": 1e-3}, license="MIT"))
+                           factory=build, tiny_hparams={"latent_dim": 4}, description="a toy", license="MIT"))
 '''
 
 

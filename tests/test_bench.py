@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from tests.helpers import toy_plugin_source
+from tests.helpers import cli_args, toy_plugin_source, zoo
 from zoo.bench import load_profile
 from zoo.bench.leaderboard import check_single_protocol, leaderboard
 from zoo.bench.store import ResultStore
-from zoo.cli import main
 from zoo.errors import ZooError
 
 TINY_HPARAMS = """
@@ -27,11 +25,14 @@ vae = { width = 4, latent_dim = 4 }
 """
 
 
-def write_profile(folder: Path, name: str = "tiny", *, models_hparams: str = TINY_HPARAMS, seeds: str = "[0, 1]") -> Path:
+def write_profile(
+    folder: Path, name: str = "tiny", *, models_hparams: str = TINY_HPARAMS, seeds: str = "[0, 1]"
+) -> Path:
     """A tiny profile beside an ``extractors/`` folder (trained by the ``extractor`` fixture)."""
     path = folder / "profiles" / f"{name}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         description = "tiny test profile"
         datasets = ["mnist"]
         seeds = {seeds}
@@ -48,7 +49,9 @@ def write_profile(folder: Path, name: str = "tiny", *, models_hparams: str = TIN
         kid_subset_size = 16
         kid_subsets = 4
         isc_splits = 2
-        """) + textwrap.dedent(models_hparams))
+        """)
+        + textwrap.dedent(models_hparams)
+    )
     return path
 
 
@@ -56,19 +59,23 @@ def write_profile(folder: Path, name: str = "tiny", *, models_hparams: str = TIN
 def bench_dir(tmp_path_factory, tiny_mnist_root) -> Path:
     """A folder with a briefly trained domain classifier for the tiny MNIST, made by ``zoo extractor train``."""
     folder = tmp_path_factory.mktemp("bench")
-    result = CliRunner().invoke(main, [
-        "extractor", "train", "--dataset", "mnist", "--arch", "test_resnet", "--steps", "10", "--batch-size", "16",
-        "--data-root", str(tiny_mnist_root), "--out", str(folder / "extractors"), "--min-accuracy", "0",
-    ])  # fmt: skip
+    result = zoo(
+        "extractor",
+        "train",
+        dataset="mnist",
+        arch="test_resnet",
+        steps=10,
+        batch_size=16,
+        data_root=tiny_mnist_root,
+        out=folder / "extractors",
+        min_accuracy=0,
+    )
     assert result.exit_code == 0, result.output
     return folder
 
 
 def bench(profile: Path, results: Path, data_root: Path, *args: str):
-    return CliRunner().invoke(main, [
-        "bench", *args, "--profile", str(profile), "--results", str(results), "--work-dir", str(results / "work"),
-        "--data-root", str(data_root),
-    ])  # fmt: skip
+    return zoo("bench", *args, profile=profile, results=results, work_dir=results / "work", data_root=data_root)
 
 
 def test_smoke_profile_runs_end_to_end(bench_dir, tiny_mnist_root, tmp_path):
@@ -92,7 +99,7 @@ def test_smoke_profile_runs_end_to_end(bench_dir, tiny_mnist_root, tmp_path):
     assert (tmp_path / "tiny" / "grids" / "mnist" / "dcgan-s1.png").exists()
     assert pd.read_csv(tmp_path / "tiny" / "results.csv").shape[0] == len(rows)
 
-    printed = CliRunner().invoke(main, ["leaderboard", "--profile", "tiny", "--results", str(tmp_path), "--metric", "recall"])
+    printed = zoo("leaderboard", profile="tiny", results=tmp_path, metric="recall")
     assert printed.exit_code == 0 and "real-data" in printed.output
 
     again = bench(profile, tmp_path, tiny_mnist_root, "dcgan", "vae")
@@ -100,24 +107,27 @@ def test_smoke_profile_runs_end_to_end(bench_dir, tiny_mnist_root, tmp_path):
     assert len(ResultStore(tmp_path / "tiny").rows()) == len(rows)
 
 
-def test_the_smoke_profile_benches_every_registered_model(tiny_mnist_root, tmp_path):
-    result = CliRunner().invoke(main, [
-        "bench", "--all", "--profile", "smoke", "--results", str(tmp_path), "--work-dir", str(tmp_path / "work"),
-        "--data-root", str(tiny_mnist_root),
-    ])  # fmt: skip
+def test_the_smoke_profile_benches_every_registered_model(registry, tiny_mnist_root, tmp_path):
+    result = zoo(
+        "bench", "--all", profile="smoke", results=tmp_path, work_dir=tmp_path / "work", data_root=tiny_mnist_root
+    )
     assert result.exit_code == 0, result.output
     rows = ResultStore(tmp_path / "smoke").rows()
     finished = rows[(rows["metric"] == "fid") & (rows["step"] == 20)]
-    assert set(finished["model"]) == {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(registry.models)
+    assert set(finished["model"]) == set(registry.models)  # whatever else is installed is benched too
     assert finished["value"].notna().all()
 
 
 def test_bench_killed_after_its_first_cell_completes_on_rerun(bench_dir, tiny_mnist_root, tmp_path):
     """A hard kill (no chance to clean up) loses at most the running cell; the rerun adds exactly the rest."""
     profile = write_profile(bench_dir, "killed", seeds="[0, 1, 2]")
-    zoo = Path(sys.executable).parent / "zoo"
-    command = [str(zoo), "bench", "dcgan", "--profile", str(profile), "--results", str(tmp_path),
-               "--work-dir", str(tmp_path / "work"), "--data-root", str(tiny_mnist_root)]  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "zoo"),
+        *cli_args(
+            "bench", "dcgan", profile=profile, results=tmp_path, work_dir=tmp_path / "work", data_root=tiny_mnist_root
+        ),
+    ]
     first_cell = tmp_path / "killed" / "cells" / "mnist" / "dcgan-s0.json"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -151,14 +161,14 @@ DIVERGING = """
             self.calls = getattr(self, "calls", 0) + 1
             return {**losses, "loss_g": float("nan")} if self.calls >= 2 else losses
 
-    def build_diverging(image_shape, num_classes, hparams):
-        toy = build(image_shape, num_classes, hparams)
+    def build_diverging(image_shape, num_classes, *, latent_dim: int = 8, lr: float = 1e-3):
+        toy = build(image_shape, num_classes, latent_dim=latent_dim, lr=lr)
         return Diverging(toy.generator, toy.discriminator, lr=1e-3, betas=(0.5, 0.999))
 
     @hookimpl
     def register_models(register):
         register(ModelSpec(name="toy_nan", family="gan", conditional=False, paper="none (a test fixture)",
-                           factory=build_diverging, hparams={"latent_dim": 8, "lr": 1e-3}, license="MIT"))
+                           factory=build_diverging, license="MIT"))
 """
 
 
@@ -191,7 +201,10 @@ def test_leaderboard_ranks_one_protocol_at_a_time(bench_dir, tiny_mnist_root, tm
     other = rows.assign(protocol_id="other", value=rows["value"] * 2)
     both = pd.concat([rows, other])
     table = leaderboard(both, dataset="mnist", protocol_id=rows["protocol_id"].iloc[0])
-    assert table.loc[table["model"] == "vae", "FID"].item() == f"**{rows[(rows.model == 'vae') & (rows.metric == 'fid') & (rows.step == 6)]['value'].item():.3g}**"
+    assert (
+        table.loc[table["model"] == "vae", "FID"].item()
+        == f"**{rows[(rows.model == 'vae') & (rows.metric == 'fid') & (rows.step == 6)]['value'].item():.3g}**"
+    )
 
 
 @pytest.mark.parametrize(
@@ -199,7 +212,10 @@ def test_leaderboard_ranks_one_protocol_at_a_time(bench_dir, tiny_mnist_root, tm
     [
         ("datasets = [", "is not valid TOML"),
         ('datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\n', "lacks the setting 'protocols'"),
-        ('datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\nbogus = 1\nprotocols = []', "unknown settings: bogus"),
+        (
+            'datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\nbogus = 1\nprotocols = []',
+            "unknown settings: bogus",
+        ),
     ],
 )
 def test_bad_profiles_are_one_line_errors(tmp_path, content, message):
@@ -207,10 +223,10 @@ def test_bad_profiles_are_one_line_errors(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ZooError, match=message):
         load_profile(str(path))
-    result = CliRunner().invoke(main, ["bench", "dcgan", "--profile", str(path)])
+    result = zoo("bench", "dcgan", profile=path)
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
 
 
 def test_unknown_profile_lists_the_known_ones():
-    result = CliRunner().invoke(main, ["bench", "--all", "--profile", "nope"])
+    result = zoo("bench", "--all", profile="nope")
     assert result.exit_code == 1 and "unknown profile 'nope'" in result.stderr and "cpu" in result.stderr

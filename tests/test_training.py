@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from zoo import Batch, Generator, Trainer
 from zoo.checkpoint import load_checkpoint
 from zoo.data import InMemoryDataset
 from zoo.errors import Diverged
-from zoo.training import seed_everything, train
+from zoo.training import train
 
 
 class LineGenerator(Generator):
@@ -57,35 +58,50 @@ def data():
     return InMemoryDataset(torch.randint(0, 256, (16, 1, 4, 4), dtype=torch.uint8), torch.zeros(16, dtype=torch.long))
 
 
+def train_briefly(trainer: Trainer, data, **options):
+    """``train`` with the tests' small defaults (batch 4, seed 0, no progress bar), overridden by ``options``."""
+    return train(trainer, data, **{"batch_size": 4, "seed": 0, "progress": False, **options})
+
+
 def test_non_finite_loss_raises_diverged_at_that_step(data, tmp_path):
     path = tmp_path / "ckpt.pt"
     with pytest.raises(Diverged) as caught:
-        train(ScriptedTrainer({3: "nan"}), data, steps=10, batch_size=4, seed=0, checkpoint_path=path, checkpoint_every=1, progress=False)
+        train_briefly(ScriptedTrainer({3: "nan"}), data, steps=10, checkpoint_path=path, checkpoint_every=1)
     assert caught.value.step == 3
     assert load_checkpoint(path)["step"] == 2, "the diverged state must not be checkpointed"
 
 
 def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path):
     path = tmp_path / "ckpt.pt"
-    seed_everything(0)
+    torch.manual_seed(0)
     with pytest.raises(KeyboardInterrupt, match="interrupted at step 3"):
-        train(ScriptedTrainer({3: "sigint"}), data, steps=8, batch_size=4, seed=0, checkpoint_path=path, checkpoint_every=100, progress=False, log_every=1)
+        options = dict(steps=8, checkpoint_path=path, checkpoint_every=100, log_every=1)
+        train_briefly(ScriptedTrainer({3: "sigint"}), data, **options)
     assert load_checkpoint(path)["step"] == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the SIGINT handler was not restored"
 
     resumed = ScriptedTrainer()
-    result = train(resumed, data, steps=8, batch_size=4, seed=0, checkpoint_path=path, resume=True, progress=False, log_every=1)
+    result = train_briefly(resumed, data, steps=8, checkpoint_path=path, resume=True, log_every=1)
     assert resumed.calls == 5 and result.step == 8
     assert [row["step"] for row in result.history] == [1, 2, 3, 4, 5, 6, 7, 8]
 
-    seed_everything(0)
+    torch.manual_seed(0)
     straight = ScriptedTrainer()
-    train(straight, data, steps=8, batch_size=4, seed=0, progress=False)
+    train_briefly(straight, data, steps=8)
     assert torch.equal(straight.generator.net.weight, resumed.generator.net.weight)
 
 
 def test_evaluation_points_are_called_and_not_timed(data):
     seen = []
-    result = train(ScriptedTrainer(), data, steps=6, batch_size=4, seed=0, evaluate_at=frozenset({2, 6}), on_evaluate=lambda step, seconds: seen.append((step, seconds)), progress=False)
+
+    def evaluate(step, seconds):  # takes measurable time, which must not count as training
+        seen.append((step, seconds))
+        time.sleep(0.25)
+
+    started = time.perf_counter()
+    result = train_briefly(ScriptedTrainer(), data, steps=6, evaluate_at=frozenset({2, 6}), on_evaluate=evaluate)
+    wall = time.perf_counter() - started
     assert [step for step, _ in seen] == [2, 6] and 0 < seen[0][1] <= seen[1][1]
     assert result.images_seen == 24 and result.images_per_second > 0
+    assert result.seconds <= wall - 0.5, "the evaluations' time was counted as training time"
+    assert seen[1][1] <= result.seconds

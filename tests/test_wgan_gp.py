@@ -3,9 +3,10 @@
 import pytest
 import torch
 from torch import nn
-from zoo_wgan_gp.model import build, gradient_penalty
 
+from genzoo_plugins.wgan_gp import build
 from zoo import Batch
+from zoo.gan import gradient_penalty
 
 SHAPE = (4, 2, 3, 3)  # N, C, H, W
 
@@ -49,7 +50,7 @@ def test_nonlinear_critic_uses_one_interpolation_factor_per_sample():
         return (x**2).flatten(1).sum(1)
 
     expected = torch.stack(
-        [(2 * (e * r + (1 - e) * f).norm() - 1) ** 2 for e, r, f in zip(eps.tolist(), real, fake)]
+        [(2 * (e * r + (1 - e) * f).norm() - 1) ** 2 for e, r, f in zip(eps.tolist(), real, fake, strict=True)]
     ).mean()
     torch.testing.assert_close(gradient_penalty(critic, real, fake, eps=eps), expected)
     torch.testing.assert_close(gradient_penalty(critic, real, fake, eps=eps.view(-1, 1, 1, 1)), expected)
@@ -83,12 +84,12 @@ def test_default_eps_is_drawn_per_sample_in_unit_interval():
 
 def test_trainer_step_runs_n_critic_updates_and_reports_losses():
     torch.manual_seed(0)
-    hparams = {"latent_dim": 4, "width": 4, "lr": 1e-4, "betas": [0.5, 0.9], "n_critic": 3, "gp_weight": 10.0}
-    trainer = build((1, 8, 8), 0, hparams)
+    trainer = build((1, 8, 8), 0, latent_dim=4, width=4, lr=1e-4, betas=(0.5, 0.9), n_critic=3, gp_weight=10.0)
     steps = []
     original = trainer.opt_d.step
     trainer.opt_d.step = lambda *a, **k: steps.append(1) or original(*a, **k)
-    losses = trainer.train_step(Batch(torch.rand(6, 1, 8, 8) * 2 - 1, torch.zeros(6, dtype=torch.long)))
+    step = trainer.train_step(Batch(torch.rand(6, 1, 8, 8) * 2 - 1, torch.zeros(6, dtype=torch.long)))
+    losses = {name: float(value) for name, value in step.items()}
     assert len(steps) == 3
     assert set(losses) == {"loss_d", "loss_g", "gp", "wasserstein"}
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())

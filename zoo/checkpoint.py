@@ -54,4 +54,3 @@ def load_generator(path: Path, generator: Generator) -> None:
         safetensors.torch.load_model(generator, str(path), strict=True, device=str(generator.device))
     except Exception as error:  # noqa: BLE001
         raise ZooError(f"cannot load generator weights {path}: {error}") from None
-

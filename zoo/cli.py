@@ -15,18 +15,16 @@ import click
 import pandas as pd
 import torch
 
-from zoo.bench import ResultStore, load_profile, run_bench
-from zoo.bench.leaderboard import LOWER_IS_BETTER, sections
-from zoo.bench.leaderboard import leaderboard as rank
+from zoo.bench import load_profile, run_bench
+from zoo.bench.leaderboard import LOWER_IS_BETTER
+from zoo.bench.report import leaderboard_text
 from zoo.conformance import Probe, models_of, run_checks
 from zoo.data import resolve_data_root
 from zoo.device import DEVICE_CHOICES, resolve_device
 from zoo.errors import ZooError
-from zoo.imaging import save_grid
 from zoo.metrics.domain import train_for_dataset
-from zoo.metrics.extractors import EXTRACTORS
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry
-from zoo.runs import GRID_SIZE, RunConfig, load_run_generator, sample_labels, train_run
+from zoo.runs import GRID_SIZE, RunConfig, load_run, save_samples, train_run
 from zoo.scaffold import new_plugin
 
 
@@ -75,7 +73,10 @@ _data_root_option = click.option(
     help="Folder holding datasets in torchvision's layouts (default: $ZOO_DATA_ROOT, else ~/.cache/zoo/datasets).",
 )
 _device_option = click.option(
-    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
     help="auto: CUDA when available, else CPU.",
 )
 
@@ -85,9 +86,9 @@ def models() -> None:
     """List the registered models."""
     registry = load_registry()
     rows = []
-    for name in registry.list_models():
+    for name in registry.models:
         try:
-            spec, plugin = registry.model(name), registry.model_plugin(name)
+            spec, plugin = registry.models[name], registry.models.plugin(name)
         except ZooError as error:  # a name clash: show it, not hide it
             rows.append({"name": name, "family": "?", "conditional": "?", "plugin": "CLASH", "paper": str(error)})
             continue
@@ -108,8 +109,8 @@ def datasets() -> None:
     """List the registered datasets and where their files are looked for."""
     registry = load_registry()
     rows = []
-    for name in registry.list_datasets():
-        spec, plugin = registry.dataset(name), registry.dataset_plugin(name)
+    for name in registry.datasets:
+        spec, plugin = registry.datasets[name], registry.datasets.plugin(name)
         shape = "x".join(str(d) for d in spec.image_shape)
         rows.append({"name": name, "shape": shape, "classes": spec.num_classes, "plugin": plugin.distribution})
     _print_table(rows, "no datasets registered")
@@ -150,8 +151,14 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--family", type=click.Choice(["gan", "vae"]), default="gan", show_default=True)
 @click.option("--conditional", is_flag=True, help="The model takes class labels.")
-@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-              help="Folder in which to create zoo-NAME/.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder in which to create zoo-NAME/.",
+)
 def plugins_new(name: str, family: str, conditional: bool, out: Path) -> None:
     """Write a pip-installable plugin package for a new model NAME: a working small model, its entry point,
     a README and a conformance test. Install it with `pip install -e zoo-NAME` and it appears in `zoo models`."""
@@ -176,8 +183,8 @@ def plugins_check(names: tuple[str, ...], shape: str, classes: int, device: str)
     probe = Probe(image_shape, classes, str(resolve_device(device)))
     failed = 0
     for model in models_of(registry, names):
-        click.echo(f"{model} ({registry.model_plugin(model).distribution}), {shape}, {classes} classes:")
-        for check, problem in run_checks(registry.model(model), probe):
+        click.echo(f"{model} ({registry.models.plugin(model).distribution}), {shape}, {classes} classes:")
+        for check, problem in run_checks(registry.models[model], probe):
             failed += problem is not None
             click.echo(f"  {'FAIL' if problem else 'ok  '}  {check}" + (f": {problem}" if problem else ""))
     if failed:
@@ -200,19 +207,37 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
 @main.command()
 @click.argument("model")
 @click.option("--dataset", required=True, help="A registered dataset (see `zoo datasets`).")
-@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True, help="Training steps (generator updates).")
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=2000, show_default=True, help="Training steps (generator updates)."
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED].")
-@click.option("--hparam", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (value parsed as JSON); repeatable.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint (same config; --steps may grow).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED]."
+)
+@click.option(
+    "--hparam", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (value parsed as JSON); repeatable."
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue the run in --out from its checkpoint (same config; --steps may grow)."
+)
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
 @_device_option
 @_data_root_option
 @click.option("--download", is_flag=True, help="Download missing dataset files through torchvision (needs internet).")
 def train(
-    model: str, dataset: str, steps: int, batch_size: int, seed: int, out: Path | None, hparam: tuple[str, ...],
-    resume: bool, checkpoint_every: int, device: str, data_root: Path | None, download: bool,
+    model: str,
+    dataset: str,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    out: Path | None,
+    hparam: tuple[str, ...],
+    resume: bool,
+    checkpoint_every: int,
+    device: str,
+    data_root: Path | None,
+    download: bool,
 ) -> None:
     """Train MODEL on a dataset, with a progress bar, periodic checkpoints and a final sample grid.
 
@@ -220,14 +245,24 @@ def train(
     Ctrl-C saves a checkpoint at the end of the current step; continue with --resume.
     """
     out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
-    config = RunConfig(model=model, dataset=dataset, steps=steps, batch_size=batch_size, seed=seed, hparams=_parse_hparams(hparam))
+    config = RunConfig(
+        model=model, dataset=dataset, steps=steps, batch_size=batch_size, seed=seed, hparams=_parse_hparams(hparam)
+    )
     try:
         result = train_run(
-            load_registry(), config, out, device=device, data_root=data_root, download=download,
-            resume=resume, checkpoint_every=checkpoint_every,
+            load_registry(),
+            config,
+            out,
+            device=device,
+            data_root=data_root,
+            download=download,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
         )
     except KeyboardInterrupt as interrupt:
-        raise click.ClickException(f"{interrupt}; continue with: zoo train {model} --dataset {dataset} --out {out} --resume") from None
+        raise click.ClickException(
+            f"{interrupt}; continue with: zoo train {model} --dataset {dataset} --out {out} --resume"
+        ) from None
     click.echo(
         f"trained {model} on {dataset}: {result.step} steps, {result.images_per_second:.0f} img/s; "
         f"samples in {out / 'samples.png'}"
@@ -240,51 +275,78 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     try:
         classes = [int(v) for v in raw.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{raw!r} is not a comma-separated list of class numbers", param_hint="--labels") from None
+        raise click.BadParameter(
+            f"{raw!r} is not a comma-separated list of class numbers", param_hint="--labels"
+        ) from None
     return torch.tensor(classes).repeat(n // len(classes) + 1)[:n]
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-n", "count", type=click.IntRange(min=1, max=10000), default=GRID_SIZE, show_default=True, help="Number of samples.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("grid.png"), show_default=True)
-@click.option("--labels", help="Class numbers for a conditional model, comma-separated, repeated to fill -n (e.g. 7 or 0,1,2).")
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1, max=10000),
+    default=GRID_SIZE,
+    show_default=True,
+    help="Number of samples.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("grid.png"), show_default=True
+)
+@click.option(
+    "--labels",
+    help="Class numbers for a conditional model, comma-separated, repeated to fill -n (e.g. 7 or 0,1,2); "
+    "default: one class per grid column.",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")
 @_device_option
 def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: int, device: str) -> None:
     """Draw samples from a trained run folder and save them as a PNG grid."""
-    generator = load_run_generator(load_registry(), run_dir, device)
-    chosen = _parse_labels(labels, count)
-    if chosen is not None and not generator.conditional:
-        raise ZooError("--labels given, but this model is unconditional")
-    by_class = chosen is None and generator.conditional
-    if by_class:
-        chosen = sample_labels(generator, count)
-    rng = torch.Generator(device=generator.device).manual_seed(seed)
-    try:
-        images = generator.sample(count, generator=rng, labels=chosen)
-    except ValueError as error:
-        raise ZooError(str(error)) from None
-    save_grid(images, output, nrow=generator.num_classes if by_class else None)
+    generator, _ = load_run(run_dir, device=device)
+    save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
     click.echo(f"wrote {count} samples to {output}")
 
 
 @main.command()
 @click.argument("models", nargs=-1)
 @click.option("--all", "all_models", is_flag=True, help="Bench every registered model (built-in and third-party).")
-@click.option("--profile", default="cpu", show_default=True, help="A profile in benchmarks/profiles/ (cpu, gpu, smoke) or a .toml path.")
+@click.option(
+    "--profile",
+    default="cpu",
+    show_default=True,
+    help="A profile in benchmarks/profiles/ (cpu, gpu, smoke) or a .toml path.",
+)
 @click.option("--dataset", "datasets", multiple=True, help="Only these datasets (default: the profile's); repeatable.")
 @click.option("--seeds", type=click.IntRange(min=1), help="Only the profile's first N seeds.")
 @click.option("--force", is_flag=True, help="Redo cells that are already finished.")
-@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
-              help="Results root; tables go to RESULTS/PROFILE.")
-@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".zoo-work"), show_default=True,
-              help="Checkpoints and cached reference features (not for git).")
+@click.option(
+    "--results",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Results root; tables go to RESULTS/PROFILE.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".zoo-work"),
+    show_default=True,
+    help="Checkpoints and cached reference features (not for git).",
+)
 @_device_option
 @_data_root_option
 def bench(
-    models: tuple[str, ...], all_models: bool, profile: str, datasets: tuple[str, ...], seeds: int | None,
-    force: bool, results: Path, work_dir: Path, device: str, data_root: Path | None,
+    models: tuple[str, ...],
+    all_models: bool,
+    profile: str,
+    datasets: tuple[str, ...],
+    seeds: int | None,
+    force: bool,
+    results: Path,
+    work_dir: Path,
+    device: str,
+    data_root: Path | None,
 ) -> None:
     """Train, score and rank MODELS (or --all) on the profile's datasets and seeds.
 
@@ -298,13 +360,22 @@ def bench(
     chosen = load_profile(profile)
     try:
         report = run_bench(
-            registry, chosen, models=registry.list_models() if all_models else list(models),
-            results_dir=results / chosen.name, work_dir=work_dir / chosen.name,
-            command="zoo " + shlex.join(click.get_current_context().meta["zoo.argv"]), datasets=list(datasets) or None,
-            seeds=list(chosen.seeds[:seeds]) if seeds else None, force=force, data_root=data_root, device=device,
-        )  # fmt: skip
+            registry,
+            chosen,
+            models=list(registry.models) if all_models else list(models),
+            results_dir=results / chosen.name,
+            work_dir=work_dir / chosen.name,
+            command="zoo " + shlex.join(click.get_current_context().meta["zoo.argv"]),
+            datasets=list(datasets) or None,
+            seeds=list(chosen.seeds[:seeds]) if seeds else None,
+            force=force,
+            data_root=data_root,
+            device=device,
+        )
     except KeyboardInterrupt:
-        raise click.ClickException("interrupted: finished cells are kept; run the same command again to go on") from None
+        raise click.ClickException(
+            "interrupted: finished cells are kept; run the same command again to go on"
+        ) from None
     click.echo(f"report: {report}")
 
 
@@ -315,14 +386,7 @@ def bench(
 @click.option("--metric", type=click.Choice(list(LOWER_IS_BETTER)), help="Rank by this metric (default: FID).")
 def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None) -> None:
     """Print the leaderboards stored in RESULTS/PROFILE: one per dataset and evaluation protocol."""
-    frame = ResultStore(results / profile).rows()
-    if dataset:
-        frame = frame[frame["dataset"] == dataset]
-    if frame.empty:
-        raise ZooError(f"no results in {results / profile}" + (f" for dataset {dataset!r}" if dataset else ""))
-    for name, protocol_id, protocol in sections(frame):
-        click.echo(f"\n{name} — protocol {protocol} ({protocol_id})")
-        click.echo(rank(frame, dataset=name, protocol_id=protocol_id, metric=metric).to_string(index=False))
+    click.echo(leaderboard_text(results / profile, dataset=dataset, metric=metric))
 
 
 @main.group()
@@ -334,34 +398,67 @@ def extractor() -> None:
 def extractor_list() -> None:
     """List the feature extractors protocols can name: zoo's own and those plugins register."""
     registry = load_registry()
-    rows = [{"name": name, "feature layer": info.feature_layer, "logits layer": info.logits_layer or "-", "plugin": "genzoo"}
-            for name, info in sorted(EXTRACTORS.items())]  # fmt: skip
-    for name in registry.list_extractors():
-        spec = registry.extractor(name)
-        rows.append({"name": name, "feature layer": spec.feature_layer, "logits layer": spec.logits_layer or "-",
-                     "plugin": registry.extractor_plugin(name).distribution})  # fmt: skip
+    rows = [
+        {
+            "name": name,
+            "feature layer": spec.feature_layer,
+            "logits layer": spec.logits_layer or "-",
+            "plugin": registry.extractors.plugin(name).distribution,
+            "description": spec.description,
+        }
+        for name, spec in ((n, registry.extractors[n]) for n in registry.extractors)
+    ]
     _print_table(rows, "no extractors")
 
 
 @extractor.command("train")
 @click.option("--dataset", required=True, help="A registered dataset with classes.")
-@click.option("--arch", default="test_resnet", show_default=True, help="A timm architecture (trained from scratch, never downloaded).")
+@click.option(
+    "--arch",
+    default="test_resnet",
+    show_default=True,
+    help="A timm architecture (trained from scratch, never downloaded).",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("benchmarks/extractors"), show_default=True)
-@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Refuse to save a classifier below this test accuracy (a fraction, e.g. 0.99).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("benchmarks/extractors"), show_default=True
+)
+@click.option(
+    "--min-accuracy",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Refuse to save a classifier below this test accuracy (a fraction, e.g. 0.99).",
+)
 @_device_option
 @_data_root_option
 def extractor_train(
-    dataset: str, arch: str, steps: int, batch_size: int, seed: int, out: Path, min_accuracy: float, device: str,
+    dataset: str,
+    arch: str,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    out: Path,
+    min_accuracy: float,
+    device: str,
     data_root: Path | None,
 ) -> None:
     """Train the domain classifier for a dataset with timm; saves safetensors weights and a sidecar with the
     sha256 and test accuracy, which bench profiles then name in their protocols."""
     path, test_accuracy = train_for_dataset(
-        load_registry().dataset(dataset), out, arch=arch, steps=steps, batch_size=batch_size, seed=seed,
-        device=resolve_device(device), data_root=data_root, min_accuracy=min_accuracy,
-    )  # fmt: skip
-    click.echo(f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} (sha256 in {path.with_suffix('.json').name})")
+        load_registry().datasets[dataset],
+        out,
+        arch=arch,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        device=resolve_device(device),
+        data_root=data_root,
+        min_accuracy=min_accuracy,
+    )
+    click.echo(
+        f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} "
+        f"(sha256 in {path.with_suffix('.json').name})"
+    )

@@ -1,44 +1,47 @@
 """The model contract, as checks any plugin can be run against (zoo's own suite runs them on the built-ins).
 
-Each check takes a :class:`ModelSpec` and a :class:`Probe` (image shape, class count, device) and raises
-``AssertionError`` with a message saying what is wrong. Checks train for a few steps on random data at
-batch size 4, so the whole kit takes seconds per model.
+Each check takes a :class:`ModelSpec` and a :class:`Probe` (image shape, class count, device, model size) and
+raises ``AssertionError`` with a message saying what is wrong. Checks build the model with its ``tiny_hparams``
+(unless the probe asks for full size) and train for a few steps on random data at batch size 4, so the whole kit
+takes seconds per model.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 
 from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset
 from zoo.errors import PluginError
+from zoo.factory import create_trainer
 from zoo.interfaces import Generator, ImageShape, ModelSpec, Trainer
 from zoo.plugins import Registry
-from zoo.training import seed_everything, train
+from zoo.training import train
 
 BATCH = 4
 
 
 @dataclass(frozen=True)
 class Probe:
-    """The setting the checks run in: an image shape, a class count and a device."""
+    """The setting the checks run in: an image shape, a class count, a device, and whether the model is built
+    with its ``tiny_hparams`` (fast) or at full size."""
 
     image_shape: ImageShape = (1, 28, 28)
     num_classes: int = 10
     device: str = "cpu"
+    tiny: bool = True
 
 
 def build(spec: ModelSpec, probe: Probe, seed: int = 0) -> Trainer:
-    """The model's trainer for ``probe``, with its default hyperparameters, seeded and on the probe's device."""
-    seed_everything(seed)
-    trainer = spec.factory(probe.image_shape, probe.num_classes, spec.resolve_hparams(""))
-    return trainer.to(probe.device)
+    """The model's trainer for ``probe`` (see :func:`zoo.factory.create_trainer`)."""
+    hparams = spec.resolve_hparams(tiny=probe.tiny)
+    return create_trainer(spec, probe.image_shape, probe.num_classes, hparams=hparams, seed=seed, device=probe.device)
 
 
 def random_data(probe: Probe, n: int = 32) -> InMemoryDataset:
@@ -55,12 +58,19 @@ def _samples(generator: Generator, seed: int, n: int = BATCH, labels: torch.Tens
 
 
 def check_metadata(spec: ModelSpec, probe: Probe) -> None:
-    """Name, family, paper and license are filled in; hyperparameters survive a JSON round trip."""
+    """Name, family, paper and license are filled in; tiny hyperparameters are given; hyperparameters survive the
+    JSON round trip of a run's config.json."""
     assert spec.family in ("gan", "vae"), f"family {spec.family!r} is not 'gan' or 'vae'"
     for field in ("paper", "license", "description"):
         assert getattr(spec, field), f"{field} is empty"
-    for hparams in (spec.hparams, *spec.dataset_hparams.values()):
-        assert json.loads(json.dumps(hparams)) == hparams, f"hyperparameters {hparams} are not plain JSON"
+    assert spec.tiny_hparams, "tiny_hparams is empty: give the values that make the model tiny for tests"
+    for dataset in ("", *spec.dataset_hparams):
+        hparams = spec.resolve_hparams(dataset)
+        try:
+            saved = json.loads(json.dumps(hparams))
+        except TypeError as error:
+            raise AssertionError(f"hyperparameters {hparams} are not JSON-serialisable: {error}") from None
+        assert spec.resolve_hparams(dataset, saved) == hparams, f"hyperparameters {hparams} change in a JSON round trip"
 
 
 def check_interfaces(spec: ModelSpec, probe: Probe) -> None:
@@ -70,7 +80,9 @@ def check_interfaces(spec: ModelSpec, probe: Probe) -> None:
     generator = trainer.generator
     assert isinstance(generator, Generator), "trainer.generator is not a zoo.Generator"
     assert isinstance(generator.latent_dim, int) and generator.latent_dim > 0, "latent_dim must be a positive int"
-    assert tuple(generator.image_shape) == tuple(probe.image_shape), f"image_shape {generator.image_shape} != {probe.image_shape}"
+    assert tuple(generator.image_shape) == tuple(probe.image_shape), (
+        f"image_shape {generator.image_shape} != {probe.image_shape}"
+    )
     expected_classes = probe.num_classes if spec.conditional else 0
     assert generator.num_classes == expected_classes, f"num_classes {generator.num_classes} != {expected_classes}"
     assert trainer.modules() and trainer.optimizers(), "modules() and optimizers() must not be empty"
@@ -115,10 +127,14 @@ def check_training(spec: ModelSpec, probe: Probe) -> None:
     data, sampler = random_data(probe), torch.Generator(device=probe.device).manual_seed(0)
     for _ in range(3):
         losses = trainer.train_step(data.sample(BATCH, sampler))
-        assert losses and all(isinstance(v, float) for v in losses.values()), f"losses must be floats: {losses}"
-        assert all(torch.isfinite(torch.tensor(v)) for v in losses.values()), f"non-finite losses: {losses}"
+        assert isinstance(losses, dict) and losses, f"train_step must return a dict of losses, got {losses!r}"
+        for name, value in losses.items():
+            is_scalar = isinstance(value, float) or (isinstance(value, torch.Tensor) and value.numel() == 1)
+            assert is_scalar, f"loss {name!r} must be a scalar tensor or a float, got {value!r}"
+            assert not (isinstance(value, torch.Tensor) and value.requires_grad), f"loss {name!r} is not detached"
+            assert torch.isfinite(torch.as_tensor(value)).all(), f"non-finite losses: {losses}"
     for name, module in trainer.modules().items():
-        changed = any(not torch.equal(old, new) for old, new in zip(before[name], module.parameters()))
+        changed = any(not torch.equal(old, new) for old, new in zip(before[name], module.parameters(), strict=True))
         assert changed, f"network {name!r} did not change in 3 steps"
 
 
@@ -149,8 +165,9 @@ def check_exact_resume(spec: ModelSpec, probe: Probe) -> None:
         result = train(resumed, data, steps=4, checkpoint_path=path, resume=True, **options)
     assert result.history == expected.history, "losses after resume differ from an uninterrupted run"
     for name, module in straight.modules().items():
-        for (key, want), got in zip(module.state_dict().items(), resumed.modules()[name].state_dict().values()):
-            assert torch.equal(want, got), f"{name}.{key} differs after resume"
+        resumed_state = resumed.modules()[name].state_dict()
+        for key, want in module.state_dict().items():
+            assert torch.equal(want, resumed_state[key]), f"{name}.{key} differs after resume"
 
 
 CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {
@@ -183,14 +200,14 @@ def models_of(registry: Registry, names: Iterable[str]) -> list[str]:
     """Model names for ``names``, each a model name or a plugin's entry-point name (meaning all its models)."""
     models: list[str] = []
     for name in names:
-        if name in registry.list_models():
+        if name in registry.models:
             models.append(name)
             continue
-        owned = [m for m in registry.list_models() if registry.model_plugin(m).name == name]
+        owned = [m for m in registry.models if registry.models.plugin(m).name == name]
         if not owned:
             plugin = next((p for p in registry.plugins if p.name == name), None)
             if plugin and plugin.error:
                 raise PluginError(f"plugin {name} ({plugin.distribution}) failed to load: {plugin.error}")
-            registry.model(name)  # raises: unknown model, listing the known ones
+            registry.models[name]  # raises: unknown model, listing the known ones
         models.extend(owned)
     return models

@@ -11,7 +11,7 @@ and decorates functions in it with :data:`zoo.hookimpl`. Each hook receives a ``
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 
@@ -34,4 +34,3 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 @hookspec
 def register_extractors(register: Callable[[ExtractorSpec], None]) -> None:
     """Register feature extractors for the metrics: ``register(ExtractorSpec(...))``."""
-

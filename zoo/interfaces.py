@@ -18,13 +18,15 @@ Conventions used throughout zoo:
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from zoo.errors import UnknownName
+from zoo.errors import UnknownName, ZooError
+from zoo.hparams import coerce, signature_hparams
 
 ImageShape = tuple[int, int, int]
 """``(channels, height, width)`` of one image."""
@@ -122,8 +124,12 @@ class Trainer(abc.ABC):
     generator: Generator
 
     @abc.abstractmethod
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        """Take one optimisation step on ``batch``; return the losses as plain floats (name -> value)."""
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor | float]:
+        """Take one optimisation step on ``batch``; return its losses and statistics by name.
+
+        Values are scalar tensors (detached; they may stay on the device: the core reads them to the host only
+        every ``log_every`` steps, so a CUDA step never waits for the GPU) or plain floats.
+        """
 
     @abc.abstractmethod
     def modules(self) -> dict[str, nn.Module]:
@@ -154,39 +160,54 @@ class Trainer(abc.ABC):
             optimizer.load_state_dict(state["optimizers"][name])
 
 
-TrainerFactory = Callable[[ImageShape, int, dict[str, Any]], Trainer]
-"""``factory(image_shape, num_classes, hparams) -> Trainer``; ``hparams`` is the model's defaults merged with
-the dataset's and the user's overrides."""
-
-
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a plugin registers for one model (compare timm's registered model + default config).
+    """What a plugin registers for one model (compare timm's registered model and its default config).
 
-    ``hparams`` are JSON-serialisable defaults; ``dataset_hparams`` overrides them per dataset name.
+    ``factory(image_shape, num_classes, *, **hyperparameters) -> Trainer`` builds the model: ``image_shape`` is
+    ``(C, H, W)``; ``num_classes`` is the dataset's class count for a conditional model and 0 for an unconditional
+    one. Its keyword-only parameters ARE the hyperparameters: their defaults are the model's defaults, and values
+    given elsewhere are converted to their annotated types (:mod:`zoo.hparams`). ``tiny_hparams`` make the model
+    tiny (a few thousand parameters) for conformance checks, tests and the smoke profile; ``dataset_hparams``
+    overrides defaults per dataset name.
     """
 
     name: str
     family: Literal["gan", "vae"]
     conditional: bool
     paper: str
-    factory: TrainerFactory
-    hparams: dict[str, Any] = field(default_factory=dict)
+    factory: Callable[..., Trainer]
+    tiny_hparams: dict[str, Any] = field(default_factory=dict)
     dataset_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     license: str = ""
 
-    def resolve_hparams(self, dataset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults, then this dataset's overrides, then ``overrides``; an unknown key raises
-        :class:`zoo.errors.UnknownName` naming the ones the model has."""
-        resolved = {**self.hparams, **self.dataset_hparams.get(dataset, {})}
-        unknown = sorted(set(overrides or {}) - set(resolved))
-        if unknown:
-            raise UnknownName(
-                f"model {self.name!r} has no hyperparameter {', '.join(unknown)}; "
-                f"it has: {', '.join(sorted(resolved)) or 'none'}"
-            )
-        return {**resolved, **(overrides or {})}
+    @property
+    def hparams(self) -> dict[str, Any]:
+        """The defaults, from the factory's signature."""
+        return {name: hparam.default for name, hparam in signature_hparams(self.factory).items()}
+
+    def resolve_hparams(
+        self, dataset: str | None = None, overrides: dict[str, Any] | None = None, *, tiny: bool = False
+    ) -> dict[str, Any]:
+        """Defaults, then ``dataset``'s overrides, then :attr:`tiny_hparams` (when ``tiny``), then ``overrides``,
+        each value converted to its annotated type.
+
+        An unknown key raises :class:`zoo.errors.UnknownName` naming the ones the model has; a value of the wrong
+        type raises :class:`zoo.errors.ZooError`.
+        """
+        known = signature_hparams(self.factory)
+        resolved = self.hparams
+        for layer in (self.dataset_hparams.get(dataset or "", {}), self.tiny_hparams if tiny else {}, overrides or {}):
+            unknown = sorted(set(layer) - set(known))
+            if unknown:
+                has = ", ".join(known) or "none"
+                raise UnknownName(f"model {self.name!r} has no hyperparameter {', '.join(unknown)}; it has: {has}")
+            resolved.update(layer)
+        try:
+            return {name: coerce(name, value, known[name]) for name, value in resolved.items()}
+        except ZooError as error:
+            raise ZooError(f"model {self.name!r}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -227,4 +248,3 @@ class ExtractorSpec:
     channels: int | None = None
     resize: int | None = None
     description: str = ""
-

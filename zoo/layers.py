@@ -1,15 +1,17 @@
-"""Network building blocks shared by the built-in architectures; third-party plugins may use them too.
+"""Networks shared by the built-in architectures; third-party plugins may use them too.
 
 The convolutional stacks follow DCGAN's recipe scaled for small images: two stride-2 (transposed)
 convolutions with 4x4 kernels, so they take any ``H`` and ``W`` that are multiples of 4 (28x28 works:
-7 -> 14 -> 28; 32x32: 8 -> 16 -> 32).
+7 -> 14 -> 28; 32x32: 8 -> 16 -> 32). :class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's
+networks built from them (Radford et al. 2015); WGAN-GP and the VAE reuse the stacks.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from zoo.interfaces import ImageShape
+from zoo.interfaces import Discriminator, Generator, ImageShape
 
 
 def check_divisible_by_4(image_shape: ImageShape) -> None:
@@ -78,3 +80,40 @@ def dcgan_init(module: nn.Module) -> None:
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(Generator):
+    """``z [N, latent_dim]`` -> images ``[N, C, H, W]`` in ``[-1, 1]``; unconditional.
+
+    :func:`conv_decoder` with BatchNorm (linear projection to ``2*width`` maps of ``H/4 x W/4``, two stride-2
+    transposed convs, tanh output) and DCGAN's initialisation.
+    """
+
+    def __init__(self, image_shape: ImageShape, latent_dim: int = 100, width: int = 64):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.latent_dim = latent_dim
+        self.num_classes = 0
+        self.net = conv_decoder(latent_dim, self.image_shape, width, batchnorm=True)
+        self.net.apply(dcgan_init)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z)
+
+
+class DCGANDiscriminator(Discriminator):
+    """Images ``[N, C, H, W]`` -> raw scores ``[N]`` (logits for DCGAN, critic values for WGAN-GP); unconditional.
+
+    :func:`conv_features` then a linear layer to one score, DCGAN's initialisation. ``batchnorm=True`` (DCGAN) puts
+    BatchNorm on the second conv; ``batchnorm=False`` gives a WGAN-GP critic (the gradient penalty is per sample,
+    which batch normalisation would invalidate).
+    """
+
+    def __init__(self, image_shape: ImageShape, width: int = 64, batchnorm: bool = True):
+        super().__init__()
+        self.features, num_features = conv_features(tuple(image_shape), width, batchnorm=batchnorm)
+        self.head = nn.Linear(num_features, 1)
+        self.apply(dcgan_init)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(images)).squeeze(1)

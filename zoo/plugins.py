@@ -2,9 +2,11 @@
 feature extractors.
 
 Built-in architectures are found exactly like third-party ones, through the entry points that their
-distribution declares. Every plugin is loaded and called on its own: one that fails to import, raises in a
-hook or registers something invalid is recorded as failed (with the error) and skipped, with a one-line
-warning, and never takes the others down.
+distribution declares; zoo's own feature extractors come through the same ``register_extractors`` hook, from
+:mod:`zoo.metrics.extractors` (registered as the plugin ``zoo``, as pytest registers its own plugins). Every
+plugin is loaded and called on its own: one that fails to import, raises in a hook or registers something
+invalid is recorded as failed (with the error) and skipped, with a one-line warning, and never takes the
+others down.
 
 ``ZOO_LOAD_PLUGINS`` (comma-separated entry-point names) restricts loading to the named plugins; set it to
 an empty string to load none (compare ``LLM_LOAD_PLUGINS``).
@@ -15,29 +17,32 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Callable, Iterable
+from typing import Generic, TypeVar
 
 import pluggy
 
 from zoo import hookspecs
 from zoo.errors import PluginError, UnknownName
 from zoo.interfaces import DatasetSpec, ExtractorSpec, ModelSpec
+from zoo.metrics import extractors
 
 ENTRY_POINT_GROUP = "zoo"
 LOAD_PLUGINS_ENV = "ZOO_LOAD_PLUGINS"
+CORE = "zoo"
+"""The plugin name of zoo's own hook implementations (its feature extractors), always loaded."""
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
 
 @dataclass
 class PluginInfo:
-    """One entry point of the ``zoo`` group and what became of it."""
+    """One entry point of the ``zoo`` group (or zoo's own core hooks) and what became of it."""
 
     name: str
     distribution: str
     version: str
-    module: str
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -46,82 +51,75 @@ class PluginInfo:
         return "failed" if self.error else "ok"
 
 
+Spec = TypeVar("Spec", ModelSpec, DatasetSpec, ExtractorSpec)
+
+
 @dataclass(frozen=True)
-class Registered:
+class Registered(Generic[Spec]):
     """A registered spec with the plugin that provided it."""
 
-    spec: ModelSpec | DatasetSpec | ExtractorSpec
+    spec: Spec
     plugin: PluginInfo
 
 
-class Registry:
-    """Models and datasets from every loaded plugin, by name.
+class Catalog(Generic[Spec]):
+    """The registered specs of one kind (models, datasets or extractors), by name, sorted.
 
-    A name registered by two plugins is a clash: it stays listed, and using it raises an error that names
-    both distributions (never a silent override).
+    ``catalog[name]`` is the spec; an unknown name raises :class:`UnknownName` listing the known ones. A name
+    registered by two plugins is a clash: it stays listed, and using it raises a :class:`PluginError` naming both
+    distributions (never a silent override).
     """
 
-    def __init__(
-        self,
-        plugins: list[PluginInfo],
-        models: dict[str, list[Registered]],
-        datasets: dict[str, list[Registered]],
-        extractors: dict[str, list[Registered]] | None = None,
-    ):
-        self.plugins = plugins
-        self._tables = {"model": models, "dataset": datasets, "extractor": extractors or {}}
+    def __init__(self, kind: str, entries: dict[str, list[Registered[Spec]]]):
+        self.kind = kind
+        self._entries = dict(sorted(entries.items()))
 
-    def list_models(self) -> list[str]:
-        return sorted(self._tables["model"])
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
 
-    def list_datasets(self) -> list[str]:
-        return sorted(self._tables["dataset"])
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    def model(self, name: str) -> ModelSpec:
-        return self._lookup("model", name).spec  # type: ignore[return-value]
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
 
-    def dataset(self, name: str) -> DatasetSpec:
-        return self._lookup("dataset", name).spec  # type: ignore[return-value]
+    def __getitem__(self, name: str) -> Spec:
+        return self._lookup(name).spec
 
-    def list_extractors(self) -> list[str]:
-        return sorted(self._tables["extractor"])
-
-    def extractor(self, name: str) -> ExtractorSpec:
-        return self._lookup("extractor", name).spec  # type: ignore[return-value]
-
-    def model_plugin(self, name: str) -> PluginInfo:
-        """The plugin (distribution and version) that registered model ``name``."""
-        return self._lookup("model", name).plugin
-
-    def dataset_plugin(self, name: str) -> PluginInfo:
-        return self._lookup("dataset", name).plugin
-
-    def extractor_plugin(self, name: str) -> PluginInfo:
-        return self._lookup("extractor", name).plugin
+    def plugin(self, name: str) -> PluginInfo:
+        """The plugin (distribution and version) that registered ``name``."""
+        return self._lookup(name).plugin
 
     def clashes(self) -> list[str]:
         """One message per name that more than one plugin registered."""
-        return [
-            _clash_message(kind, name, entries)
-            for kind, table in self._tables.items()
-            for name, entries in sorted(table.items())
-            if len(entries) > 1
-        ]
+        return [self._clash(name) for name, entries in self._entries.items() if len(entries) > 1]
 
-    def _lookup(self, kind: str, name: str) -> Registered:
-        table = self._tables[kind]
-        if name not in table:
-            known = ", ".join(sorted(table)) or "none"
-            raise UnknownName(f"unknown {kind} {name!r}; registered {kind}s: {known}")
-        entries = table[name]
-        if len(entries) > 1:
-            raise PluginError(_clash_message(kind, name, entries))
-        return entries[0]
+    def _lookup(self, name: str) -> Registered[Spec]:
+        if name not in self._entries:
+            raise UnknownName(f"unknown {self.kind} {name!r}; registered {self.kind}s: {', '.join(self) or 'none'}")
+        if len(self._entries[name]) > 1:
+            raise PluginError(self._clash(name))
+        return self._entries[name][0]
+
+    def _clash(self, name: str) -> str:
+        who = " and ".join(sorted(f"{e.plugin.distribution} (plugin {e.plugin.name})" for e in self._entries[name]))
+        return (
+            f"{self.kind} name clash: {name!r} is registered by both {who}; uninstall one, or load only one with "
+            f"{LOAD_PLUGINS_ENV}"
+        )
 
 
-def _clash_message(kind: str, name: str, entries: list[Registered]) -> str:
-    who = " and ".join(sorted(f"{e.plugin.distribution} (plugin {e.plugin.name})" for e in entries))
-    return f"{kind} name clash: {name!r} is registered by both {who}; uninstall one, or load only one with {LOAD_PLUGINS_ENV}"
+@dataclass(frozen=True)
+class Registry:
+    """Everything the loaded plugins registered: ``registry.models["dcgan"]``, ``registry.datasets.plugin("mnist")``."""
+
+    plugins: list[PluginInfo]
+    models: Catalog[ModelSpec]
+    datasets: Catalog[DatasetSpec]
+    extractors: Catalog[ExtractorSpec]
+
+    def clashes(self) -> list[str]:
+        return [*self.models.clashes(), *self.datasets.clashes(), *self.extractors.clashes()]
 
 
 class ZooPluginWarning(UserWarning):
@@ -129,34 +127,39 @@ class ZooPluginWarning(UserWarning):
 
 
 def load_registry(only: Iterable[str] | None = None) -> Registry:
-    """Load the ``zoo`` entry points (all, or the names in ``only`` / ``$ZOO_LOAD_PLUGINS``) into a registry."""
+    """Load zoo's own hooks and the ``zoo`` entry points (all, or the names in ``only`` / ``$ZOO_LOAD_PLUGINS``)."""
     if only is None and LOAD_PLUGINS_ENV in os.environ:
         only = [n.strip() for n in os.environ[LOAD_PLUGINS_ENV].split(",") if n.strip()]
     wanted = None if only is None else set(only)
 
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
-    plugins: list[PluginInfo] = []
+    core = PluginInfo(CORE, "genzoo", metadata.version("genzoo"))
+    manager.register(extractors, name=CORE)
+    plugins = [core]
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if wanted is not None and entry_point.name not in wanted:
             continue
-        info = _describe(entry_point)
+        dist = entry_point.dist
+        info = PluginInfo(entry_point.name, dist.metadata["Name"] if dist else "?", dist.version if dist else "?")
         plugins.append(info)
         try:
             manager.register(entry_point.load(), name=entry_point.name)
         except Exception as error:  # noqa: BLE001 - any failure in third-party code is the plugin's
             _fail(info, f"import failed: {type(error).__name__}: {error}")
-            continue
-        info.hooks = sorted(caller.name for caller in manager.get_hookcallers(manager.get_plugin(entry_point.name)))
+    for info in plugins:
+        if not info.error:
+            info.hooks = sorted(caller.name for caller in manager.get_hookcallers(manager.get_plugin(info.name)))
 
     by_name = {info.name: info for info in plugins}
-    models: dict[str, list[Registered]] = {}
-    datasets: dict[str, list[Registered]] = {}
-    _collect(manager, by_name, "register_models", ModelSpec, _validate_model, models)
-    _collect(manager, by_name, "register_datasets", DatasetSpec, _validate_dataset, datasets)
-    extractors: dict[str, list[Registered]] = {}
-    _collect(manager, by_name, "register_extractors", ExtractorSpec, _validate_extractor, extractors)
-    registry = Registry(plugins, models, datasets, extractors)
+    registry = Registry(
+        plugins,
+        models=Catalog("model", _collect(manager, by_name, "register_models", ModelSpec, _validate_model)),
+        datasets=Catalog("dataset", _collect(manager, by_name, "register_datasets", DatasetSpec, _validate_dataset)),
+        extractors=Catalog(
+            "extractor", _collect(manager, by_name, "register_extractors", ExtractorSpec, _validate_extractor)
+        ),
+    )
     for clash in registry.clashes():
         warnings.warn(f"zoo: {clash}", ZooPluginWarning, stacklevel=2)
     return registry
@@ -166,11 +169,11 @@ def _collect(
     manager: pluggy.PluginManager,
     by_name: dict[str, PluginInfo],
     hook_name: str,
-    spec_type: type,
-    validate: Callable,
-    table: dict[str, list[Registered]],
-) -> None:
+    spec_type: type[Spec],
+    validate: Callable[[Spec], None],
+) -> dict[str, list[Registered[Spec]]]:
     """Call one register-hook plugin by plugin, so that a failure is pinned on the plugin that caused it."""
+    table: dict[str, list[Registered[Spec]]] = {}
     for impl in getattr(manager.hook, hook_name).get_hookimpls():
         info = by_name[impl.plugin_name]
         if info.error:
@@ -187,6 +190,7 @@ def _collect(
             continue
         for spec in offered:
             table.setdefault(spec.name, []).append(Registered(spec, info))
+    return table
 
 
 def _validate_model(spec: ModelSpec) -> None:
@@ -197,6 +201,9 @@ def _validate_model(spec: ModelSpec) -> None:
         raise PluginError(f"model {spec.name!r}: factory is not callable")
     if not spec.paper:
         raise PluginError(f"model {spec.name!r}: paper reference is empty")
+    spec.resolve_hparams(tiny=True)  # the signature, the defaults and the tiny values are usable
+    for dataset in spec.dataset_hparams:
+        spec.resolve_hparams(dataset)
 
 
 def _validate_dataset(spec: DatasetSpec) -> None:
@@ -218,16 +225,6 @@ def _validate_extractor(spec: ExtractorSpec) -> None:
 def _validate_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise PluginError(f"invalid name {name!r}: use lowercase letters, digits, '-' and '_'")
-
-
-def _describe(entry_point: metadata.EntryPoint) -> PluginInfo:
-    dist = entry_point.dist
-    return PluginInfo(
-        name=entry_point.name,
-        distribution=dist.metadata["Name"] if dist else "?",
-        version=dist.version if dist else "?",
-        module=entry_point.value,
-    )
 
 
 def _fail(info: PluginInfo, message: str) -> None:

@@ -1,33 +1,40 @@
-"""A training run on disk: what ``zoo train`` writes and ``zoo sample`` reads.
+"""A training run on disk: what ``zoo train`` writes, and :func:`load_run` for reading it back.
 
 A run folder holds::
 
-    config.json            model, dataset, resolved hyperparameters, seed, batch size, step budget,
-                           plugin distribution + version, and provenance (git commit, versions, device)
+    config.json            model, dataset, image shape and classes, resolved hyperparameters, seed, batch size,
+                           step budget, plugin distribution + version, and provenance (git commit, versions, device)
     checkpoint.pt          full training state for --resume (torch.load(weights_only=True))
     generator.safetensors  generator weights at the last step
     samples.png            a grid of samples from the last step (fixed sampling seed)
     summary.json           steps done, images seen, training seconds, img/s, parameter counts, loss history
+
+For your own analysis::
+
+    generator, config = zoo.load_run("runs/dcgan-mnist-s0")
+    images = generator.sample(16, generator=torch.Generator().manual_seed(0))   # [16, C, H, W] in [-1, 1]
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
-from zoo.errors import PluginError, ZooError
+from zoo.errors import UnknownName, ZooError
+from zoo.factory import create_trainer
 from zoo.fileio import read_json, write_json
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator, Trainer
-from zoo.plugins import Registry
+from zoo.plugins import Registry, load_registry
 from zoo.provenance import provenance
-from zoo.training import TrainResult, seed_everything, train
+from zoo.training import TrainResult, train
 
 SAMPLING_SEED = 0
 GRID_SIZE = 64
@@ -37,7 +44,8 @@ _IDENTITY = ("model", "dataset", "seed", "batch_size", "hparams")
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a run's result, given the code."""
+    """Everything that determines a run's result, given the code. ``hparams`` are the model's resolved
+    hyperparameters (:meth:`zoo.ModelSpec.resolve_hparams`) or, before resolution, the user's overrides."""
 
     model: str
     dataset: str
@@ -47,17 +55,11 @@ class RunConfig:
     hparams: dict[str, Any]
 
 
-def build_trainer(registry: Registry, config: RunConfig, device: torch.device) -> Trainer:
-    """Seed the global RNGs, then build the model's trainer for the dataset and move it to ``device``."""
-    spec, dataset = registry.model(config.model), registry.dataset(config.dataset)
-    if spec.conditional and dataset.num_classes == 0:
-        raise ZooError(f"model {spec.name!r} is conditional and dataset {dataset.name!r} has no labels")
-    seed_everything(config.seed)
-    try:
-        trainer = spec.factory(dataset.image_shape, dataset.num_classes, dict(config.hparams))
-    except Exception as error:  # noqa: BLE001 - plugin code: bad hyperparameters, unsupported shapes, bugs
-        raise PluginError(f"cannot build {spec.name!r} for {dataset.name!r}: {type(error).__name__}: {error}") from error
-    return trainer.to(device)
+class TrainedRun(NamedTuple):
+    """A finished run read back by :func:`load_run`: its generator (eval mode) and its ``config.json``."""
+
+    generator: Generator
+    config: dict[str, Any]
 
 
 def parameter_counts(trainer: Trainer) -> dict[str, int]:
@@ -65,16 +67,27 @@ def parameter_counts(trainer: Trainer) -> dict[str, int]:
     return {name: sum(p.numel() for p in m.parameters() if p.requires_grad) for name, m in trainer.modules().items()}
 
 
-def sample_labels(generator: Generator, n: int) -> torch.Tensor | None:
-    """For a conditional generator, labels ``0, 1, ..., K-1, 0, 1, ...`` so a grid's columns are classes."""
-    return torch.arange(n) % generator.num_classes if generator.conditional else None
+def sample_images(
+    generator: Generator, n: int = GRID_SIZE, *, labels: torch.Tensor | None = None, seed: int = SAMPLING_SEED
+) -> tuple[torch.Tensor, int | None]:
+    """``n`` samples ``[n, C, H, W]`` in ``[-1, 1]`` drawn with ``seed``, and the grid row length that shows them
+    best: a conditional model without ``labels`` draws classes ``0, 1, ..., K-1, 0, ...`` so each grid column is
+    one class. Raises :class:`ZooError` for labels the model cannot take."""
+    by_class = labels is None and generator.conditional
+    if by_class:
+        labels = torch.arange(n) % generator.num_classes
+    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    try:
+        images = generator.sample(n, generator=rng, labels=labels)
+    except ValueError as error:
+        raise ZooError(str(error)) from None
+    return images, generator.num_classes if by_class else None
 
 
-def save_sample_grid(generator: Generator, path: Path) -> Path:
-    """A :data:`GRID_SIZE`-image PNG grid drawn with :data:`SAMPLING_SEED`; a conditional model's columns are classes."""
-    rng = torch.Generator(device=generator.device).manual_seed(SAMPLING_SEED)
-    samples = generator.sample(GRID_SIZE, generator=rng, labels=sample_labels(generator, GRID_SIZE))
-    return save_grid(samples, path, nrow=generator.num_classes or None)
+def save_samples(generator: Generator, path: Path, n: int = GRID_SIZE, **options: Any) -> Path:
+    """A PNG grid of :func:`sample_images` (same options) at ``path``, written atomically."""
+    images, nrow = sample_images(generator, n, **options)
+    return save_grid(images, path, nrow=nrow)
 
 
 def train_run(
@@ -95,7 +108,7 @@ def train_run(
     Without ``resume``, a folder that already holds a run is refused rather than overwritten.
     """
     torch_device = resolve_device(device)
-    spec = registry.model(config.model)
+    spec, dataset = registry.models[config.model], registry.datasets[config.dataset]
     config = RunConfig(**{**asdict(config), "hparams": spec.resolve_hparams(config.dataset, config.hparams)})
     config_path, checkpoint_path = out_dir / "config.json", out_dir / "checkpoint.pt"
     if resume:
@@ -103,14 +116,18 @@ def train_run(
     elif config_path.exists():
         raise ZooError(f"{out_dir} already holds a run; pass --resume to continue it, or choose another --out")
 
-    trainer = build_trainer(registry, config, torch_device)
-    images, labels = load_split(registry.dataset(config.dataset), "train", root=data_root, download=download)
+    trainer = create_trainer(
+        spec, dataset.image_shape, dataset.num_classes, hparams=config.hparams, seed=config.seed, device=torch_device
+    )
+    images, labels = load_split(dataset, "train", root=data_root, download=download)
     data = InMemoryDataset(images, labels, device=torch_device)
-    plugin = registry.model_plugin(config.model)
+    plugin = registry.models.plugin(config.model)
     write_json(
         config_path,
         {
             **asdict(config),
+            "image_shape": list(dataset.image_shape),
+            "num_classes": dataset.num_classes,
             "plugin": {"name": plugin.name, "distribution": plugin.distribution, "version": plugin.version},
             "provenance": provenance(torch_device),
         },
@@ -128,24 +145,37 @@ def train_run(
         description=f"{config.model}/{config.dataset}",
     )
     save_generator(out_dir / "generator.safetensors", trainer.generator)
-    save_sample_grid(trainer.generator, out_dir / "samples.png")
-    write_json(
-        out_dir / "summary.json",
-        {**asdict(result), "parameters": parameter_counts(trainer)},
-    )
+    save_samples(trainer.generator, out_dir / "samples.png")
+    write_json(out_dir / "summary.json", {**asdict(result), "parameters": parameter_counts(trainer)})
     return result
 
 
-def load_run_generator(registry: Registry, run_dir: Path, device: str = "auto") -> Generator:
-    """Rebuild a finished run's generator from its config and ``generator.safetensors``."""
+def load_run(run_dir: str | Path, *, device: str = "auto", registry: Registry | None = None) -> TrainedRun:
+    """The generator of the finished run in ``run_dir`` (rebuilt from ``config.json`` and its safetensors
+    weights, on ``device``, in eval mode) and that config. Needs the model's plugin installed."""
+    run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     if not config_path.exists():
         raise ZooError(f"{run_dir} is not a zoo run folder (no config.json)")
-    saved = read_json(config_path)
-    config = RunConfig(**{key: saved[key] for key in RunConfig.__dataclass_fields__})
-    generator = build_trainer(registry, config, resolve_device(device)).generator
-    load_generator(run_dir / "generator.safetensors", generator)
-    return generator
+    config = read_json(config_path)
+    registry = registry or load_registry()
+    try:
+        spec = registry.models[config["model"]]
+    except UnknownName as error:
+        plugin = config.get("plugin", {})
+        raise UnknownName(
+            f"{error}; this run was made by {plugin.get('distribution', '?')} {plugin.get('version', '')}: "
+            "install that plugin to load it"
+        ) from None
+    trainer = create_trainer(
+        spec,
+        tuple(config["image_shape"]),
+        config["num_classes"],
+        hparams=config["hparams"],
+        device=resolve_device(device),
+    )
+    load_generator(run_dir / "generator.safetensors", trainer.generator)
+    return TrainedRun(trainer.generator.eval(), config)
 
 
 def _check_resumable(config: RunConfig, config_path: Path, checkpoint_path: Path) -> None:
@@ -153,7 +183,6 @@ def _check_resumable(config: RunConfig, config_path: Path, checkpoint_path: Path
         raise ZooError(f"nothing to resume: {checkpoint_path} does not exist")
     saved = read_json(config_path)
     for key in _IDENTITY:
-        if saved.get(key) != getattr(config, key):
-            raise ZooError(
-                f"cannot resume: {key} differs from the saved run ({saved.get(key)!r} there, {getattr(config, key)!r} now)"
-            )
+        now = json.loads(json.dumps(getattr(config, key)))  # as saved: tuples are lists in JSON
+        if saved.get(key) != now:
+            raise ZooError(f"cannot resume: {key} differs from the saved run ({saved.get(key)!r} there, {now!r} now)")

@@ -6,7 +6,6 @@ The package has a working model (a small MLP GAN or VAE built on zoo's interface
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from importlib import metadata
@@ -16,10 +15,7 @@ from zoo.errors import ZooError
 
 TEMPLATES = Path(__file__).parent / "templates"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-DEFAULT_HPARAMS = {
-    "gan": {"latent_dim": 64, "hidden": 256, "lr": 2e-4},
-    "vae": {"latent_dim": 16, "hidden": 400, "lr": 1e-3},
-}
+FAMILIES = ("gan", "vae")
 
 
 def new_plugin(name: str, *, family: str = "gan", conditional: bool = False, out_dir: Path = Path(".")) -> Path:
@@ -30,8 +26,8 @@ def new_plugin(name: str, *, family: str = "gan", conditional: bool = False, out
     """
     if not _NAME.match(name):
         raise ZooError(f"invalid plugin name {name!r}: use lowercase letters, digits and '_', starting with a letter")
-    if family not in DEFAULT_HPARAMS:
-        raise ZooError(f"unknown family {family!r}; use one of {', '.join(DEFAULT_HPARAMS)}")
+    if family not in FAMILIES:
+        raise ZooError(f"unknown family {family!r}; use one of {', '.join(FAMILIES)}")
     distribution, package = f"zoo-{name.replace('_', '-')}", f"zoo_{name}"
     target = Path(out_dir) / distribution
     if target.exists() and any(target.iterdir()):
@@ -46,7 +42,6 @@ def new_plugin(name: str, *, family: str = "gan", conditional: bool = False, out
         "family": family,
         "conditional": str(conditional),
         "conditional_note": ", conditioned on class labels" if conditional else "",
-        "hparams": json.dumps(DEFAULT_HPARAMS[family]),
         "zoo_version": metadata.version("genzoo"),
     }
     files = {

@@ -3,9 +3,13 @@
 Plugins only implement ``Trainer.train_step``; this module calls it. A step is one call of ``train_step``
 on one batch (for GANs: one generator update), so ``steps * batch_size`` images are seen in all.
 
-Exact resume: :func:`seed_everything` is called before the trainer is built; checkpoints hold the trainer's
-state plus torch's global RNG states and the batch sampler's generator, so a run resumed from step ``k``
-follows the same trajectory as an uninterrupted one (bit for bit on the same machine and device).
+Losses are read to the host only at the steps that need them (every ``log_every`` steps, before a checkpoint or
+an evaluation, at the end), in one transfer, so a CUDA step never waits for the device; every step's losses are
+still checked, and :class:`~zoo.errors.Diverged` names the first step whose losses were not finite.
+
+Exact resume: the trainer is built after seeding torch (:func:`zoo.factory.create_trainer`); checkpoints hold
+the trainer's state plus torch's global RNG states and the batch sampler's generator, so a run resumed from step
+``k`` follows the same trajectory as an uninterrupted one (bit for bit on the same machine and device).
 
 Ctrl-C is deferred to the end of the running step, a checkpoint is written, then ``KeyboardInterrupt``
 propagates: nothing is lost, and the state saved is never half a step.
@@ -18,9 +22,10 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -29,11 +34,6 @@ from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data import InMemoryDataset
 from zoo.errors import Diverged, PluginError
 from zoo.interfaces import Trainer
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch's global CPU and CUDA generators (call before building a trainer)."""
-    torch.manual_seed(seed)
 
 
 @dataclass
@@ -90,7 +90,17 @@ def train(
             state = {"step": step, "trainer": trainer.state_dict(), "rng": _rng_state(sampler), "history": history}
             save_checkpoint(checkpoint_path, state)
 
-    start_step, train_seconds = step, 0.0
+    start_step, train_seconds, pending = step, 0.0, []
+
+    def settle() -> dict[str, float]:
+        """Read the pending steps' losses to the host; raise Diverged at the first non-finite step."""
+        read = _losses_to_host(pending)
+        pending.clear()
+        for at, losses in read:
+            if not all(math.isfinite(value) for value in losses.values()):
+                raise Diverged(at, losses)
+        return read[-1][1]
+
     bar = tqdm(total=steps, initial=step, desc=description, unit="step", disable=not progress, dynamic_ncols=True)
     with bar, _deferred_interrupt() as interrupted:
         while step < steps:
@@ -99,24 +109,52 @@ def train(
                 losses = trainer.train_step(data.sample(batch_size, sampler))
             except Exception as error:  # noqa: BLE001 - plugin code; name it, not a bare traceback
                 raise PluginError(f"train_step failed at step {step + 1}: {type(error).__name__}: {error}") from error
-            train_seconds += time.perf_counter() - started
             step += 1
-            if not all(math.isfinite(value) for value in losses.values()):
-                raise Diverged(step, losses)
-            if step % log_every == 0 or step == steps:
-                history.append({"step": step, **losses})
+            pending.append((step, _checked(losses, step)))
+            evaluating = step in evaluate_at and on_evaluate is not None
+            checkpointing = step % checkpoint_every == 0 or step == steps or interrupted.is_set()
+            logging = step % log_every == 0 or step == steps
+            if logging or evaluating or checkpointing:
+                last = settle()  # the read waits for the device, so the timing below includes its work
+            train_seconds += time.perf_counter() - started
+            if logging:
+                history.append({"step": step, **last})
                 rate = (step - start_step) * batch_size / max(train_seconds, 1e-9)
-                bar.set_postfix({**{k: f"{v:.3g}" for k, v in losses.items()}, "img/s": f"{rate:.0f}"}, refresh=False)
+                bar.set_postfix({**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.0f}"}, refresh=False)
             bar.update()
-            if step in evaluate_at and on_evaluate is not None:
+            if evaluating:
                 on_evaluate(step, train_seconds)
-            if step % checkpoint_every == 0 or step == steps or interrupted.is_set():
+            if checkpointing:
                 checkpoint()
             if interrupted.is_set():
                 raise KeyboardInterrupt(f"interrupted at step {step}; checkpoint saved")
 
     images = (step - start_step) * batch_size
     return TrainResult(step, step * batch_size, train_seconds, images / max(train_seconds, 1e-9), history)
+
+
+def _checked(losses: object, step: int) -> dict[str, torch.Tensor | float]:
+    """``losses`` if it is what ``train_step`` promises (names -> scalar tensors or numbers); no device sync."""
+    if (
+        isinstance(losses, dict)
+        and losses
+        and all(
+            isinstance(k, str) and (isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1))
+            for k, v in losses.items()
+        )
+    ):
+        return losses
+    raise PluginError(
+        f"train_step returned {type(losses).__name__} at step {step}; it must return a non-empty dict of losses "
+        "(names -> scalar tensors or floats)"
+    )
+
+
+def _losses_to_host(pending: list[tuple[int, dict[str, torch.Tensor | float]]]) -> list[tuple[int, dict[str, float]]]:
+    """``(step, losses)`` pairs with every value read to a Python float, in one device-to-host transfer."""
+    values = [torch.as_tensor(v).detach().reshape(()) for _, losses in pending for v in losses.values()]
+    host = iter(torch.stack([v.to(values[0].device, torch.float64) for v in values]).tolist())
+    return [(step, {name: next(host) for name in losses}) for step, losses in pending]
 
 
 def _rng_state(sampler: torch.Generator) -> dict[str, Any]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -43,8 +42,16 @@ def run_bench(
     """
     if not models:
         raise ZooError("no models to bench: name some, or pass --all")
-    bench = Bench(registry, profile, results_dir=results_dir, work_dir=work_dir, data_root=data_root,
-                  device=device, progress=progress, echo=echo)  # fmt: skip
+    bench = Bench(
+        registry,
+        profile,
+        results_dir=results_dir,
+        work_dir=work_dir,
+        data_root=data_root,
+        device=device,
+        progress=progress,
+        echo=echo,
+    )
     cells = bench.plan(models, datasets, seeds)
     started, interrupted = time.time(), True
     try:
@@ -52,21 +59,31 @@ def run_bench(
         interrupted = False
     finally:
         provenance, counts = bench.provenance, bench.counts
-        record_invocation(results_dir, {
-            "command": command, "profile": profile.name, "started_at": _utc(started),
-            "wall_seconds": round(time.time() - started, 1), "ran": counts["done"] + counts["diverged"],
-            "skipped": counts["skipped"], "diverged": counts["diverged"], "failed": len(bench.failures),
-            "interrupted": interrupted,
-            "device_name": provenance["device_name"], "git_commit": provenance["git_commit"],
-            "versions": provenance["versions"],
-        })  # fmt: skip
-        protocols = {p.id: dataclasses.asdict(p) for context in bench.contexts.values() for p, _, _ in context.references.values()}
-        report = write_report(results_dir, protocols)
+        record_invocation(
+            results_dir,
+            {
+                "command": command,
+                "profile": profile.name,
+                "started_at": _utc(started),
+                "wall_seconds": round(time.time() - started, 1),
+                "ran": counts["done"] + counts["diverged"],
+                "skipped": counts["skipped"],
+                "diverged": counts["diverged"],
+                "failed": len(bench.failures),
+                "interrupted": interrupted,
+                "device_name": provenance["device_name"],
+                "git_commit": provenance["git_commit"],
+                "versions": provenance["versions"],
+            },
+        )
+        report = write_report(results_dir)
     if bench.failures:
-        raise ZooError(f"{len(bench.failures)} cell(s) failed and were not recorded (the rest are kept; rerun to retry): "
-                       + "; ".join(bench.failures))  # fmt: skip
+        raise ZooError(
+            f"{len(bench.failures)} cell(s) failed and were not recorded (the rest are kept; rerun to retry): "
+            + "; ".join(bench.failures)
+        )
     return report
 
 
 def _utc(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

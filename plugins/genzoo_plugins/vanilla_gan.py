@@ -18,20 +18,19 @@ of SGD with momentum, for stable training at a fixed step budget; a tanh output 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from zoo import Discriminator, Generator
-from zoo.gan import GANTrainer
-from zoo.interfaces import ImageShape
+from zoo import Discriminator, Generator, ImageShape, ModelSpec, hookimpl
+from zoo.gan import GENERATOR_LOSSES, GANTrainer, GeneratorLossName
 
 
 def _mlp(sizes: Sequence[int]) -> nn.Sequential:
     """Linear layers between consecutive ``sizes``, LeakyReLU(0.2) between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if i:
             layers.append(nn.LeakyReLU(0.2, inplace=True))
         layers.append(nn.Linear(n_in, n_out))
@@ -67,16 +66,35 @@ class MLPDiscriminator(Discriminator):
         return self.net(images).squeeze(1)
 
 
-def build(image_shape: ImageShape, num_classes: int, hparams: dict[str, Any]) -> GANTrainer:
-    """Vanilla GAN trainer. ``num_classes`` is ignored (unconditional).
-
-    Hyperparameters: ``latent_dim``; ``hidden`` (G's hidden widths, input to output; D uses them reversed);
-    ``lr``; ``betas``; ``g_loss`` (``"non_saturating"`` or ``"minimax"``).
-    """
-    hidden = [int(h) for h in hparams["hidden"]]
+def build(
+    image_shape: ImageShape,
+    num_classes: int,
+    *,
+    latent_dim: int = 64,
+    hidden: tuple[int, ...] = (256, 512),
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    g_loss: GeneratorLossName = "non_saturating",
+) -> GANTrainer:
+    """MLP G with ``hidden`` widths (input to output) and MLP D with them reversed; Adam(lr, betas) for both."""
     if not hidden or min(hidden) < 1:
-        raise ValueError(f"hidden must be a non-empty list of positive widths, got {hparams['hidden']!r}")
-    generator = MLPGenerator(image_shape, int(hparams["latent_dim"]), hidden)
+        raise ValueError(f"hidden must be a non-empty list of positive widths, got {list(hidden)}")
+    generator = MLPGenerator(image_shape, latent_dim, hidden)
     discriminator = MLPDiscriminator(image_shape, hidden[::-1])
-    betas = (float(hparams["betas"][0]), float(hparams["betas"][1]))
-    return GANTrainer(generator, discriminator, lr=float(hparams["lr"]), betas=betas, g_loss=hparams["g_loss"])
+    return GANTrainer(generator, discriminator, lr=lr, betas=betas, g_loss=GENERATOR_LOSSES[g_loss])
+
+
+@hookimpl
+def register_models(register):
+    register(
+        ModelSpec(
+            name="vanilla_gan",
+            family="gan",
+            conditional=False,
+            paper="Goodfellow et al. 2014, Generative Adversarial Networks, arXiv:1406.2661",
+            factory=build,
+            tiny_hparams={"latent_dim": 8, "hidden": [16, 32]},
+            description="Fully connected GAN (MLP generator and discriminator), any image size",
+            license="MIT",
+        )
+    )

@@ -29,13 +29,11 @@ parameters); BatchNorm in both networks. Adam (lr 1e-3) instead of Adagrad.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
 
-from zoo import Batch, Generator, Trainer
-from zoo.interfaces import ImageShape
+from zoo import Batch, Generator, ImageShape, ModelSpec, Trainer, hookimpl
 from zoo.layers import conv_decoder, conv_features
 
 MIN_LOG_SIGMA = -6.0
@@ -116,29 +114,46 @@ class VAETrainer(Trainer):
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         return gaussian_neg_elbo(images, self.generator(z), self.generator.log_sigma_map(), mu, logvar)
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         recon, kl = self.losses(batch.images)
         neg_elbo = (recon + kl).mean()
         self.optimizer.zero_grad(set_to_none=True)
         (neg_elbo / batch.images[0].numel()).backward()
         self.optimizer.step()
         return {
-            "neg_elbo": neg_elbo.item(),
-            "recon": recon.mean().item(),
-            "kl": kl.mean().item(),
-            "sigma": self.generator.log_sigma_map().exp().mean().item(),
+            "neg_elbo": neg_elbo.detach(),
+            "recon": recon.detach().mean(),
+            "kl": kl.detach().mean(),
+            "sigma": self.generator.log_sigma_map().detach().exp().mean(),
         }
 
 
-def build(image_shape: ImageShape, num_classes: int, hparams: dict[str, Any]) -> VAETrainer:
-    """VAE trainer. ``num_classes`` is ignored (unconditional).
-
-    Hyperparameters: ``latent_dim``, ``width`` (encoder and decoder), ``lr``, ``betas``.
-    """
-    latent_dim, width = int(hparams["latent_dim"]), int(hparams["width"])
+def build(
+    image_shape: ImageShape,
+    num_classes: int,
+    *,
+    latent_dim: int = 16,
+    width: int = 32,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> VAETrainer:
+    """Encoder and decoder of ``width`` channels at the widest conv, a ``latent_dim`` Gaussian latent, Adam."""
     return VAETrainer(
-        VAEEncoder(image_shape, latent_dim, width),
-        VAEDecoder(image_shape, latent_dim, width),
-        lr=float(hparams["lr"]),
-        betas=(float(hparams["betas"][0]), float(hparams["betas"][1])),
+        VAEEncoder(image_shape, latent_dim, width), VAEDecoder(image_shape, latent_dim, width), lr=lr, betas=betas
+    )
+
+
+@hookimpl
+def register_models(register):
+    register(
+        ModelSpec(
+            name="vae",
+            family="vae",
+            conditional=False,
+            paper="Kingma & Welling 2014, Auto-Encoding Variational Bayes, arXiv:1312.6114",
+            factory=build,
+            tiny_hparams={"latent_dim": 4, "width": 4},
+            description="Convolutional VAE, Gaussian decoder with a learned variance; samples are decoder means",
+            license="MIT",
+        )
     )

@@ -22,15 +22,12 @@ samples diverse at the same cost (``benchmarks/cgan_conditioning.py``; figures i
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo import Discriminator, Generator
+from zoo import Discriminator, Generator, ImageShape, ModelSpec, hookimpl
 from zoo.gan import GANTrainer
-from zoo.interfaces import ImageShape
 from zoo.layers import conv_decoder, conv_features, dcgan_init
 
 
@@ -75,20 +72,33 @@ class ConditionalDiscriminator(Discriminator):
         return self.linear(self.features(torch.cat([images, maps], dim=1))).squeeze(1)
 
 
-def build(image_shape: ImageShape, num_classes: int, hparams: dict[str, Any]) -> GANTrainer:
-    """Conditional DCGAN trainer; ``num_classes`` must be positive.
-
-    Hyperparameters: ``latent_dim``, ``width`` (G and D), ``embed_dim`` (G's label embedding), ``lr``, ``betas``.
-    """
-    if num_classes < 1:
-        raise ValueError(
-            "cgan needs a dataset with class labels (num_classes > 0); pick a labelled dataset or an "
-            "unconditional model such as dcgan"
-        )
-    width = int(hparams["width"])
-    generator = ConditionalGenerator(
-        image_shape, num_classes, int(hparams["latent_dim"]), width, int(hparams["embed_dim"])
-    )
+def build(
+    image_shape: ImageShape,
+    num_classes: int,
+    *,
+    latent_dim: int = 100,
+    width: int = 64,
+    embed_dim: int = 50,
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+) -> GANTrainer:
+    """Conditional DCGAN networks (G's label embedding of ``embed_dim``), the standard adversarial step, Adam."""
+    generator = ConditionalGenerator(image_shape, num_classes, latent_dim, width, embed_dim)
     discriminator = ConditionalDiscriminator(image_shape, num_classes, width)
-    betas = (float(hparams["betas"][0]), float(hparams["betas"][1]))
-    return GANTrainer(generator, discriminator, lr=float(hparams["lr"]), betas=betas)
+    return GANTrainer(generator, discriminator, lr=lr, betas=betas)
+
+
+@hookimpl
+def register_models(register):
+    register(
+        ModelSpec(
+            name="cgan",
+            family="gan",
+            conditional=True,
+            paper="Mirza & Osindero 2014, Conditional Generative Adversarial Nets, arXiv:1411.1784",
+            factory=build,
+            tiny_hparams={"latent_dim": 8, "width": 4, "embed_dim": 4},
+            description="Class-conditional DCGAN: the label is an input of G (embedded) and D (one-hot maps)",
+            license="MIT",
+        )
+    )
