@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from tests.helpers import toy_plugin_source
 from zoo.cli import main
+from zoo.conformance import CHECKS, Probe
 from zoo.errors import PluginError
 from zoo.plugins import ZooPluginWarning, load_registry
 
@@ -111,3 +112,20 @@ def test_installed_zoo_command_lists_a_third_party_plugin(install_plugin):
     shown = subprocess.run([zoo, "plugins", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert '"distribution": "zoo-toy"' in shown.stdout
+
+
+def test_the_lsgan_example_in_contributing_is_a_working_plugin(install_plugin):
+    """The ten-line LSGAN of CONTRIBUTING.md, installed as a third-party distribution, passes every check."""
+    guide = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
+    section = guide[guide.index("LSGAN in ten lines") :]
+    source = section[
+        section.index("```python") + len("```python") : section.index("```", section.index("```python") + 3)
+    ]
+    assert len([line for line in source.strip().splitlines() if line.strip()]) <= 14
+    install_plugin("zoo-lsgan", {"lsgan": "toy_lsgan"}, {"toy_lsgan": source})
+    registry = load_registry()
+    spec = registry.models["lsgan"]
+    assert registry.models.plugin("lsgan").distribution == "zoo-lsgan"
+    assert spec.hparams == {"latent_dim": 100, "width": 64, "lr": 2e-4}
+    for check in CHECKS.values():
+        check(spec, Probe((1, 28, 28), 10))
