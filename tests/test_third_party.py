@@ -111,11 +111,14 @@ def test_train_step_raising_fails_its_cells_and_the_bench_goes_on(raising_plugin
         data_root=tiny_mnist_root,
     )
     assert result.exit_code == 1
-    assert "toy_raise on mnist, seed 0: FAILED, not recorded" in result.output
+    assert "toy_raise on mnist, seed 0: FAILED (error), not recorded: training: PluginError" in result.output
     assert "vae on mnist, seed 0: ok" in result.output
     assert "1 cell(s) failed and were not recorded" in result.stderr and "kernel exploded" in result.stderr
-    rows = ResultStore(tmp_path / "smoke").rows()
+    store = ResultStore(tmp_path / "smoke")
+    rows = store.rows()
     assert "toy_raise" not in set(rows["model"]) and "vae" in set(rows["model"])
+    [failure] = store.failures()
+    assert failure["model"] == "toy_raise" and "kernel exploded" in failure["cause"]
 
 
 def test_plugins_check_reports_failures_and_exits_non_zero(raising_plugin):

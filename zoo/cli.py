@@ -15,7 +15,8 @@ import click
 import pandas as pd
 import torch
 
-from zoo.bench import load_profile, run_bench
+from zoo.bench import EXECUTORS, BenchOptions, load_profile, run_bench
+from zoo.bench.executors import CPU_THREADS_PER_WORKER
 from zoo.bench.leaderboard import LOWER_IS_BETTER
 from zoo.bench.report import leaderboard_text
 from zoo.conformance import Probe, models_of, run_checks
@@ -23,9 +24,10 @@ from zoo.data import resolve_data_root
 from zoo.device import DEVICE_CHOICES, resolve_device
 from zoo.errors import ZooError
 from zoo.metrics.domain import train_for_dataset
-from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry
+from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry, plugin_selection
 from zoo.runs import GRID_SIZE, RunConfig, load_run, save_samples, train_run
 from zoo.scaffold import new_plugin
+from zoo.training import PRECISIONS
 
 
 class _ZooGroup(click.Group):
@@ -336,6 +338,44 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
 )
 @_device_option
 @_data_root_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Cells run at once, each in its own process [default: one per GPU x --cells-per-device on CUDA; "
+    f"one per {CPU_THREADS_PER_WORKER} core(s) on a CPU; what the cluster fits with --executor ray].",
+)
+@click.option(
+    "--cells-per-device",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="On GPUs: cells sharing one device (small models leave most of a GPU idle).",
+)
+@click.option(
+    "--cell-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a cell may run before it is ended and recorded as timed out [default: the profile's "
+    "cell_timeout, else none].",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="Where cells run: local processes, or Ray tasks on a cluster (pip install 'genzoo[ray]').",
+)
+@click.option(
+    "--address",
+    help="With --executor ray: the cluster, auto or ray://HOST:PORT [default: RAY_ADDRESS or a new local one].",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="fp32",
+    show_default=True,
+    help="bf16: bfloat16 autocast for the models that opt in (meant for GPUs); recorded in every row.",
+)
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile each network (recorded in every row).")
 def bench(
     models: tuple[str, ...],
     all_models: bool,
@@ -347,22 +387,33 @@ def bench(
     work_dir: Path,
     device: str,
     data_root: Path | None,
+    workers: int | None,
+    cells_per_device: int,
+    cell_timeout: float | None,
+    executor: str,
+    address: str | None,
+    precision: str,
+    compile_: bool,
 ) -> None:
     """Train, score and rank MODELS (or --all) on the profile's datasets and seeds.
 
-    Each (model, dataset, seed) cell trains, is evaluated at the profile's steps with torch-fidelity, and is
-    stored atomically; a rerun skips finished cells, so an interrupted bench continues where it stopped.
-    Writes RESULTS/PROFILE/{results.csv, leaderboard.md, grids/}.
+    Each (model, dataset, seed) cell runs in a worker process (several at once with --workers), is evaluated at the
+    profile's steps with torch-fidelity, and is stored atomically by this command; a rerun skips finished cells
+    with the same settings and re-runs changed ones, so an interrupted bench continues where it stopped. A cell
+    that fails, crashes or times out is reported with its cause and the others go on. Two benches on one results
+    folder share the cells. Writes RESULTS/PROFILE/{results.csv, leaderboard.md, grids/}.
     """
     if all_models and models:
         raise click.UsageError("name models or pass --all, not both")
+    if address and executor != "ray":
+        raise click.UsageError("--address is for --executor ray")
     registry = load_registry()
     chosen = load_profile(profile)
     try:
         report = run_bench(
             registry,
             chosen,
-            models=list(registry.models) if all_models else list(models),
+            models=None if all_models else list(models),
             results_dir=results / chosen.name,
             work_dir=work_dir / chosen.name,
             command="zoo " + shlex.join(click.get_current_context().meta["zoo.argv"]),
@@ -371,6 +422,16 @@ def bench(
             force=force,
             data_root=data_root,
             device=device,
+            options=BenchOptions(
+                workers=workers,
+                cells_per_device=cells_per_device,
+                cell_timeout=cell_timeout,
+                executor=executor,
+                address=address,
+                precision=precision,
+                compile=compile_,
+            ),
+            load_plugins=plugin_selection(),
         )
     except KeyboardInterrupt:
         raise click.ClickException(

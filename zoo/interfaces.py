@@ -169,7 +169,8 @@ class ModelSpec:
     one. Its keyword-only parameters ARE the hyperparameters: their defaults are the model's defaults, and values
     given elsewhere are converted to their annotated types (:mod:`zoo.hparams`). ``tiny_hparams`` make the model
     tiny (a few thousand parameters) for conformance checks, tests and the smoke profile; ``dataset_hparams``
-    overrides defaults per dataset name.
+    overrides defaults per dataset name. ``bf16``: the model trains well under bfloat16 autocast, so a run that
+    asks for ``--precision bf16`` uses it (other models run in float32 there, and their rows say so).
     """
 
     name: str
@@ -181,6 +182,7 @@ class ModelSpec:
     dataset_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     license: str = ""
+    bf16: bool = False
 
     @property
     def hparams(self) -> dict[str, Any]:

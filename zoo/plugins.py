@@ -34,6 +34,10 @@ LOAD_PLUGINS_ENV = "ZOO_LOAD_PLUGINS"
 CORE = "zoo"
 """The plugin name of zoo's own hook implementations (its feature extractors), always loaded."""
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
+REAL_DATA = "real-data"
+"""The model name of a bench's real-data floor rows (training images scored as if generated)."""
+RESERVED_MODEL_NAMES = frozenset({REAL_DATA})
+"""Names zoo's results use for rows that are not a model's; no plugin may register a model under one."""
 
 
 @dataclass
@@ -126,10 +130,16 @@ class ZooPluginWarning(UserWarning):
     """A plugin was skipped or clashes with another; the CLI prints these as one line each."""
 
 
+def plugin_selection() -> tuple[str, ...] | None:
+    """The plugins ``$ZOO_LOAD_PLUGINS`` names (None when it is not set: all), e.g. to pass to worker processes."""
+    if LOAD_PLUGINS_ENV not in os.environ:
+        return None
+    return tuple(n.strip() for n in os.environ[LOAD_PLUGINS_ENV].split(",") if n.strip())
+
+
 def load_registry(only: Iterable[str] | None = None) -> Registry:
     """Load zoo's own hooks and the ``zoo`` entry points (all, or the names in ``only`` / ``$ZOO_LOAD_PLUGINS``)."""
-    if only is None and LOAD_PLUGINS_ENV in os.environ:
-        only = [n.strip() for n in os.environ[LOAD_PLUGINS_ENV].split(",") if n.strip()]
+    only = plugin_selection() if only is None else only
     wanted = None if only is None else set(only)
 
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
@@ -195,6 +205,8 @@ def _collect(
 
 def _validate_model(spec: ModelSpec) -> None:
     _validate_name(spec.name)
+    if spec.name in RESERVED_MODEL_NAMES:
+        raise PluginError(f"model name {spec.name!r} is reserved by zoo (its results use it); choose another name")
     if spec.family not in ("gan", "vae"):
         raise PluginError(f"model {spec.name!r}: family must be 'gan' or 'vae', not {spec.family!r}")
     if not callable(spec.factory):

@@ -45,7 +45,8 @@ _IDENTITY = ("model", "dataset", "seed", "batch_size", "hparams")
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a run's result, given the code. ``hparams`` are the model's resolved
-    hyperparameters (:meth:`zoo.ModelSpec.resolve_hparams`) or, before resolution, the user's overrides."""
+    hyperparameters (:meth:`zoo.ModelSpec.resolve_hparams`) or, before resolution, the user's overrides;
+    ``precision`` and ``compile`` how the steps run (:func:`zoo.training.train`)."""
 
     model: str
     dataset: str
@@ -53,6 +54,8 @@ class RunConfig:
     batch_size: int
     seed: int
     hparams: dict[str, Any]
+    precision: str = "fp32"
+    compile: bool = False
 
 
 class TrainedRun(NamedTuple):
@@ -143,6 +146,8 @@ def train_run(
         resume=resume,
         progress=progress,
         description=f"{config.model}/{config.dataset}",
+        precision=config.precision,
+        compile=config.compile,
     )
     save_generator(out_dir / "generator.safetensors", trainer.generator)
     save_samples(trainer.generator, out_dir / "samples.png")

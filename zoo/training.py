@@ -7,6 +7,13 @@ Losses are read to the host only at the steps that need them (every ``log_every`
 an evaluation, at the end), in one transfer, so a CUDA step never waits for the device; every step's losses are
 still checked, and :class:`~zoo.errors.Diverged` names the first step whose losses were not finite.
 
+Two opt-ins for accelerators: ``precision="bf16"`` runs each ``train_step`` under ``torch.autocast`` with bfloat16.
+Weights and optimiser state stay float32, and bfloat16 has float32's range, so no loss scaling is needed. A step
+includes the plugin's own backward pass, which therefore also runs inside the context (PyTorch advises leaving
+autocast before ``backward()``; a model that needs that can do it in its step): this is why a model opts in to
+bf16 in its spec (``ModelSpec.bf16``) and a run asks for it. ``compile=True`` compiles every network of the trainer
+with ``torch.compile``, in place, so state dicts and checkpoints keep their keys. Both are recorded with the run.
+
 Exact resume: the trainer is built after seeding torch (:func:`zoo.factory.create_trainer`); checkpoints hold
 the trainer's state plus torch's global RNG states and the batch sampler's generator, so a run resumed from step
 ``k`` follows the same trajectory as an uninterrupted one (bit for bit on the same machine and device).
@@ -34,6 +41,9 @@ from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data import InMemoryDataset
 from zoo.errors import Diverged, PluginError
 from zoo.interfaces import Trainer
+
+PRECISIONS = ("fp32", "bf16")
+"""``fp32``: float32 throughout; ``bf16``: each step under bfloat16 autocast."""
 
 
 @dataclass
@@ -63,18 +73,23 @@ def train(
     on_evaluate: Callable[[int, float], None] | None = None,
     progress: bool = True,
     description: str = "train",
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> TrainResult:
     """Train ``trainer`` on batches sampled from ``data`` until ``steps`` steps are done in total.
 
     ``resume``: continue from ``checkpoint_path`` (which must exist). ``history`` records the losses every
     ``log_every`` steps (``{"step": s, **losses}``) and travels in the checkpoint. ``on_evaluate(step, seconds)``
     is called after each step in ``evaluate_at`` with this call's training seconds so far; its own time is not
-    counted as training time.
+    counted as training time. ``precision`` (one of :data:`PRECISIONS`) and ``compile``: see the module docstring.
     Raises :class:`zoo.errors.Diverged` at the first step with a non-finite loss, and
     :class:`zoo.errors.PluginError` when ``train_step`` raises (the original exception is its ``__cause__``).
     """
     if steps < 1 or batch_size < 1:
         raise ValueError("steps and batch_size must be positive")
+    autocast = step_precision(precision, data.device)
+    if compile:
+        compile_networks(trainer)
     sampler = torch.Generator(device=data.device).manual_seed(seed)
     step, history = 0, []
     if resume:
@@ -106,7 +121,8 @@ def train(
         while step < steps:
             started = time.perf_counter()
             try:
-                losses = trainer.train_step(data.sample(batch_size, sampler))
+                with autocast:
+                    losses = trainer.train_step(data.sample(batch_size, sampler))
             except Exception as error:  # noqa: BLE001 - plugin code; name it, not a bare traceback
                 raise PluginError(f"train_step failed at step {step + 1}: {type(error).__name__}: {error}") from error
             step += 1
@@ -131,6 +147,22 @@ def train(
 
     images = (step - start_step) * batch_size
     return TrainResult(step, step * batch_size, train_seconds, images / max(train_seconds, 1e-9), history)
+
+
+def step_precision(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The context a step runs in for ``precision`` on ``device``: nothing for ``fp32``, bfloat16 autocast for
+    ``bf16`` (on CUDA, and on a CPU too, where it is slower but lets the path be tested)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def compile_networks(trainer: Trainer) -> None:
+    """Compile each network of ``trainer`` in place with ``torch.compile`` (the first steps pay the compilation)."""
+    for module in trainer.modules().values():
+        module.compile()
 
 
 def _checked(losses: object, step: int) -> dict[str, torch.Tensor | float]:

@@ -1,29 +1,55 @@
-"""The benchmark harness: profiles, the cell runner, the results store, leaderboards and the report."""
+"""The benchmark harness: profiles, the driver and its executors, the results store, leaderboards and the report."""
 
 from __future__ import annotations
 
 import datetime
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from zoo.bench.executors import CPU_THREADS_PER_WORKER, local_executor
 from zoo.bench.profiles import Profile, load_profile
 from zoo.bench.report import record_invocation, write_report
-from zoo.bench.runner import Bench, Cell
-from zoo.bench.store import ResultStore
+from zoo.bench.runner import Bench, Executor, RunSettings
+from zoo.bench.store import Cell, ResultStore
+from zoo.data import resolve_data_root
+from zoo.device import resolve_device
 from zoo.errors import ZooError
 from zoo.plugins import Registry
+from zoo.provenance import provenance
 
-__all__ = ["Bench", "Cell", "Profile", "ResultStore", "load_profile", "run_bench"]
+__all__ = ["Bench", "BenchOptions", "Cell", "Profile", "ResultStore", "load_profile", "run_bench"]
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """How a bench runs its cells.
+
+    ``workers``: cells at once (None: one per GPU x ``cells_per_device`` on CUDA, the measured default on a CPU,
+    what the cluster fits on Ray); ``cell_timeout``: seconds a cell may run (None: the profile's ``cell_timeout``,
+    else no limit); ``executor``: ``local`` processes or ``ray`` tasks (at ``address``); ``precision`` (``fp32`` or
+    ``bf16`` for the models that opt in) and ``compile``: how steps run (part of each cell's key).
+    """
+
+    workers: int | None = None
+    cells_per_device: int = 1
+    cell_timeout: float | None = None
+    executor: str = "local"
+    address: str | None = None
+    precision: str = "fp32"
+    compile: bool = False
 
 
 def run_bench(
     registry: Registry,
     profile: Profile,
     *,
-    models: list[str],
+    models: list[str] | None,
     results_dir: Path,
     work_dir: Path,
     command: str,
@@ -32,33 +58,48 @@ def run_bench(
     force: bool = False,
     data_root: Path | None = None,
     device: str = "auto",
+    options: BenchOptions = BenchOptions(),  # noqa: B008 - frozen, so sharing the default is safe
+    load_plugins: tuple[str, ...] | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = click.echo,
 ) -> Path:
-    """Run ``models`` under ``profile`` into ``results_dir``, then rewrite its report; returns the report path.
+    """Run ``models`` (None: every registered model whose name is not clashing) under ``profile`` into
+    ``results_dir``, then rewrite its report; returns the report path.
 
-    The invocation (``command``, wall time, counts, machine) is recorded in the folder even when it is
-    interrupted or fails part-way; cells finished before that are kept.
+    The invocation (``command``, wall time, counts, machine, executor) is recorded in the folder even when it is
+    interrupted or fails part-way; cells finished before that are kept. Raises :class:`ZooError` at the end when a
+    cell failed or a model was left out, after every other cell has run.
     """
-    if not models:
+    if models is not None and not models:
         raise ZooError("no models to bench: name some, or pass --all")
+    executor = _executor(options, device, profile)
+    settings = RunSettings(
+        device=executor.device_type,
+        threads=executor.threads,
+        workers=executor.capacity,
+        precision=options.precision,
+        compile=options.compile,
+        progress=progress and executor.capacity == 1 and options.executor == "local",
+    )
     bench = Bench(
         registry,
         profile,
         results_dir=results_dir,
-        work_dir=work_dir,
-        data_root=data_root,
-        device=device,
-        progress=progress,
+        work_dir=Path(work_dir).absolute(),
+        settings=settings,
+        data_root=resolve_data_root(data_root).absolute(),  # workers may have another cwd, or be other nodes
+        load_plugins=load_plugins,
         echo=echo,
     )
-    cells = bench.plan(models, datasets, seeds)
+    plan = bench.plan(models, datasets, seeds)
+    echo(f"{len(plan.jobs)} cells (floors included) on {executor.describe()}")
+    facts = provenance(resolve_device(device) if options.executor == "local" else resolve_device("cpu"))
     started, interrupted = time.time(), True
     try:
-        bench.run(cells, force=force)
+        bench.run(plan, executor, force=force)
         interrupted = False
     finally:
-        provenance, counts = bench.provenance, bench.counts
+        counts = bench.counts
         record_invocation(
             results_dir,
             {
@@ -71,18 +112,41 @@ def run_bench(
                 "diverged": counts["diverged"],
                 "failed": len(bench.failures),
                 "interrupted": interrupted,
-                "device_name": provenance["device_name"],
-                "git_commit": provenance["git_commit"],
-                "versions": provenance["versions"],
+                "executor": executor.describe(),
+                "device_name": facts["device_name"],
+                "git_commit": facts["git_commit"],
+                "versions": facts["versions"],
             },
         )
         report = write_report(results_dir)
-    if bench.failures:
-        raise ZooError(
-            f"{len(bench.failures)} cell(s) failed and were not recorded (the rest are kept; rerun to retry): "
-            + "; ".join(bench.failures)
-        )
+    failed = [f"{len(bench.failures)} cell(s) failed and were not recorded: {'; '.join(bench.failures)}"]
+    problems = (failed if bench.failures else []) + plan.problems
+    if problems:
+        raise ZooError(" | ".join(problems) + " (the other cells are kept; rerun to retry)")
     return report
+
+
+def _executor(options: BenchOptions, device: str, profile: Profile) -> Executor:
+    timeout = options.cell_timeout or profile.cell_timeout
+    if options.executor == "ray":
+        from zoo.bench.ray_executor import RayExecutor  # only with the optional extra installed
+
+        return RayExecutor(
+            address=options.address,
+            device=device,
+            workers=options.workers,
+            threads=CPU_THREADS_PER_WORKER,
+            cells_per_device=options.cells_per_device,
+            cell_timeout=timeout,
+        )
+    if options.executor != "local":
+        raise ZooError(f"unknown executor {options.executor!r}; use one of {', '.join(EXECUTORS)}")
+    return local_executor(
+        resolve_device(device),
+        workers=options.workers,
+        cells_per_device=options.cells_per_device,
+        cell_timeout=timeout,
+    )
 
 
 def _utc(timestamp: float) -> str:

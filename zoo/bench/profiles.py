@@ -12,6 +12,7 @@ A profile is ``zoo/profiles/<name>.toml`` (shipped in the package) or any ``.tom
     hparams_per_model = { dcgan = { width = 32 } }   # optional hyperparameter overrides (recorded per run)
     tiny_models = false           # optional: build every model with its tiny_hparams (the smoke profile)
     train_limit = 60000           # optional: use only the first N training images
+    cell_timeout = 3600           # optional: seconds a cell may run before it is ended and recorded as timed out
 
     [[protocols]]                 # one or more evaluation protocols
     name = "domain"
@@ -54,6 +55,7 @@ class Profile:
     hparams_per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
     tiny_models: bool = False
     train_limit: int | None = None
+    cell_timeout: float | None = None
 
     def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path:
         """The extractor weights file ``settings`` names for ``dataset``."""
@@ -106,6 +108,7 @@ def load_profile(name_or_path: str) -> Profile:
             hparams_per_model=raw.pop("hparams_per_model", {}),
             tiny_models=bool(raw.pop("tiny_models", False)),
             train_limit=raw.pop("train_limit", None),
+            cell_timeout=_optional_float(raw.pop("cell_timeout", None)),
         )
     except KeyError as error:
         raise ZooError(f"profile {path} lacks the setting {error.args[0]!r}") from None
@@ -115,6 +118,10 @@ def load_profile(name_or_path: str) -> Profile:
         raise ZooError(f"profile {path} has unknown settings: {', '.join(sorted(raw))}")
     _check(profile, path)
     return profile
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _check(profile: Profile, path: Path) -> None:
@@ -127,5 +134,7 @@ def _check(profile: Profile, path: Path) -> None:
         problems.append("protocol names must be unique")
     if len(set(profile.seeds)) != len(profile.seeds):
         problems.append("seeds must be unique")
+    if profile.cell_timeout is not None and profile.cell_timeout <= 0:
+        problems.append("cell_timeout must be a positive number of seconds")
     if problems:
         raise ZooError(f"profile {path}: {'; '.join(problems)}")

@@ -1,87 +1,87 @@
-"""Running a benchmark: every (model, dataset, seed) cell of a profile, each trained, scored and stored.
+"""The bench's driver: plans a profile's cells, hands them to an executor's workers, records what comes back.
 
-A cell trains through zoo's one loop, evaluates at the profile's points (so FID-vs-steps is known) under every
-protocol, saves a sample grid, and is written to the :class:`~zoo.bench.store.ResultStore` atomically when it
-is done. Finished cells are skipped on a rerun (``force`` redoes them). A cell whose losses go non-finite is
-recorded as diverged at that step and the bench goes on.
+A cell is (model, dataset, seed), plus one real-data floor per dataset. The driver never trains or scores: each
+cell runs in a worker (:mod:`zoo.bench.worker`, through :mod:`zoo.bench.executors` or
+:mod:`zoo.bench.ray_executor`), which sends back rows and the sample grid; only the driver writes to the
+results folder, each cell atomically, so a killed worker or driver leaves nothing half-written. Per dataset, the
+floor runs first: it fills the reference-feature cache the dataset's cells then read, instead of several workers
+computing it at once.
+
+Before running a cell the driver claims it (:mod:`zoo.bench.claims`), so two benches on one results folder share
+the work: a cell claimed by another live bench is waited for, then skipped once that bench has recorded it.
+A stored cell with the same key (:func:`zoo.bench.jobs.cell_key`) is skipped; one with another key is stale, is
+moved to ``superseded/`` and is re-run. A cell whose losses go non-finite is recorded as diverged at that step; a
+cell whose plugin fails (raises, exits, crashes, hangs past the time limit) is recorded in ``failures/`` with the
+cause, is not a result, and is tried again by the next run; the other cells go on either way.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol as Interface
 
 import click
-import torch
 
+from zoo.bench.claims import Claim, Claims
+from zoo.bench.jobs import Job, Outcome, cell_key, key_changes, key_id
 from zoo.bench.profiles import Profile
-from zoo.bench.store import REAL_DATA, ResultStore, Row
-from zoo.data import InMemoryDataset, load_split
-from zoo.device import resolve_device
-from zoo.errors import Diverged, PluginError, ZooError
-from zoo.factory import create_trainer
-from zoo.imaging import to_uint8
-from zoo.interfaces import ExtractorSpec, Generator
-from zoo.metrics import MetricValue, Protocol, ProtocolSettings, evaluate
+from zoo.bench.store import Cell, ResultStore
+from zoo.errors import PluginError, ZooError
+from zoo.fileio import atomic_path
+from zoo.metrics import Protocol
 from zoo.plugins import Registry
-from zoo.provenance import provenance
-from zoo.runs import RunConfig, parameter_counts, save_samples
-from zoo.training import train
+from zoo.runs import RunConfig
 
-SAMPLE_BATCH = 500
-Scored = list[tuple[Protocol, str, MetricValue]]
-"""(protocol, metric name, value) for every metric under every protocol of a profile."""
+POLL_SECONDS = 2.0
+"""How often the driver looks again at cells another bench holds (and refreshes its view of the workers)."""
+
+
+class Executor(Interface):
+    """Where cells run: :class:`zoo.bench.executors.LocalExecutor` or :class:`zoo.bench.ray_executor.RayExecutor`."""
+
+    capacity: int
+
+    def running(self) -> int: ...
+
+    def start(self, job: Job) -> int | None: ...
+
+    def wait(self, timeout: float) -> list[tuple[Job, Outcome]]: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Plan:
+    """What a bench will do: ``jobs`` (each dataset's floor, then its cells, in run order), ``unrunnable`` cells
+    whose plugin failed while they were planned (with the cause), and ``problems`` (models left out: name clashes)."""
+
+    jobs: list[Job]
+    unrunnable: list[tuple[Cell, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class Cell:
-    model: str
-    dataset: str
-    seed: int
+class RunSettings:
+    """How the workers run a cell: ``device`` type (``cpu`` or ``cuda``), torch ``threads`` per worker, ``workers``
+    at once, ``precision`` asked for (used by models that opt in), ``compile``, and progress bars."""
 
-    def __str__(self) -> str:
-        return f"{self.model} on {self.dataset}, seed {self.seed}"
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One protocol resolved for one dataset: its extractor, the extractor's weights and the reference images."""
-
-    protocol: Protocol
-    extractor: ExtractorSpec
-    weights: Path
-    images: torch.Tensor
-
-
-@dataclass(frozen=True)
-class DatasetContext:
-    """What every cell of one dataset shares: training images in memory, and each protocol's reference."""
-
-    train: InMemoryDataset
-    references: list[Reference]
-
-    def protocols(self) -> dict[str, dict[str, Any]]:
-        """Protocol id -> settings, as stored beside the rows in each cell file."""
-        return {ref.protocol.id: ref.protocol.record() for ref in self.references}
-
-
-def generate_uint8(generator: Generator, n: int, seed: int) -> torch.Tensor:
-    """``n`` samples as uint8 ``[n, C, H, W]`` on the CPU, drawn in batches from one seeded ``torch.Generator``."""
-    rng = torch.Generator(device=generator.device).manual_seed(seed)
-    chunks = [
-        to_uint8(generator.sample(min(SAMPLE_BATCH, n - i), generator=rng)).cpu() for i in range(0, n, SAMPLE_BATCH)
-    ]
-    return torch.cat(chunks)
+    device: str = "cpu"
+    threads: int = 1
+    workers: int = 1
+    precision: str = "fp32"
+    compile: bool = False
+    progress: bool = False
 
 
 class Bench:
     """Runs a profile's cells for a registry of models into a results folder.
 
     ``results_dir`` receives the tables and grids (``results/<profile>``); ``work_dir`` the bulky, disposable
-    files: checkpoints and the reference-feature cache.
+    files: checkpoints and the reference-feature cache (workers write there; on a cluster, each node its own).
     """
 
     def __init__(
@@ -91,47 +91,52 @@ class Bench:
         *,
         results_dir: Path,
         work_dir: Path,
+        settings: RunSettings,
         data_root: Path | None = None,
-        device: str = "auto",
-        progress: bool = True,
+        load_plugins: tuple[str, ...] | None = None,
         echo: Callable[[str], None] = click.echo,
     ):
-        self.registry, self.profile = registry, profile
-        self.store = ResultStore(results_dir)
+        self.registry, self.profile, self.settings = registry, profile, settings
+        self.store, self.claims = ResultStore(results_dir), Claims(results_dir)
         self.results_dir, self.work_dir = Path(results_dir), Path(work_dir)
-        self.data_root, self.device = data_root, resolve_device(device)
-        self.progress, self.echo = progress, echo
-        self.contexts: dict[str, DatasetContext] = {}
+        self.data_root, self.load_plugins, self.echo = data_root, load_plugins, echo
         self.counts = {"done": 0, "skipped": 0, "diverged": 0}
         self.failures: list[str] = []
-        self.provenance = provenance(self.device)
-        self.machine = dict(
-            device=str(self.device),
-            device_name=self.provenance["device_name"],
-            torch_version=self.provenance["versions"]["torch"],
-            zoo_version=self.provenance["versions"]["genzoo"],
-            git_commit=self.provenance["git_commit"],
-        )
 
-    def plan(self, models: list[str], datasets: list[str] | None = None, seeds: list[int] | None = None) -> list[Cell]:
-        """Every cell of ``models`` x datasets x seeds (the profile's unless given), in run order."""
-        for name in models:
-            self.registry.models[name]  # an unknown or clashing name fails here, before any work
+    def plan(self, models: list[str] | None, datasets: list[str] | None = None, seeds: list[int] | None = None) -> Plan:
+        """Every cell of ``models`` (None: every registered model) x datasets x seeds (the profile's unless given),
+        after one floor per dataset.
+
+        User mistakes (an unknown name, a bad hyperparameter in the profile, missing extractor weights) raise before
+        any work. A model whose name two plugins register is left out of ``models=None`` and listed in
+        ``problems``; named explicitly, it is an error.
+        """
+        names, problems = self._models(models)
         chosen = datasets or list(self.profile.datasets)
-        for name in chosen:
-            self.registry.datasets[name]
-        cells = [Cell(m, d, s) for d in chosen for m in models for s in (seeds or self.profile.seeds)]
-        runnable = [
-            c
-            for c in cells
-            if not (self.registry.models[c.model].conditional and not self.registry.datasets[c.dataset].num_classes)
-        ]
-        for cell in runnable:
-            self.config(cell)  # a bad hyperparameter in the profile fails here, before any work
-        return runnable
+        protocol_ids = {name: self._protocol_ids(name) for name in chosen}
+        plan = Plan([], problems=problems)
+        for dataset in chosen:
+            plan.jobs.append(self._job(Cell.floor(dataset), None, protocol_ids[dataset]))
+        for dataset in chosen:
+            labelled = self.registry.datasets[dataset].num_classes > 0
+            for model in names:
+                if self.registry.models[model].conditional and not labelled:
+                    continue
+                for seed in seeds or self.profile.seeds:
+                    cell = Cell(model, dataset, seed)
+                    try:
+                        config = self.config(cell)
+                    except ZooError:
+                        raise
+                    except Exception as error:  # noqa: BLE001 - the plugin's spec misbehaves: its cells fail
+                        plan.unrunnable.append((cell, f"planning: {type(error).__name__}: {error}"))
+                        continue
+                    plan.jobs.append(self._job(cell, config, protocol_ids[dataset]))
+        return plan
 
     def config(self, cell: Cell) -> RunConfig:
-        """The run configuration of ``cell``: the profile's budget and the model's resolved hyperparameters."""
+        """The run configuration of ``cell``: the profile's budget, the model's resolved hyperparameters, and the
+        precision (``bf16`` only when asked for and the model opts in) and compilation its steps run with."""
         spec = self.registry.models[cell.model]
         overrides = self.profile.hparams_per_model.get(cell.model, {})
         return RunConfig(
@@ -141,206 +146,178 @@ class Bench:
             batch_size=self.profile.batch_size,
             seed=cell.seed,
             hparams=spec.resolve_hparams(cell.dataset, overrides, tiny=self.profile.tiny_models),
+            precision=self.settings.precision if spec.bf16 else "fp32",
+            compile=self.settings.compile,
         )
 
-    def run(self, cells: list[Cell], *, force: bool = False) -> dict[str, int]:
-        """Run the unfinished ``cells`` (all with ``force``), plus each dataset's real-data floor.
+    def run(self, plan: Plan, executor: Executor, *, force: bool = False) -> dict[str, int]:
+        """Run the unfinished jobs of ``plan`` (all with ``force``) on ``executor``; returns (and keeps in
+        ``self.counts`` as it goes, for an interrupted run) the cells done, skipped and diverged. Failures are in
+        ``self.failures``. On any exit (Ctrl-C included) the running workers are ended and the claims released."""
+        self.store.write_table()  # derived: repairs a table a crash left behind
+        for cell, cause in plan.unrunnable:
+            self._fail(cell, {}, "not run", cause)
+        todo = [job for job in plan.jobs if self._needs_run(job, force)]
+        self._drive(deque(todo), executor, force)
+        return self.counts
 
-        Returns (and keeps in ``self.counts`` as it goes, for an interrupted run) the cells done, skipped and
-        diverged. A cell whose plugin raises is reported, listed in ``self.failures`` and left unrecorded (a
-        rerun tries it again); the other cells go on.
-        """
-        counts = self.counts
-        for dataset in dict.fromkeys(c.dataset for c in cells):
-            self._run_floor(dataset, force)
-        for number, cell in enumerate(cells, 1):
-            prefix = f"[{number}/{len(cells)}] {cell}"
-            if self.store.is_finished(cell.dataset, cell.model, cell.seed) and not force:
-                self.echo(f"{prefix}: finished earlier, skipped")
-                counts["skipped"] += 1
-                continue
-            try:
-                status = self._run_cell(cell)
-            except PluginError as error:  # this plugin's fault: report it, keep going, do not record the cell
-                self.failures.append(f"{cell}: {error}")
-                self.echo(f"{prefix}: FAILED, not recorded: {error}")
-                continue
-            counts["done" if status == "ok" else "diverged"] += 1
-            self.echo(f"{prefix}: {status}")
-        return counts
-
-    def _context(self, dataset: str) -> DatasetContext:
-        if dataset not in self.contexts:
-            spec = self.registry.datasets[dataset]
-            images, labels = load_split(spec, "train", root=self.data_root, limit=self.profile.train_limit)
-            train_data = InMemoryDataset(images, labels, device=self.device, num_classes=spec.num_classes)
-            self.contexts[dataset] = DatasetContext(
-                train_data, [self._reference(dataset, s) for s in self.profile.protocols]
+    def _needs_run(self, job: Job, force: bool) -> bool:
+        stored = self.store.stored_key(job.cell)
+        if stored is None:
+            return True
+        if stored != job.key:
+            moved = self.store.supersede(job.cell, key_id(stored))
+            self.echo(
+                f"{job.cell}: settings changed ({key_changes(stored, job.key)}); re-running it (old rows: {moved})"
             )
-        return self.contexts[dataset]
+            return True
+        if force:
+            return True
+        if not job.cell.is_floor:
+            self.echo(f"{job.cell}: finished earlier, skipped")
+            self.counts["skipped"] += 1
+        return False
 
-    def _reference(self, dataset: str, settings: ProtocolSettings) -> Reference:
-        weights = self.profile.weights_path(settings, dataset)
-        if not weights.is_file():
-            raise ZooError(
-                f"extractor weights {weights} for protocol {settings.name!r} not found; for the domain "
-                f"classifier run: zoo extractor train --dataset {dataset}"
-            )
-        extractor = self.registry.extractors[settings.extractor]
-        spec = self.registry.datasets[dataset]
-        images, _ = load_split(spec, settings.reference_split, root=self.data_root, limit=settings.num_reference)
-        if len(images) < settings.num_reference:
-            raise ZooError(
-                f"{dataset}/{settings.reference_split} has {len(images)} images; protocol {settings.name!r} needs "
-                f"{settings.num_reference}"
-            )
-        protocol = Protocol.resolve(settings, dataset=dataset, extractor=extractor, weights_path=weights)
-        return Reference(protocol, extractor, weights, images)
-
-    def _score(self, dataset: str, samples_for: Callable[[Protocol], torch.Tensor]) -> Scored:
-        """Every metric under every protocol of the profile; ``samples_for(protocol)`` gives the uint8 images to
-        score under that protocol (its ``num_generated``, drawn with its ``seed``)."""
-        scored = []
-        for ref in self._context(dataset).references:
-            values = evaluate(
-                samples_for(ref.protocol),
-                reference_u8=ref.images,
-                protocol=ref.protocol,
-                extractor=ref.extractor,
-                weights_path=ref.weights,
-                cache_dir=self.work_dir / "reference-cache",
-                device=self.device,
-            )
-            scored.extend((ref.protocol, metric, value) for metric, value in values.items())
-        return scored
-
-    def _rows(self, scored: Scored, **fields: Any) -> list[Row]:
-        """One row per scored metric; ``fields`` are the cell's and the evaluation's columns."""
-        return [
-            Row(
-                protocol=p.name,
-                protocol_id=p.id,
-                metric=metric,
-                value=value.value,
-                status="ok" if value.available else "unavailable",
-                reason=value.reason or "",
-                **self.machine,
-                **fields,
-            )
-            for p, metric, value in scored
-        ]
-
-    def _run_floor(self, dataset: str, force: bool) -> None:
-        """Real-vs-real rows: training images scored as if generated, against each protocol's reference."""
-        if self.store.is_finished(dataset, REAL_DATA, None) and not force:
-            return
-        self.echo(f"real-data floor for {dataset}")
-        context = self._context(dataset)
-        train_images = context.train.images.cpu()
-        plugin = self.registry.datasets.plugin(dataset)
-        scored = self._score(dataset, lambda protocol: train_images[: protocol.settings.num_generated])
-        rows = self._rows(
-            scored,
-            model=REAL_DATA,
-            plugin=plugin.distribution,
-            plugin_version=plugin.version,
-            dataset=dataset,
-            seed=None,
-            step=0,
-            images_seen=0,
-            train_seconds=0.0,
-            images_per_second=None,
-            eval_seconds=None,
-            params_generator=None,
-            params_total=None,
-        )
-        self.store.write_cell(dataset, REAL_DATA, None, rows, context.protocols())
-
-    def _run_cell(self, cell: Cell) -> str:
-        """Train, evaluate and store one cell; returns ``ok`` or ``diverged at step N``."""
-        plugin = self.registry.models.plugin(cell.model)
-        context = self._context(cell.dataset)
-        config = self.config(cell)
-        dataset = self.registry.datasets[cell.dataset]
-        trainer = create_trainer(
-            self.registry.models[cell.model],
-            dataset.image_shape,
-            dataset.num_classes,
-            hparams=config.hparams,
-            seed=config.seed,
-            device=self.device,
-        )
-        params = parameter_counts(trainer)
-        base = dict(
-            model=cell.model,
-            plugin=plugin.distribution,
-            plugin_version=plugin.version,
-            dataset=cell.dataset,
-            seed=cell.seed,
-            params_generator=sum(p.numel() for p in trainer.generator.parameters()),
-            params_total=sum(params.values()),
-        )
-        rows: list[Row] = []
-        eval_seconds = 0.0
-
-        def on_evaluate(step: int, train_seconds: float) -> None:
-            nonlocal eval_seconds
-            started = time.perf_counter()
-            scored = self._score(
-                cell.dataset,
-                lambda p: generate_uint8(trainer.generator, p.settings.num_generated, seed=p.settings.seed),
-            )
-            eval_seconds += time.perf_counter() - started
-            rows.extend(
-                self._rows(
-                    scored,
-                    **base,
-                    step=step,
-                    images_seen=step * config.batch_size,
-                    train_seconds=train_seconds,
-                    images_per_second=step * config.batch_size / max(train_seconds, 1e-9),
-                    eval_seconds=eval_seconds,
-                )
-            )
-
-        cell_dir = self.work_dir / "runs" / cell.dataset / f"{cell.model}-s{cell.seed}"
-        status = "ok"
+    def _drive(self, pending: deque[Job], executor: Executor, force: bool) -> None:
+        """Hand ``pending`` out as workers come free and record each outcome; a dataset's cells wait for its floor."""
+        total, finished = len(pending), 0
+        floors = {job.cell.dataset for job in pending if job.cell.is_floor}
+        claims: dict[Cell, Claim] = {}
+        held_elsewhere: set[Cell] = set()
         try:
-            train(
-                trainer,
-                context.train,
-                steps=config.steps,
-                batch_size=config.batch_size,
-                seed=config.seed,
-                checkpoint_path=cell_dir / "checkpoint.pt",
-                checkpoint_every=config.steps,
-                evaluate_at=self.profile.eval_steps_for(cell.model),
-                on_evaluate=on_evaluate,
-                progress=self.progress,
-                description=f"{cell.model}/{cell.dataset}/s{cell.seed}",
-            )
-        except Diverged as diverged:
-            status = f"diverged at step {diverged.step}"
-            rows.append(
-                Row(
-                    **base,
-                    **self.machine,
-                    protocol="",
-                    protocol_id="",
-                    metric="diverged",
-                    value=None,
-                    status="diverged",
-                    reason=f"non-finite loss: {diverged.losses}",
-                    step=diverged.step,
-                    images_seen=diverged.step * config.batch_size,
-                    train_seconds=None,
-                    images_per_second=None,
-                    eval_seconds=eval_seconds,
+            while pending or claims:
+                started = self._hand_out(pending, executor, floors, claims, held_elsewhere, force)
+                if not claims and pending and not started:
+                    time.sleep(POLL_SECONDS)  # everything left is another bench's: wait for it
+                    continue
+                for job, outcome in executor.wait(POLL_SECONDS):
+                    claims.pop(job.cell).release()
+                    finished += 1
+                    self._record(job, outcome, f"[{finished}/{total}]")
+                    if job.cell.is_floor:
+                        floors.discard(job.cell.dataset)
+                        if not outcome.is_result:
+                            self._drop_cells_of(job.cell.dataset, pending, outcome.cause)
+        finally:
+            executor.stop()
+            for claim in claims.values():
+                claim.release()
+
+    def _hand_out(
+        self,
+        pending: deque[Job],
+        executor: Executor,
+        floors: set[str],
+        claims: dict[Cell, Claim],
+        held_elsewhere: set[Cell],
+        force: bool,
+    ) -> int:
+        """Start pending jobs on free workers, in order, skipping cells waiting for their dataset's floor and cells
+        another bench holds; returns how many started."""
+        started = 0
+        for job in list(pending):
+            if executor.running() >= executor.capacity:
+                break
+            if not job.cell.is_floor and job.cell.dataset in floors:
+                continue
+            claim = self.claims.try_claim(job.cell)
+            if claim is None:
+                if job.cell not in held_elsewhere:
+                    held_elsewhere.add(job.cell)
+                    self.echo(f"{job.cell}: running in another bench ({self.claims.holder(job.cell)}); waiting for it")
+                continue
+            pending.remove(job)
+            if self.store.stored_key(job.cell) == job.key and (not force or job.cell in held_elsewhere):
+                claim.release()  # another bench recorded it since we planned
+                self.echo(f"{job.cell}: finished by another bench, skipped")
+                self.counts["skipped"] += not job.cell.is_floor
+                if job.cell.is_floor:
+                    floors.discard(job.cell.dataset)
+                continue
+            claims[job.cell] = claim
+            claim.note_worker(executor.start(job))
+            started += 1
+        return started
+
+    def _drop_cells_of(self, dataset: str, pending: deque[Job], cause: str) -> None:
+        for job in [j for j in pending if j.cell.dataset == dataset]:
+            pending.remove(job)
+            self._fail(job.cell, job.key, "not run", f"the real-data floor of {dataset} failed: {cause}")
+
+    def _record(self, job: Job, outcome: Outcome, prefix: str) -> None:
+        """Write a finished job's grid and cell file (the cell file last: it marks the cell finished), or its
+        failure record, and say so in one line."""
+        took = f" ({outcome.seconds:.0f} s)" if outcome.seconds is not None else ""
+        if not outcome.is_result:
+            self._fail(job.cell, job.key, outcome.kind, outcome.cause, prefix)
+            return
+        if outcome.grid_png:
+            with atomic_path(self.results_dir / "grids" / job.cell.dataset / f"{job.cell.name}.png") as tmp:
+                tmp.write_bytes(outcome.grid_png)
+        self.store.write_cell(job.cell, job.key, outcome.rows, outcome.protocols)
+        if not job.cell.is_floor:
+            self.counts["done" if outcome.status == "ok" else "diverged"] += 1
+        self.echo(f"{prefix} {job.cell}: {outcome.status}{took}")
+
+    def _fail(self, cell: Cell, key: dict, kind: str, cause: str, prefix: str = "") -> None:
+        self.store.write_failure(cell, key, kind, cause)
+        self.failures.append(f"{cell}: {cause}")
+        self.echo(f"{prefix} {cell}: FAILED ({kind}), not recorded: {cause}".lstrip())
+
+    def _models(self, models: list[str] | None) -> tuple[list[str], list[str]]:
+        """The models to bench and the problems with the others: with ``models=None``, every registered model
+        except those two plugins register (each clash is a problem); named models must all be usable."""
+        if models is not None:
+            for name in models:
+                self.registry.models[name]  # an unknown or clashing name fails here, before any work
+            return models, []
+        usable, problems = [], []
+        for name in self.registry.models:
+            try:
+                self.registry.models[name]
+            except PluginError as clash:
+                problems.append(str(clash))
+                self.echo(f"{name}: left out: {clash}")
+                continue
+            usable.append(name)
+        return usable, problems
+
+    def _protocol_ids(self, dataset: str) -> list[str]:
+        """The id of each protocol of the profile for ``dataset``, from the extractor and its weights' digest."""
+        ids = []
+        for settings in self.profile.protocols:
+            weights = self.profile.weights_path(settings, dataset)
+            if not weights.is_file():
+                raise ZooError(
+                    f"extractor weights {weights} for protocol {settings.name!r} not found; for the domain "
+                    f"classifier run: zoo extractor train --dataset {dataset}"
                 )
-            )
-        if status == "ok":
-            save_samples(
-                trainer.generator, self.results_dir / "grids" / cell.dataset / f"{cell.model}-s{cell.seed}.png"
-            )
-        self.store.write_cell(cell.dataset, cell.model, cell.seed, rows, context.protocols())
-        return status
+            extractor = self.registry.extractors[settings.extractor]
+            ids.append(Protocol.resolve(settings, dataset=dataset, extractor=extractor, weights_path=weights).id)
+        return ids
+
+    def _job(self, cell: Cell, config: RunConfig | None, protocol_ids: list[str]) -> Job:
+        dataset_plugin = self.registry.datasets.plugin(cell.dataset)
+        plugin = dataset_plugin if config is None else self.registry.models.plugin(cell.model)
+        key = cell_key(
+            config,
+            dataset=cell.dataset,
+            profile=self.profile,
+            plugin=(plugin.distribution, plugin.version),
+            dataset_plugin=(dataset_plugin.distribution, dataset_plugin.version),
+            protocol_ids=protocol_ids,
+        )
+        return Job(
+            cell=cell,
+            config=config,
+            key=key,
+            profile=self.profile,
+            plugin=(plugin.distribution, plugin.version),
+            device=self.settings.device,
+            threads=self.settings.threads,
+            workers=self.settings.workers,
+            work_dir=str(self.work_dir),
+            data_root=None if self.data_root is None else str(self.data_root),
+            load_plugins=self.load_plugins,
+            progress=self.settings.progress,
+        )

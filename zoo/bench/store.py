@@ -1,21 +1,35 @@
-"""The results store: one JSON file per finished cell, and the long table derived from them.
+"""The results store: one JSON file per finished cell, failure records, and the long table derived from them.
 
-A cell's file is written atomically once the cell is done, so the set of files IS the record of what is
-finished: a crash or Ctrl-C loses at most the running cell, a rerun skips the cells whose file exists, and
-no row can be duplicated. ``results.csv`` (the long table, one :class:`Row` per line) is rebuilt from the cell
-files after every cell.
+A cell's file is written atomically, by the bench's driver only, once the cell is done, so the set of files IS
+the record of what is finished: a crash or Ctrl-C loses at most the running cells, a rerun skips the cells whose
+file holds the same settings, and no row can be duplicated. Each file stores its rows, the protocols they name
+and the cell's **key**: the record of everything that changes the cell's result (see
+:func:`zoo.bench.jobs.cell_key`); a stored cell whose key differs from the planned one is stale, and is moved to
+``superseded/`` before it is re-run, so tables never mix settings.
+
+``results.csv`` (the long table, one :class:`Row` per line) is derived: every reader here reads the cell files,
+and the table is rewritten from them after every cell and at the start of every bench, so a crash between a
+cell's file and the table is repaired by the next run.
 
 Layout under ``results/<profile>/``::
 
-    cells/<dataset>/<model>-s<seed>.json      one (model, dataset, seed) cell: its rows and its protocols
-    cells/<dataset>/real-data.json            the real-vs-real floor of a dataset
-    results.csv                               every row of every cell
+    cells/<dataset>/<model>-s<seed>.json        one finished (model, dataset, seed) cell: key, rows, protocols
+    cells/<dataset>/real-data.json              the real-vs-real floor of a dataset (the model name is reserved)
+    failures/<dataset>/<model>-s<seed>.json     why the last attempt at an unfinished cell failed (not a result)
+    superseded/<dataset>/<name>-<key id>.json   a cell replaced because its settings changed (kept, not shown)
+    .claims/<dataset>/<name>.lock               held while a bench runs that cell (see zoo.bench.claims)
+    results.csv                                 every row of every cell
+
+Model names match ``[a-z][a-z0-9_-]*`` and seeds are integers, so ``<model>-s<seed>`` names one cell only, and
+only the floor (``seed=None``) maps to ``real-data.json``: no model can address another thing's file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +37,43 @@ from typing import Any
 
 import pandas as pd
 
+from zoo.errors import ZooError
 from zoo.fileio import atomic_path, write_json
+from zoo.plugins import REAL_DATA
 
-REAL_DATA = "real-data"
-"""The ``model`` name of the real-vs-real floor rows."""
+__all__ = ["COLUMNS", "REAL_DATA", "Cell", "ResultStore", "Row"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of bench work: a model on a dataset with a seed, or (``seed=None``, model ``real-data``) the
+    dataset's real-data floor."""
+
+    model: str
+    dataset: str
+    seed: int | None
+
+    @classmethod
+    def floor(cls, dataset: str) -> Cell:
+        return cls(REAL_DATA, dataset, None)
+
+    @property
+    def is_floor(self) -> bool:
+        return self.seed is None
+
+    @property
+    def name(self) -> str:
+        """The file stem of this cell: ``<model>-s<seed>``, or ``real-data`` for the floor."""
+        if (self.model == REAL_DATA) != (self.seed is None):
+            raise ValueError(f"{self.model!r} with seed {self.seed}: only the real-data floor has no seed")
+        return REAL_DATA if self.seed is None else f"{self.model}-s{self.seed}"
+
+    def __str__(self) -> str:
+        return (
+            f"real-data floor of {self.dataset}"
+            if self.is_floor
+            else f"{self.model} on {self.dataset}, seed {self.seed}"
+        )
 
 
 @dataclass(frozen=True)
@@ -36,6 +83,10 @@ class Row:
 
     ``status`` is ``ok`` (``value`` set), ``unavailable`` (``reason`` says why) or ``diverged``. Seconds are wall
     time on ``device``: ``train_seconds`` counts training steps only, ``eval_seconds`` the cell's evaluations so far.
+    ``hparams`` is the model's resolved hyperparameters as JSON; ``cell_key`` the id of the cell's key (every
+    setting that changes its result); ``precision`` (``fp32`` or ``bf16``) and ``compiled`` how the steps ran;
+    ``threads`` the torch threads of the worker process, ``workers`` how many cells the bench ran at once, ``host``
+    the machine the cell ran on.
     """
 
     model: str
@@ -56,6 +107,13 @@ class Row:
     eval_seconds: float | None
     params_generator: int | None
     params_total: int | None
+    hparams: str
+    cell_key: str
+    precision: str
+    compiled: bool
+    threads: int
+    workers: int
+    host: str
     device: str
     device_name: str
     torch_version: str
@@ -68,26 +126,52 @@ COLUMNS = tuple(field.name for field in dataclasses.fields(Row))
 
 
 class ResultStore:
-    """Cell files and the long table of one profile's results folder."""
+    """Cell files, failure records and the long table of one profile's results folder."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
 
-    def cell_path(self, dataset: str, model: str, seed: int | None) -> Path:
-        name = REAL_DATA if model == REAL_DATA else f"{model}-s{seed}"
-        return self.root / "cells" / dataset / f"{name}.json"
+    def cell_path(self, cell: Cell) -> Path:
+        return self.root / "cells" / cell.dataset / f"{cell.name}.json"
 
-    def is_finished(self, dataset: str, model: str, seed: int | None) -> bool:
-        return self.cell_path(dataset, model, seed).exists()
+    def failure_path(self, cell: Cell) -> Path:
+        return self.root / "failures" / cell.dataset / f"{cell.name}.json"
+
+    def stored_key(self, cell: Cell) -> dict[str, Any] | None:
+        """The key the stored ``cell`` was made with; None when it is not stored, ``{}`` for a file written before
+        zoo recorded keys (which matches no planned key)."""
+        path = self.cell_path(cell)
+        return read_cell(path).get("key", {}) if path.exists() else None
 
     def write_cell(
-        self, dataset: str, model: str, seed: int | None, rows: list[Row], protocols: dict[str, dict[str, Any]]
+        self, cell: Cell, key: dict[str, Any], rows: list[Row], protocols: dict[str, dict[str, Any]]
     ) -> None:
-        """Record a finished cell with the settings of the protocols its rows name (id -> record), atomically,
-        then rebuild ``results.csv``."""
-        data = {"rows": [dataclasses.asdict(row) for row in rows], "protocols": protocols}
-        write_json(self.cell_path(dataset, model, seed), data)
+        """Record a finished cell with its key and the settings of the protocols its rows name (id -> record),
+        atomically; drop its failure record; rebuild ``results.csv``."""
+        data = {"key": key, "rows": [dataclasses.asdict(row) for row in rows], "protocols": protocols}
+        write_json(self.cell_path(cell), data)
+        self.failure_path(cell).unlink(missing_ok=True)
         self.write_table()
+
+    def supersede(self, cell: Cell, key_id: str) -> Path:
+        """Move the stored ``cell`` (made with other settings, ``key_id`` being its key's id) out of the tables, to
+        ``superseded/``; returns where it went."""
+        target = self.root / "superseded" / cell.dataset / f"{cell.name}-{key_id}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.cell_path(cell), target)
+        self.write_table()
+        return target
+
+    def write_failure(self, cell: Cell, key: dict[str, Any], kind: str, cause: str) -> None:
+        """Record why the last attempt at ``cell`` failed (``kind``: ``error``, ``died``, ``timed out`` or ``not
+        run``). A failure is not a result: the cell stays unfinished and a rerun tries it again."""
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        record = {"model": cell.model, "dataset": cell.dataset, "seed": cell.seed, "kind": kind, "cause": cause}
+        write_json(self.failure_path(cell), {**record, "at": now, "key": key})
+
+    def failures(self) -> list[dict[str, Any]]:
+        """The failure record of every cell whose last attempt failed, sorted by dataset, model and seed."""
+        return [_read_json(path) for path in sorted((self.root / "failures").glob("*/*.json"))]
 
     def rows(self) -> pd.DataFrame:
         """Every stored row, as a DataFrame with :data:`COLUMNS` (empty when nothing is stored)."""
@@ -99,6 +183,7 @@ class ResultStore:
         return {pid: record for cell in self._cells() for pid, record in cell.get("protocols", {}).items()}
 
     def write_table(self) -> Path:
+        """Rewrite ``results.csv`` from the cell files."""
         path = self.root / "results.csv"
         with atomic_path(path) as tmp:
             self.rows().to_csv(tmp, index=False)
@@ -106,4 +191,20 @@ class ResultStore:
 
     def _cells(self) -> Iterable[dict[str, Any]]:
         for path in sorted((self.root / "cells").glob("*/*.json")):
-            yield json.loads(path.read_text(encoding="utf-8"))
+            yield read_cell(path)
+
+
+def read_cell(path: Path) -> dict[str, Any]:
+    """A cell file's content; an empty, corrupt or foreign file is a one-line :class:`ZooError` naming it."""
+    data = _read_json(path)
+    if not (isinstance(data, dict) and isinstance(data.get("rows"), list) and isinstance(data.get("protocols"), dict)):
+        raise ZooError(f"{path} is not a zoo cell file (no rows and protocols); delete it and rerun zoo bench")
+    return data
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        what = "empty" if path.stat().st_size == 0 else f"not valid JSON ({error})"
+        raise ZooError(f"{path} is {what}; delete it and rerun zoo bench to redo that cell") from None
