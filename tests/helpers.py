@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import struct
 import textwrap
 from pathlib import Path
@@ -107,3 +108,19 @@ TOY_PLUGIN = '''
 def toy_plugin_source(model_name: str = "toy") -> str:
     """Source of a working third-party plugin module registering one model called ``model_name``."""
     return f"NAME = {model_name!r}\n" + textwrap.dedent(TOY_PLUGIN)
+
+
+SMOKE = Path(__file__).resolve().parents[1] / "zoo" / "profiles" / "smoke.toml"
+
+
+def smoke_profile(folder: Path, name: str = "tiny", **settings: str) -> Path:
+    """The smoke profile (tiny models, 20 steps, 64 samples) at ``folder/name.toml``, with top-level ``settings``
+    replaced or added (values as TOML text) and its classifier weights found from there."""
+    text = SMOKE.read_text().replace('"../extractors/', f'"{SMOKE.parents[1] / "extractors"}/')
+    head, protocols = text.split("[[protocols]]", 1)
+    for key, value in settings.items():
+        head, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", head)
+        head += "" if found else f"{key} = {value}\n"
+    path = folder / f"{name}.toml"
+    path.write_text(f"{head}\n[[protocols]]{protocols}")
+    return path

@@ -105,3 +105,62 @@ def test_evaluation_points_are_called_and_not_timed(data):
     assert result.images_seen == 24 and result.images_per_second > 0
     assert result.seconds <= wall - 0.5, "the evaluations' time was counted as training time"
     assert seen[1][1] <= result.seconds
+
+
+class TensorTrainer(ScriptedTrainer):
+    """Returns its losses as tensors, as a GPU-friendly trainer does; records whether autocast was on, and in
+    which dtype, during each step; ``at_step`` may make a loss infinite (``inf``)."""
+
+    def __init__(self, at_step: dict[int, str] | None = None):
+        super().__init__(at_step)
+        self.autocast: list[tuple[bool, torch.dtype]] = []
+
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        self.autocast.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        loss = (self.generator(torch.randn(len(batch.images), 2)) - batch.images.mean()).pow(2).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        scale = float("inf") if self.at_step.get(self.calls) == "inf" else 1.0
+        return {"loss": loss.detach() * scale}
+
+
+def test_losses_are_read_to_the_host_only_at_logging_evaluation_and_final_steps(data, monkeypatch):
+    import zoo.training
+
+    reads = []
+    read = zoo.training._losses_to_host
+    monkeypatch.setattr(zoo.training, "_losses_to_host", lambda pending: reads.append(len(pending)) or read(pending))
+    result = train_briefly(TensorTrainer(), data, steps=10, log_every=5, evaluate_at=frozenset({3}), on_evaluate=print)
+    assert reads == [3, 2, 5], "one transfer per read, covering every step since the last"
+    assert [row["step"] for row in result.history] == [5, 10] and isinstance(result.history[0]["loss"], float)
+
+
+def test_a_bf16_run_steps_under_autocast_and_still_catches_the_first_non_finite_step(data):
+    trainer = TensorTrainer({4: "inf"})
+    with pytest.raises(Diverged) as caught:
+        train_briefly(trainer, data, steps=10, log_every=5, precision="bf16")
+    assert caught.value.step == 4 and caught.value.losses == {"loss": float("inf")}
+    assert trainer.autocast == [(True, torch.bfloat16)] * 5, "read only at step 5, which names step 4"
+    assert trainer.generator.net.weight.dtype == torch.float32, "weights stay float32"
+
+    plain = TensorTrainer()
+    history = train_briefly(plain, data, steps=2, log_every=1).history
+    assert not any(enabled for enabled, _ in plain.autocast) and all(isinstance(h["loss"], float) for h in history)
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        train_briefly(plain, data, steps=1, precision="fp16")
+
+
+def test_compile_compiles_every_network_in_place(data, monkeypatch):
+    compiled = []
+
+    def fake_compile(function, **options):  # torch.compile itself takes tens of seconds on a CPU: see benchmarks/
+        compiled.append(function.__self__)
+        return function
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    trainer = TensorTrainer()
+    keys = set(trainer.generator.state_dict())
+    train_briefly(trainer, data, steps=2, compile=True)
+    assert compiled == [trainer.generator] and set(trainer.generator.state_dict()) == keys

@@ -36,7 +36,7 @@ def cell_key(
     """
     key: dict[str, Any] = {
         "dataset": dataset,
-        "dataset_plugin": list(dataset_plugin),
+        "dataset_plugin": _plugin(*dataset_plugin),
         "train_limit": profile.train_limit,
         "protocols": sorted(protocol_ids),
     }
@@ -44,9 +44,13 @@ def cell_key(
         key |= {
             "run": json.loads(json.dumps(asdict(config))),  # as stored: tuples become lists
             "eval_steps": sorted(profile.eval_steps_for(config.model)),
-            "plugin": list(plugin),
+            "plugin": _plugin(*plugin),
         }
     return key
+
+
+def _plugin(distribution: str, version: str) -> dict[str, str]:
+    return {"distribution": distribution, "version": version}
 
 
 def key_id(key: dict[str, Any]) -> str:

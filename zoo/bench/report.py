@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from zoo.bench.leaderboard import leaderboard, progress_table, sections, unavailable
-from zoo.bench.store import REAL_DATA, ResultStore
+from zoo.bench.store import REAL_DATA, Cell, ResultStore
 from zoo.errors import ZooError
 from zoo.fileio import read_json, write_json, write_text
 
@@ -42,7 +42,7 @@ def render(results_dir: Path) -> str:
         "",
     ]
     if frame.empty:
-        return "\n".join(lines + ["No results yet.", ""])
+        return "\n".join(lines + ["No results yet.", ""] + _failed(store))
     for dataset, protocol_id, name in sections(frame):
         lines += [f"## {dataset} — protocol `{name}` (id `{protocol_id}`)", ""]
         lines += [leaderboard(frame, dataset=dataset, protocol_id=protocol_id).to_markdown(index=False), ""]
@@ -63,7 +63,7 @@ def render(results_dir: Path) -> str:
                 "</details>",
             ]
         lines += [""]
-    lines += _diverged(frame) + _grids(results_dir) + _invocations(results_dir)
+    lines += _diverged(frame) + _failed(store) + _grids(results_dir) + _invocations(results_dir)
     return "\n".join(lines)
 
 
@@ -95,6 +95,17 @@ def _diverged(frame: pd.DataFrame) -> list[str]:
     lines = ["## Diverged runs", ""]
     for row in rows.itertuples():
         lines.append(f"- {row.model} on {row.dataset}, seed {int(row.seed)}: at step {int(row.step)} ({row.reason})")
+    return lines + [""]
+
+
+def _failed(store: ResultStore) -> list[str]:
+    """The cells whose last attempt failed (no results: a rerun tries them again), with the cause."""
+    records = store.failures()
+    if not records:
+        return []
+    lines = ["## Failed cells", "", "Not results: each is tried again by the next run of the bench.", ""]
+    for f in records:
+        lines.append(f"- {Cell(f['model'], f['dataset'], f['seed'])}: {f['kind']} ({f['at']}): {f['cause']}")
     return lines + [""]
 
 

@@ -53,6 +53,10 @@ class Cell:
     dataset: str
     seed: int | None
 
+    def __post_init__(self) -> None:
+        if (self.model == REAL_DATA) != (self.seed is None):
+            raise ValueError(f"{self.model!r} with seed {self.seed}: only the real-data floor has no seed")
+
     @classmethod
     def floor(cls, dataset: str) -> Cell:
         return cls(REAL_DATA, dataset, None)
@@ -64,8 +68,6 @@ class Cell:
     @property
     def name(self) -> str:
         """The file stem of this cell: ``<model>-s<seed>``, or ``real-data`` for the floor."""
-        if (self.model == REAL_DATA) != (self.seed is None):
-            raise ValueError(f"{self.model!r} with seed {self.seed}: only the real-data floor has no seed")
         return REAL_DATA if self.seed is None else f"{self.model}-s{self.seed}"
 
     def __str__(self) -> str:

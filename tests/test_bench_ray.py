@@ -1,0 +1,93 @@
+"""The Ray executor on a local Ray cluster (loopback only), started by the test: a worker killed mid-cell is retried
+and every cell is recorded exactly once. Needs the optional extra (``pip install "genzoo[ray]"``; CI installs it)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli_args, smoke_profile, toy_plugin_source
+from zoo.bench.store import ResultStore
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason='Ray is not installed: pip install -c constraints.txt -e ".[ray]" (CI does)',
+)
+
+KILLED_ONCE = """
+    import os, signal
+    from pathlib import Path
+    from toy_gan import build, hookimpl, ModelSpec
+
+    MARKER = Path({marker!r})
+
+    def build_killed_once(image_shape, num_classes, *, latent_dim: int = 4):
+        trainer = build(image_shape, num_classes, latent_dim=latent_dim)
+        step, calls = trainer.train_step, []
+        def train_step(batch):
+            calls.append(1)
+            if len(calls) == 5 and not MARKER.exists():  # the first attempt of the first cell to get here
+                MARKER.write_text(str(os.getpid()))
+                os.kill(os.getpid(), signal.SIGKILL)
+            return step(batch)
+        trainer.train_step = train_step
+        return trainer
+
+    @hookimpl
+    def register_models(register):
+        register(ModelSpec(name="toy_killed", family="gan", conditional=False, paper="none (a test fixture)",
+                           factory=build_killed_once, license="MIT"))
+"""
+
+DRIVER = """
+import sys
+import ray
+from zoo.cli import main
+
+ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", object_store_memory=100 * 2**20,
+         runtime_env={{"env_vars": {{"PYTHONPATH": {site!r}, "OMP_WAIT_POLICY": "PASSIVE"}}}})
+main(sys.argv[1:])
+"""
+
+
+def bench_on_ray(site: Path, *args: str) -> subprocess.CompletedProcess:
+    """``zoo bench ARGS --executor ray`` in a fresh process that first starts a 2-CPU Ray cluster on 127.0.0.1."""
+    env = {**os.environ, "PYTHONPATH": str(site), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    code = DRIVER.format(site=str(site))
+    command = [sys.executable, "-c", code, "bench", *args, "--executor", "ray"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_a_ray_worker_killed_mid_cell_is_retried_and_every_cell_is_recorded_once(
+    install_plugin, tiny_mnist_root, tmp_path
+):
+    marker = tmp_path / "killed-worker.pid"
+    source = textwrap.dedent(KILLED_ONCE).format(marker=str(marker))
+    site = install_plugin(
+        "zoo-killed", {"killed": "toy_killed"}, {"toy_gan": toy_plugin_source(), "toy_killed": source}
+    )
+    profile = smoke_profile(tmp_path, seeds="[0, 1]")
+    args = cli_args("toy_killed", "vae", profile=profile, results=tmp_path, work_dir=tmp_path / "work")
+    args += ["--data-root", str(tiny_mnist_root)]
+
+    first = bench_on_ray(site, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert marker.exists(), "no worker was killed"
+    assert "Ray cluster (2 CPUs, 0 GPUs)" in first.stdout
+    rows = ResultStore(tmp_path / "tiny").rows()
+    cells = rows[rows["model"] != "real-data"].groupby(["model", "seed"])
+    assert sorted(cells.groups) == [("toy_killed", 0), ("toy_killed", 1), ("vae", 0), ("vae", 1)]
+    assert cells["cell_key"].nunique().eq(1).all()
+    keys = rows[["model", "seed", "step", "protocol_id", "metric"]].astype(str)
+    assert not keys.duplicated().any(), "a retried cell was recorded twice"
+
+    rerun = bench_on_ray(site, *args)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert rerun.stdout.count("finished earlier, skipped") == 4
+    assert ResultStore(tmp_path / "tiny").rows().equals(rows)
