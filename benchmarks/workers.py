@@ -75,7 +75,9 @@ def bench_seconds(profile: Path, workers: int, args: argparse.Namespace, folder:
     command += ["--data-root", args.data_root] if args.data_root else []
     command += ["--seeds", str(args.seeds)] if args.seeds else []
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     seconds = time.perf_counter() - started
     shutil.rmtree(run)
     return seconds

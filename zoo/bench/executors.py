@@ -144,28 +144,29 @@ class LocalExecutor:
             worker.results.close()
         self._slots.clear()
 
-    def _collect(self, worker: _Worker) -> Outcome | None:
-        """The outcome ``worker`` sent, or why it ended without one; None if it is still running."""
+    def _collect(self, worker: _Worker) -> Outcome:
+        """The outcome ``worker`` sent, or (it sent none) why it ended."""
+        outcome = None
         if worker.results.poll():
             try:
                 outcome = worker.results.recv()
             except EOFError:
-                outcome = None
+                pass
             except Exception as error:  # noqa: BLE001 - a result that cannot be unpickled here
                 outcome = Outcome.failed("error", f"its outcome could not be read: {type(error).__name__}: {error}")
-            if outcome is not None:
-                worker.process.join(timeout=60)  # it exits right after sending
-                self._end(worker)
-                return outcome
-        if worker.process.is_alive() and not worker.results.poll():
-            worker.process.join(timeout=5)  # the pipe closed: the process is exiting
+        wait([worker.process.sentinel], 60 if outcome else 5)  # it exits right after sending / as its pipe closes
         self._end(worker)
-        return Outcome.failed("died", exit_cause(worker.process.exitcode), worker.seconds())
+        return outcome or Outcome.failed("died", exit_cause(worker.process.exitcode), worker.seconds())
 
     @staticmethod
     def _end(worker: _Worker) -> None:
-        if worker.process.is_alive():
-            worker.process.kill()
+        """Kill the worker's process group (the worker and any process its plugin started) if the worker is still
+        running, then reap it. (Only a running worker: the pid of one that has ended may have been reaped.)"""
+        if not wait([worker.process.sentinel], 0):
+            try:
+                os.killpg(worker.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # killed before it made its own group
+                worker.process.kill()
         worker.process.join()
 
 

@@ -1,0 +1,185 @@
+"""Training throughput per model: zoo's loop against a bare loop, in fp32 and bf16, eager and compiled; and how busy
+a bench keeps the device.
+
+Part 1, per model and mode: the same trainer (built by the model's plugin with the same seed) trains on the same
+in-memory batches through ``zoo.training.train`` (deferred loss reads, NaN guard, loss history, a checkpoint at
+the end) and through a bare loop (``train_step`` on each batch, nothing else, one device sync at the end). Both
+first take ``--warmup`` steps, so a compiled mode's compilation is not timed. Modes: ``fp32``, ``bf16`` (bfloat16
+autocast, forced here whatever the model's spec says, to measure it), each eager or ``+compile``. Prints img/s and
+the ratios zoo / bare, bf16 / fp32 and compiled / eager; on a CPU the ratios are what to read (bf16 is meant for
+GPUs, and compiling costs minutes there).
+
+Part 2: ``zoo bench --all --profile P --workers W`` into a temporary folder, sampling the device meanwhile: on
+CUDA its utilization (NVML, through ``torch.cuda.utilization``; needs ``nvidia-ml-py``), on a CPU the machine's
+busy share from ``/proc/stat`` (machine-wide: other processes count, so measure on a quiet machine).
+
+    python benchmarks/throughput.py --data-root ../shared/datasets [--models dcgan,vae] [--steps 200]
+        [--modes fp32,bf16,fp32+compile,bf16+compile] [--bench-profile smoke] [--bench-workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from zoo import create_trainer
+from zoo.data import InMemoryDataset, load_split
+from zoo.device import resolve_device
+from zoo.plugins import Registry, load_registry
+from zoo.training import compile_networks, step_precision, train
+
+BATCH = 64
+
+
+def trainer_for(registry: Registry, model: str, data: InMemoryDataset, compiled: bool, warmup: int):
+    """``model``'s trainer for MNIST (seed 0), compiled if asked, after ``warmup`` untimed steps."""
+    spec = registry.models[model]
+    trainer = create_trainer(spec, (1, 28, 28), 10, seed=0, device=data.device)
+    if compiled:
+        compile_networks(trainer)
+    sampler = torch.Generator(device=data.device).manual_seed(1)
+    for _ in range(warmup):
+        trainer.train_step(data.sample(BATCH, sampler))
+    return trainer
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def zoo_rate(trainer, data: InMemoryDataset, steps: int, precision: str, folder: Path) -> float:
+    """img/s of ``steps`` steps through zoo's loop, wall time including its reads and final checkpoint."""
+    synchronize(data.device)
+    started = time.perf_counter()
+    train(
+        trainer,
+        data,
+        steps=steps,
+        batch_size=BATCH,
+        seed=0,
+        checkpoint_path=folder / "ckpt.pt",
+        progress=False,
+        precision=precision,
+    )
+    synchronize(data.device)
+    return steps * BATCH / (time.perf_counter() - started)
+
+
+def bare_rate(trainer, data: InMemoryDataset, steps: int, precision: str) -> float:
+    """img/s of ``steps`` calls of ``train_step`` on the same kind of batches, and nothing else."""
+    sampler = torch.Generator(device=data.device).manual_seed(0)
+    context = step_precision(precision, data.device)
+    synchronize(data.device)
+    started = time.perf_counter()
+    for _ in range(steps):
+        with context:
+            trainer.train_step(data.sample(BATCH, sampler))
+    synchronize(data.device)
+    return steps * BATCH / (time.perf_counter() - started)
+
+
+def loop_table(registry: Registry, data: InMemoryDataset, args: argparse.Namespace) -> None:
+    rates: dict[tuple[str, str], float] = {}
+    print(f"{'model':<12} {'mode':<14} {'zoo img/s':>10} {'bare img/s':>11} {'zoo/bare':>9}")
+    with tempfile.TemporaryDirectory() as folder:
+        for model in args.models.split(","):
+            for mode in args.modes.split(","):
+                precision, compiled = mode.split("+")[0], mode.endswith("+compile")
+                zoo = zoo_rate(
+                    trainer_for(registry, model, data, compiled, args.warmup), data, args.steps, precision, Path(folder)
+                )
+                bare = bare_rate(trainer_for(registry, model, data, compiled, args.warmup), data, args.steps, precision)
+                rates[model, mode] = zoo
+                print(f"{model:<12} {mode:<14} {zoo:>10.0f} {bare:>11.0f} {zoo / bare:>9.3f}", flush=True)
+    for model in args.models.split(","):
+        pairs = [("bf16", "fp32"), ("fp32+compile", "fp32"), ("bf16+compile", "fp32")]
+        ratios = [f"{a}/{b} {rates[model, a] / rates[model, b]:.2f}" for a, b in pairs if (model, a) in rates]
+        if ratios and (model, "fp32") in rates:
+            print(f"{model}: " + ", ".join(ratios) + " (zoo's loop)")
+
+
+class BusySampler(threading.Thread):
+    """Samples the device's busy share every half second until stopped: CUDA utilization, or /proc/stat."""
+
+    def __init__(self, device: torch.device):
+        super().__init__(daemon=True)
+        self.device, self.samples, self.stopped = device, [], threading.Event()
+
+    def run(self) -> None:
+        previous = _cpu_times()
+        while not self.stopped.wait(0.5):
+            if self.device.type == "cuda":
+                self.samples.append(torch.cuda.utilization(self.device) / 100)
+            else:
+                now = _cpu_times()
+                busy, total = now[0] - previous[0], now[1] - previous[1]
+                self.samples.append(busy / total if total else 0.0)
+                previous = now
+
+    def share(self) -> float:
+        return sum(self.samples) / max(len(self.samples), 1)
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def bench_busy_share(device: torch.device, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        command = [str(Path(sys.executable).parent / "zoo"), "bench", "--all", "--profile", args.bench_profile]
+        command += ["--results", f"{folder}/results", "--work-dir", f"{folder}/work", "--device", device.type]
+        command += ["--workers", str(args.bench_workers)] if args.bench_workers else []
+        command += ["--data-root", args.data_root] if args.data_root else []
+        sampler = BusySampler(device)
+        sampler.start()
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        sampler.stopped.set()
+        sampler.join()
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    what = "GPU utilization (NVML)" if device.type == "cuda" else "machine-wide CPU busy share (/proc/stat)"
+    shown = " ".join(command[1:]).replace(folder, "TMP")
+    print(f"`zoo {shown}`: {wall:.1f} s wall, device busy {sampler.share():.0%} ({what}); load {os.getloadavg()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--models", default="vanilla_gan,dcgan,wgan_gp,vae,cgan")
+    parser.add_argument("--modes", default="fp32,bf16,fp32+compile,bf16+compile")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--bench-profile", default="smoke", help="the profile whose bench is sampled ('' to skip)")
+    parser.add_argument("--bench-workers", type=int, default=None)
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    registry = load_registry()
+    images, labels = load_split(registry.datasets["mnist"], "train", root=args.data_root)
+    data = InMemoryDataset(images, labels, device=device)
+    print(
+        f"device {device} ({torch.get_num_threads()} threads), batch {BATCH}, {args.steps} timed steps; "
+        f"load average {os.getloadavg()}"
+    )
+    loop_table(registry, data, args)
+    if args.bench_profile:
+        bench_busy_share(device, args)
+
+
+if __name__ == "__main__":
+    main()
