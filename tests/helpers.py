@@ -124,3 +124,36 @@ def smoke_profile(folder: Path, name: str = "tiny", **settings: str) -> Path:
     path = folder / f"{name}.toml"
     path.write_text(f"{head}\n[[protocols]]{protocols}")
     return path
+
+
+STEP_HOOK = """
+import os, signal, time
+from pathlib import Path
+from toy_gan import build, hookimpl, ModelSpec
+
+
+def build_hooked(image_shape, num_classes, *, latent_dim: int = 4):
+    trainer = build(image_shape, num_classes, latent_dim=latent_dim)
+    step, calls = trainer.train_step, []
+
+    def train_step(batch):
+        calls.append(1)
+        before_step(len(calls))
+        return step(batch)
+
+    trainer.train_step = train_step
+    return trainer
+
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(name=NAME, family="gan", conditional=False, paper="none (a test fixture)",
+                       factory=build_hooked, license="MIT"))
+"""
+
+
+def hooked_plugin_source(model_name: str, before_step: str) -> str:
+    """Source of a plugin module registering ``model_name``: the toy GAN (the module ``toy_gan`` of
+    :func:`toy_plugin_source` must be importable beside it) whose every step first runs ``before_step``, the source
+    of a function ``before_step(call: int)`` (``os``, ``signal``, ``time`` and ``Path`` are imported)."""
+    return f"NAME = {model_name!r}\n" + STEP_HOOK + "\n\n" + textwrap.dedent(before_step)

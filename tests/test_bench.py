@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.helpers import cli_args, toy_plugin_source, zoo
+from tests.helpers import toy_plugin_source, zoo
 from zoo.bench import load_profile
 from zoo.bench.leaderboard import check_single_protocol, leaderboard
 from zoo.bench.store import ResultStore
@@ -117,39 +113,6 @@ def test_the_smoke_profile_benches_every_registered_model(registry, tiny_mnist_r
     assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(registry.models)
     assert set(finished["model"]) == set(registry.models)  # whatever else is installed is benched too
     assert finished["value"].notna().all()
-
-
-def test_bench_killed_after_its_first_cell_completes_on_rerun(bench_dir, tiny_mnist_root, tmp_path):
-    """A hard kill (no chance to clean up) loses at most the running cell; the rerun adds exactly the rest."""
-    profile = write_profile(bench_dir, "killed", seeds="[0, 1, 2]")
-    command = [
-        str(Path(sys.executable).parent / "zoo"),
-        *cli_args(
-            "bench", "dcgan", profile=profile, results=tmp_path, work_dir=tmp_path / "work", data_root=tiny_mnist_root
-        ),
-    ]
-    first_cell = tmp_path / "killed" / "cells" / "mnist" / "dcgan-s0.json"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while not first_cell.exists() and process.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        assert first_cell.exists(), "the first cell never finished"
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
-    finished_before = set(p.name for p in first_cell.parent.glob("*.json"))
-    assert finished_before < {"real-data.json", "dcgan-s0.json", "dcgan-s1.json", "dcgan-s2.json"}
-
-    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
-    assert "dcgan on mnist, seed 0: finished earlier, skipped" in rerun.stdout
-    rows = ResultStore(tmp_path / "killed").rows()
-    keys = rows[["model", "seed", "step", "protocol_id", "metric"]].astype(str)
-    assert not keys.duplicated().any(), "duplicated rows"
-    counts = rows[rows["model"] == "dcgan"].groupby("seed")["metric"].count()
-    assert counts.to_dict() == {0: counts[0], 1: counts[0], 2: counts[0]}, "missing rows"
-    assert not list((tmp_path / "killed").rglob("*.tmp")), "a partial file was left behind"
 
 
 DIVERGING = """

@@ -7,12 +7,11 @@ import importlib.util
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli_args, smoke_profile, toy_plugin_source
+from tests.helpers import cli_args, hooked_plugin_source, smoke_profile, toy_plugin_source
 from zoo.bench.store import ResultStore
 
 pytestmark = pytest.mark.skipif(
@@ -21,28 +20,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 KILLED_ONCE = """
-    import os, signal
-    from pathlib import Path
-    from toy_gan import build, hookimpl, ModelSpec
-
-    MARKER = Path({marker!r})
-
-    def build_killed_once(image_shape, num_classes, *, latent_dim: int = 4):
-        trainer = build(image_shape, num_classes, latent_dim=latent_dim)
-        step, calls = trainer.train_step, []
-        def train_step(batch):
-            calls.append(1)
-            if len(calls) == 5 and not MARKER.exists():  # the first attempt of the first cell to get here
-                MARKER.write_text(str(os.getpid()))
-                os.kill(os.getpid(), signal.SIGKILL)
-            return step(batch)
-        trainer.train_step = train_step
-        return trainer
-
-    @hookimpl
-    def register_models(register):
-        register(ModelSpec(name="toy_killed", family="gan", conditional=False, paper="none (a test fixture)",
-                           factory=build_killed_once, license="MIT"))
+    def before_step(call):
+        marker = Path({marker!r})
+        if call == 5 and not marker.exists():  # the first attempt of the first cell to get here: kill -9 its worker
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
 """
 
 DRIVER = """
@@ -68,10 +50,9 @@ def test_a_ray_worker_killed_mid_cell_is_retried_and_every_cell_is_recorded_once
     install_plugin, tiny_mnist_root, tmp_path
 ):
     marker = tmp_path / "killed-worker.pid"
-    source = textwrap.dedent(KILLED_ONCE).format(marker=str(marker))
-    site = install_plugin(
-        "zoo-killed", {"killed": "toy_killed"}, {"toy_gan": toy_plugin_source(), "toy_killed": source}
-    )
+    source = hooked_plugin_source("toy_killed", KILLED_ONCE.format(marker=str(marker)))
+    modules = {"toy_gan": toy_plugin_source(), "toy_killed": source}
+    site = install_plugin("zoo-killed", {"killed": "toy_killed"}, modules)
     profile = smoke_profile(tmp_path, seeds="[0, 1]")
     args = cli_args("toy_killed", "vae", profile=profile, results=tmp_path, work_dir=tmp_path / "work")
     args += ["--data-root", str(tiny_mnist_root)]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import cli_args, smoke_profile, toy_plugin_source, zoo
+from tests.helpers import cli_args, hooked_plugin_source, smoke_profile, toy_plugin_source, zoo
 from zoo.bench.claims import Claims
 from zoo.bench.store import Cell, ResultStore
 from zoo.plugins import ZooPluginWarning, load_registry
@@ -186,27 +186,14 @@ def test_bench_all_runs_every_model_that_does_not_clash_and_reports_the_clash(
 
 
 SLOW = """
-    import time
-    from toy_gan import build, hookimpl, ModelSpec
-
-    def slow(image_shape, num_classes, *, latent_dim: int = 4):
-        trainer = build(image_shape, num_classes, latent_dim=latent_dim)
-        step = trainer.train_step
-        def slow_step(batch):
-            time.sleep(0.2)
-            return step(batch)
-        trainer.train_step = slow_step
-        return trainer
-
-    @hookimpl
-    def register_models(register):
-        register(ModelSpec(name="toy_slow", family="gan", conditional=False, paper="none (a test fixture)",
-                           factory=slow, license="MIT"))
+    def before_step(call):
+        time.sleep(0.2)
 """
 
 
 def test_two_benches_on_one_results_folder_share_the_cells(install_plugin, tiny_mnist_root, tmp_path):
-    site = install_plugin("zoo-slow", {"slow": "toy_slow"}, {"toy_gan": toy_plugin_source(), "toy_slow": SLOW})
+    modules = {"toy_gan": toy_plugin_source(), "toy_slow": hooked_plugin_source("toy_slow", SLOW)}
+    site = install_plugin("zoo-slow", {"slow": "toy_slow"}, modules)
     profile = smoke_profile(tmp_path, seeds="[0, 1, 2, 3]")
     first = bench_process(profile, tmp_path, tiny_mnist_root, "toy_slow", "--workers", "1", site=site)
     wait_for(lambda: worker_pids(tmp_path / "tiny") or first.poll() is not None)
@@ -219,6 +206,35 @@ def test_two_benches_on_one_results_folder_share_the_cells(install_plugin, tiny_
     rows = ResultStore(tmp_path / "tiny").rows()
     assert not rows[["model", "seed", "step", "metric"]].astype(str).duplicated().any()
     assert sorted(rows[rows["model"] == "toy_slow"]["seed"].unique()) == [0, 1, 2, 3]
+
+
+def test_kill_9_of_the_driver_loses_at_most_the_running_cells_and_leaves_no_worker(tiny_mnist_root, tmp_path):
+    """A hard kill (no chance to clean up): its workers die with it, the rerun adds exactly the rest."""
+    profile = smoke_profile(tmp_path, seeds="[0, 1, 2]")
+    results, first_cell = tmp_path / "tiny", tmp_path / "tiny" / "cells" / "mnist" / "dcgan-s0.json"
+    process = bench_process(profile, tmp_path, tiny_mnist_root, "dcgan", "--workers", "2")
+    try:
+        wait_for(lambda: first_cell.exists() or process.poll() is not None)
+        running = worker_pids(results)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.communicate(timeout=30)
+    assert first_cell.exists(), "the first cell never finished"
+    for pid in running.values():
+        wait_for(lambda pid=pid: not alive(pid), 20)
+    finished_before = set(p.name for p in first_cell.parent.glob("*.json"))
+    assert finished_before < {"real-data.json", "dcgan-s0.json", "dcgan-s1.json", "dcgan-s2.json"}
+
+    rerun = bench_process(profile, tmp_path, tiny_mnist_root, "dcgan", "--workers", "2")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert "dcgan on mnist, seed 0: finished earlier, skipped" in out
+    rows = ResultStore(results).rows()
+    keys = rows[["model", "seed", "step", "protocol_id", "metric"]].astype(str)
+    assert not keys.duplicated().any(), "duplicated rows"
+    counts = rows[rows["model"] == "dcgan"].groupby("seed")["metric"].count()
+    assert counts.to_dict() == {0: counts[0], 1: counts[0], 2: counts[0]}, "missing rows"
+    assert not list(results.rglob("*.tmp")), "a partial file was left behind"
 
 
 def test_ctrl_c_ends_the_workers_and_keeps_every_finished_cell(twisted, tiny_mnist_root, tmp_path):

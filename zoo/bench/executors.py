@@ -36,6 +36,7 @@ import torch
 
 from zoo.bench.jobs import Job, Outcome
 from zoo.bench.worker import process_main
+from zoo.errors import ZooError
 
 _SIGNAL_HINTS = {
     signal.SIGKILL: "killed, e.g. by the out-of-memory killer",
@@ -232,6 +233,8 @@ def local_executor(
         count = workers or len(gpus) * cells_per_device
         devices = [f"cuda:{gpus[i % len(gpus)]}" for i in range(count)]
     else:
+        if cells_per_device != 1:
+            raise ZooError("--cells-per-device is for GPUs; on a CPU, --workers sets how many cells run at once")
         count = workers or max(1, cpu_count() // CPU_THREADS_PER_WORKER)
         devices = ["cpu"] * count
     return LocalExecutor(devices, cell_timeout)
