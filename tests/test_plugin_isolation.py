@@ -9,6 +9,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import toy_plugin_source
 from zoo.cli import main
 from zoo.plugins import ZooPluginWarning, load_registry
 
@@ -52,6 +53,25 @@ def test_a_plugin_calling_sys_exit_does_not_turn_commands_into_silent_successes(
     listed = CliRunner().invoke(main, ["models"])
     assert listed.exit_code == 0 and "dcgan" in listed.stdout
     assert "skipping plugin exits (zoo-exit): import failed: SystemExit: 0" in listed.stderr
+
+
+EXITS_IN_FACTORY = (
+    toy_plugin_source("toy_quitter")
+    + """
+import sys
+
+def build(image_shape, num_classes, *, latent_dim: int = 8):
+    sys.exit(0)
+"""
+)
+
+
+def test_a_factory_calling_sys_exit_fails_the_command_naming_where(install_plugin, tiny_mnist_root, tmp_path):
+    install_plugin("zoo-quitter", {"toy_quitter": "toy_quitter"}, {"toy_quitter": EXITS_IN_FACTORY})
+    args = ["train", "toy_quitter", "--dataset", "mnist", "--data-root", tiny_mnist_root, "--out", tmp_path / "run"]
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "toy_quitter.py:" in result.stderr and "called sys.exit(0) in the middle of the command" in result.stderr
 
 
 @pytest.mark.filterwarnings("always::zoo.plugins.ZooPluginWarning")

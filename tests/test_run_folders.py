@@ -248,6 +248,14 @@ def test_labels_a_model_does_not_have_are_a_usage_error(zoo, tmp_path):
     assert_error(zoo("sample", "cgan", "--labels", "12"), 2, "labels must lie in [0, 10)")
 
 
+def test_a_config_json_the_installed_model_does_not_take_is_a_one_line_error(zoo, finished_run):
+    path = finished_run / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "hparams": {"depth": 3}}))
+    assert_error(
+        zoo("sample", finished_run), 1, "config.json does not fit 'vae' as installed", "no hyperparameter depth"
+    )
+
+
 def test_sampling_a_run_whose_plugin_was_uninstalled_names_the_distribution(zoo, flaky):
     assert zoo(*TRAIN).exit_code == 0
     shutil.rmtree(flaky / "zoo_flaky-2.1.dist-info")  # what pip uninstall removes

@@ -14,6 +14,7 @@ import faulthandler
 import json
 import shlex
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ MAX_SEED = 2**32 - 1
 
 
 class _ZooGroup(click.Group):
-    """Turns :class:`ZooError` and ``OSError`` into click's one-line errors (exit status 2 for a
-    :class:`UsageError`, else 1), and plugin warnings into one-line notes; keeps the command line as given
+    """Turns :class:`ZooError`, ``OSError`` and a plugin's ``sys.exit()`` into click's one-line errors (exit status 2
+    for a :class:`UsageError`, else 1), and plugin warnings into one-line notes; keeps the command line as given
     (``ctx.meta["zoo.argv"]``) so results can record the command that made them."""
 
     def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201
@@ -60,6 +61,13 @@ class _ZooGroup(click.Group):
             raise click.UsageError(str(error)) from None
         except ZooError as error:
             raise click.ClickException(str(error)) from None
+        except SystemExit as stop:  # zoo itself never calls sys.exit (click raises its own exceptions): plugin code did
+            frames = traceback.extract_tb(stop.__traceback__)
+            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "plugin code"
+            raise click.ClickException(
+                f"{where} called sys.exit({stop.code!r}) in the middle of the command; fix or uninstall the plugin "
+                "it belongs to"
+            ) from None
         except OSError as error:  # a full disk, a permission taken away mid-run: the system's words, one line
             if error.errno == errno.EPIPE:
                 raise  # click handles a closed pipe (zoo models | head) itself
@@ -98,9 +106,7 @@ _data_root_option = click.option(
 
 def _seed_option(what: str) -> Any:
     """``--seed``, bounded so that no RNG rejects it (a usage error, not a traceback)."""
-    return click.option(
-        "--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help=f"{what} (0 to {MAX_SEED})."
-    )
+    return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help=f"{what}.")
 
 
 _device_option = click.option(
