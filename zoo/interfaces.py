@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from zoo.errors import UnknownName, ZooError
+from zoo.errors import UnknownName, UsageError
 from zoo.hparams import coerce, signature_hparams
 
 ImageShape = tuple[int, int, int]
@@ -198,7 +198,7 @@ class ModelSpec:
         each value converted to its annotated type.
 
         An unknown key raises :class:`zoo.errors.UnknownName` naming the ones the model has; a value of the wrong
-        type raises :class:`zoo.errors.ZooError`.
+        type raises :class:`zoo.errors.UsageError`.
         """
         known = signature_hparams(self.factory)
         resolved = self.hparams
@@ -210,8 +210,8 @@ class ModelSpec:
             resolved.update(layer)
         try:
             return {name: coerce(name, value, known[name]) for name, value in resolved.items()}
-        except ZooError as error:
-            raise ZooError(f"model {self.name!r}: {error}") from None
+        except UsageError as error:
+            raise UsageError(f"model {self.name!r}: {error}") from None
 
 
 @dataclass(frozen=True)
