@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from zoo.cli import main
@@ -43,7 +44,16 @@ def test_an_existing_classifier_is_replaced_only_with_force_and_then_changes_the
 
     def protocol_id() -> str:
         extractor = registry.extractors[DOMAIN_CLASSIFIER]
-        return Protocol.resolve(settings, dataset="mnist", extractor=extractor, weights_path=weights).id
+        images, labels = torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.arange(4)
+        return Protocol.resolve(
+            settings,
+            dataset="mnist",
+            extractor=extractor,
+            weights_path=weights,
+            reference_images=images,
+            reference_labels=labels,
+            num_classes=10,
+        ).id
 
     before, digest = protocol_id(), hashlib.sha256(weights.read_bytes()).hexdigest()
 
