@@ -6,8 +6,6 @@ import base64
 import io
 import math
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import PIL.Image
 import pytest
 from matplotlib.collections import PolyCollection
 
+from tests.browser import chromium, needs_chromium, probed
 from zoo.bench import plots
 from zoo.bench.html import CSP, PNG_SIGNATURE, Section, render_html, write_html
 from zoo.bench.store import COLUMNS, REAL_DATA
@@ -193,42 +192,23 @@ def test_the_html_page_refuses_an_image_that_is_not_a_png(tmp_path):
         render_html("t", [Section("s", images=[("fake", b"GIF89a" + bytes(40))])])
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars"]  # fmt: skip
-# Records each image's decoded width in the DOM, for --dump-dom to show (the page itself has no script).
-PROBE = (
-    "<script>addEventListener('load', () => { for (const img of document.images) "
-    "img.setAttribute('data-natural-width', img.naturalWidth); "
-    "document.body.setAttribute('data-images-seen', document.images.length); });</script>"
-)
-
-
-@pytest.mark.skipif(_chromium() is None, reason="chromium not found: run .ci/install-chromium (Debian's chromium)")
+@needs_chromium
 def test_the_html_page_renders_in_headless_chromium_with_every_table_and_image(tmp_path):
     page = render_html("Leaderboard: toy", page_sections(tmp_path), invocations=[INVOCATION])
-    probed = page.replace(CSP, f"{CSP}; script-src 'unsafe-inline'").replace("</body>", PROBE + "</body>")
-    (tmp_path / "page.html").write_text(probed, encoding="utf-8")
+    (tmp_path / "page.html").write_text(probed(page), encoding="utf-8")
+    (tmp_path / "as-written.html").write_text(probed(page, allow_script=False), encoding="utf-8")
+    profile = tmp_path / "profile"
 
-    def chromium(*args: str, url: str = (tmp_path / "page.html").as_uri()) -> str:
-        profile = ["--user-data-dir=" + str(tmp_path / "profile")]
-        done = subprocess.run([_chromium(), *CHROMIUM_FLAGS, *profile, *args, url], capture_output=True, timeout=120)
-        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-        return done.stdout.decode("utf-8")
-
-    (tmp_path / "as-written.html").write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    as_written = chromium("--virtual-time-budget=5000", "--dump-dom", url=(tmp_path / "as-written.html").as_uri())
+    as_written = chromium(tmp_path / "as-written.html", "--virtual-time-budget=5000", "--dump-dom", profile=profile)
     assert 'data-images-seen="' not in as_written  # the page's CSP holds: no script (and no network) runs
-    dom = chromium("--virtual-time-budget=5000", "--dump-dom")
+    dom = chromium(tmp_path / "page.html", "--virtual-time-budget=5000", "--dump-dom", profile=profile)
     assert 'data-images-seen="2"' in dom
     assert dom.count("<table>") == 4 and "<caption>second leaderboard</caption>" in dom
     decoded = re.findall(r'<img [^>]*width="(\d+)"[^>]*data-natural-width="(\d+)"', dom)
     assert len(decoded) == 2 and all(int(natural) == int(width) > 0 for width, natural in decoded)
-    chromium("--window-size=1200,1600", f"--screenshot={tmp_path / 'page.png'}")
+    chromium(
+        tmp_path / "page.html", "--window-size=1200,1600", f"--screenshot={tmp_path / 'page.png'}", profile=profile
+    )
     with PIL.Image.open(tmp_path / "page.png") as shot:
         assert shot.size == (1200, 1600)
         colours = shot.convert("RGB").getcolors(maxcolors=1 << 20)
