@@ -84,6 +84,18 @@ def test_final_metrics_have_one_panel_per_metric_with_room_for_new_ones_and_best
     assert [t.get_text() for t in by_is.axes[0].get_yticklabels()] == ["alpha", "beta", "gamma"]
 
 
+def test_final_metrics_wrap_four_panels_to_a_row_and_mark_the_warning_thresholds():
+    figure = plots.final_metrics_figure(long_table(extra=("class_entropy", "min_class_share", "label_accuracy")))
+    assert [a.get_subplotspec().rowspan.start for a in figure.axes] == [0, 0, 0, 0, 1, 1, 1, 1]
+    second_row = figure.axes[4]
+    assert [t.get_text() for t in second_row.get_yticklabels() if t.get_visible()] == ["beta", "alpha"]
+    thresholds = {
+        a.get_title(): [line.get_xdata()[0] for line in a.lines if line.get_linestyle() == ":"] for a in figure.axes
+    }
+    assert thresholds.pop("min class share ↑") == [0.05] and thresholds.pop("label accuracy ↑") == [0.95]
+    assert not any(thresholds.values()) and "dotted red: warning threshold" in figure.get_suptitle()
+
+
 def test_plots_are_small_valid_deterministic_pngs_written_atomically(tmp_path):
     frame = long_table()
     for name, draw in {"curve": plots.plot_curve, "final": plots.plot_final_metrics}.items():

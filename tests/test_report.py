@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import PIL.Image
 import pytest
 import torch
 
@@ -177,7 +176,8 @@ def test_the_report_states_the_bold_rule_the_budget_rule_and_the_measured_budget
     )
     assert "- **vanilla_gan collapsed: some class gets under 5% of its samples, in 2 of 3 seeds" in text
     html = (results / HTML).read_text()
-    assert "Budget rule: equal training time per model" in html and "Warning: vanilla_gan collapsed" in html
+    assert "Budget rule: equal training time per model" in html
+    assert '<p class="warning">Warning: vanilla_gan collapsed' in html
 
 
 def invocation(profile_settings: dict | None = None) -> dict:
@@ -187,11 +187,15 @@ def invocation(profile_settings: dict | None = None) -> dict:
     return record | ({"profile_settings": profile_settings} if profile_settings else {})
 
 
+SETTINGS = {"name": "toy", "description": "", "budget": "", "batch_size": 16, "steps": 100,
+            "steps_per_model": {"wgan_gp": 50}, "eval_at": [50], "datasets": ["mnist"], "seeds": [0]}  # fmt: skip
+"""A profile as recorded with an invocation (:func:`profile_record`), without a budget rule."""
+
+
 def test_a_profile_without_a_budget_rule_gets_its_steps_stated_and_old_folders_say_so(results):
     record_invocation(results, invocation())
     assert "its settings and budget rule were not recorded" in write_report(results).read_text()
-    settings = {"name": "toy", "description": "", "budget": "", "batch_size": 16, "steps": 100,
-                "steps_per_model": {"wgan_gp": 50}, "eval_at": [50], "datasets": ["mnist"], "seeds": [0]}  # fmt: skip
+    settings = SETTINGS
     record_invocation(results, invocation(settings))
     text = write_report(results).read_text()
     assert "Budget rule: 100 steps at batch 16 per model (wgan_gp 50) (the profile states no rule)." in text
@@ -199,15 +203,29 @@ def test_a_profile_without_a_budget_rule_gets_its_steps_stated_and_old_folders_s
     assert "written under 2 different profile settings" in write_report(results).read_text()
 
 
+def test_datasets_come_in_the_profiles_order(results):
+    write_cell(results, "dcgan", 0, {"fid": 12.0}, dataset="fashion-mnist")
+    text = write_report(results).read_text()
+    assert text.index("## fashion-mnist") < text.index("## mnist")  # by name, without a recorded profile
+    record_invocation(results, invocation({**SETTINGS, "datasets": ["mnist", "fashion-mnist"]}))
+    text = write_report(results).read_text()
+    assert text.index("## mnist") < text.index("## fashion-mnist")
+    assert text.index("### mnist") < text.index("### fashion-mnist")  # the sample grids too
+    printed = zoo("leaderboard", profile="toy", results=results.parent).output
+    assert printed.index("\nmnist — ") < printed.index("\nfashion-mnist — ")
+
+
 def test_the_report_embeds_its_figures_and_grids_written_beside_the_tables(results):
     record_invocation(results, invocation())
     text = write_report(results).read_text()
     images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
-    assert images == [f"{PLOTS}/mnist/fid-p1.png", f"{PLOTS}/mnist/final-p1.png", f"{PLOTS}/mnist/sample-grids.png"]
+    assert images == [
+        f"{PLOTS}/mnist/toy-protocol-fid.png",
+        f"{PLOTS}/mnist/toy-protocol-final.png",
+        f"{PLOTS}/mnist/sample-grids.png",
+    ]
     for image in images:
         assert (results / image).read_bytes().startswith(PNG_SIGNATURE)
-    with PIL.Image.open(results / PLOTS / "mnist" / "final-p1.png") as final:  # a panel per metric, 7 of them
-        assert final.width > 7 * 150
     page = (results / HTML).read_text()
     assert page.count('<img src="data:image/png;base64,') == 3  # the same three figures, inlined
     assert re.findall("<caption>(.*?)</caption>", page) == [
@@ -216,6 +234,19 @@ def test_the_report_embeds_its_figures_and_grids_written_beside_the_tables(resul
         "bench invocations",
     ]
     assert '"num_generated": 64' in page and "zoo bench --all --profile toy" in page
+
+
+def test_figures_are_named_after_their_protocol_with_its_id_only_when_two_share_the_name(results):
+    write_report(results)
+    write_cell(results, "dcgan", 5, {"fid": 9.0}, protocol_id="p2", protocol="toy-protocol")
+    write_report(results)
+    assert sorted(p.name for p in (results / PLOTS / "mnist").iterdir()) == [
+        "sample-grids.png",
+        "toy-protocol-p1-fid.png",
+        "toy-protocol-p1-final.png",
+        "toy-protocol-p2-fid.png",
+        "toy-protocol-p2-final.png",
+    ]
 
 
 def test_the_report_of_old_cells_without_protocols_or_new_metrics(tmp_path):
@@ -232,7 +263,7 @@ def test_zoo_leaderboard_prints_provenance_and_warnings_and_rewrites_the_report(
     assert printed.exit_code == 0, printed.output
     assert "genzoo 0.1.0" in printed.output and "collapsed (2/3 seeds)" in printed.output
     assert "WARNING: vanilla_gan collapsed" in printed.output and "budgets measured: steps: 100" in printed.output
-    assert (results / MARKDOWN).exists() and (results / PLOTS / "mnist" / "fid-p1.png").exists()
+    assert (results / MARKDOWN).exists() and (results / PLOTS / "mnist" / "toy-protocol-fid.png").exists()
     assert (results / HTML).exists()
 
 
@@ -283,14 +314,14 @@ def test_results_drop_uninstalled_drops_only_what_no_plugin_registers(results):
 def test_results_drop_of_one_dataset_keeps_the_model_elsewhere(results):
     write_cell(results, "dcgan", 0, {"fid": 12.0}, dataset="fashion-mnist")
     write_report(results)
-    assert (results / PLOTS / "fashion-mnist" / "final-p1.png").exists()
+    assert (results / PLOTS / "fashion-mnist" / "toy-protocol-final.png").exists()
     assert (
         zoo("results", "drop", "dcgan", dataset="fashion-mnist", profile="toy", results=results.parent).exit_code == 0
     )
     rows = frame_of(results)
     assert set(rows.loc[rows["model"] == "dcgan", "dataset"]) == {"mnist"}
     assert not list((results / PLOTS / "fashion-mnist").glob("*.png")), "figures of a dataset without models remain"
-    assert (results / PLOTS / "mnist" / "final-p1.png").exists() and (
+    assert (results / PLOTS / "mnist" / "toy-protocol-final.png").exists() and (
         results / "grids" / "mnist" / "dcgan-s0.png"
     ).exists()
 

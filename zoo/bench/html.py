@@ -47,13 +47,15 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
 figcaption { color: #57606a; font-size: .9em; }
 pre { background: #f6f8fa; padding: .8em; overflow-x: auto; font-size: .85em; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+p.warning { border-left: 4px solid #cf222e; background: #fff0ee; padding: .4em .8em; font-weight: 600; }
 footer { margin-top: 3em; color: #57606a; font-size: .85em; }
 """
 
 
 @dataclass(frozen=True)
 class Section:
-    """One part of the page, rendered in this order: heading, paragraphs, tables, images, settings.
+    """One part of the page, rendered in this order: heading, warnings (highlighted), paragraphs, tables, images,
+    settings.
 
     ``tables`` are ``(caption, DataFrame)`` pairs (the index is shown unless it is a plain range);
     ``images`` are ``(caption, PNG file path or PNG bytes)`` pairs; ``settings`` (e.g. a protocol's) is
@@ -66,6 +68,7 @@ class Section:
     images: Sequence[tuple[str, str | Path | bytes]] = ()
     settings: Mapping[str, Any] | None = None
     settings_title: str = "protocol settings"
+    warnings: Sequence[str] = ()
 
 
 def render_html(
@@ -123,6 +126,7 @@ def data_uri(png: str | Path | bytes) -> tuple[str, int, int]:
 
 def _section(anchor: str, section: Section) -> str:
     parts = [f'<h2 id="{anchor}">{_e(section.heading)}</h2>']
+    parts += [f'<p class="warning">{_e(text)}</p>' for text in section.warnings]
     parts += [f"<p>{_e(text)}</p>" for text in section.paragraphs]
     parts += [_table(caption, frame) for caption, frame in section.tables]
     for caption, png in section.images:

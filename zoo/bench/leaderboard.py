@@ -8,6 +8,7 @@ their labels is flagged in a ``warnings`` column and by :func:`warnings_of`, nev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import pandas as pd
@@ -68,10 +69,13 @@ def final_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(diverged & (frame["status"] == "diverged")) | (~diverged & (frame["step"] == last))]
 
 
-def sections(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """``(dataset, protocol id, protocol name)`` of every leaderboard ``frame`` holds, one per dataset and protocol."""
+def sections(frame: pd.DataFrame, datasets: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """``(dataset, protocol id, protocol name)`` of every leaderboard ``frame`` holds, one per dataset and protocol:
+    the ``datasets`` named (a profile's, in its order) first, then the others by name."""
     scored = frame[frame["protocol_id"] != ""]
-    return [(d, pid, rows["protocol"].iloc[0]) for (d, pid), rows in scored.groupby(["dataset", "protocol_id"])]
+    found = [(d, pid, rows["protocol"].iloc[0]) for (d, pid), rows in scored.groupby(["dataset", "protocol_id"])]
+    rank = {name: i for i, name in enumerate(datasets)}
+    return sorted(found, key=lambda section: rank.get(section[0], len(rank)))
 
 
 def select(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> pd.DataFrame:

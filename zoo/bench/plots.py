@@ -24,13 +24,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from zoo.bench.leaderboard import LABELS, LOWER_IS_BETTER, check_single_protocol, final_rows
+from zoo.bench.leaderboard import CHECKS, LABELS, LOWER_IS_BETTER, check_single_protocol, final_rows
 from zoo.bench.store import REAL_DATA
 from zoo.errors import ZooError
 from zoo.fileio import atomic_path
 
 Spread = Literal["std", "range"]
 DPI = 100
+PANELS_PER_ROW = 4
+"""Panels per row of the final-metrics figure (eight metrics make two rows, readable at a page's width)."""
 SCALES = {"kid_mean": 1e3}
 """Display factors matching :data:`~zoo.bench.leaderboard.LABELS` (``KID ×10³``)."""
 _SPREAD_TEXT = {"std": "± 1 std over seeds", "range": "min–max over seeds"}
@@ -80,8 +82,8 @@ def curve_figure(frame: pd.DataFrame, metric: str = "fid", spread: Spread = "std
 
 
 def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = None, spread: Spread = "std") -> Figure:
-    """One panel per metric (default: every metric in the frame but the ``*_std`` companions, the leaderboard's
-    first, then any others such as a later ``mode_coverage``): each model's value at its final step, mean over
+    """One panel per metric, :data:`PANELS_PER_ROW` to a row (default: every metric in the frame but the ``*_std``
+    companions, the leaderboard's first, then any others): each model's value at its final step, mean over
     seeds with error bars for the seed spread, the real-data floor as a dashed line. Models are ordered best
     first by the first panel's metric; a model without a value is marked ``n/a``, a metric without any value
     (``unavailable`` everywhere) ``unavailable``. Raises
@@ -93,10 +95,14 @@ def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = No
         raise ZooError("no final metrics to plot")
     colors = _colors(frame)
     with _style():
-        size = (0.9 + 2.1 * len(metrics), 0.9 + 0.32 * len(models))
+        columns, rows_of_panels = min(len(metrics), PANELS_PER_ROW), -(-len(metrics) // PANELS_PER_ROW)
+        size = (0.9 + 2.1 * columns, rows_of_panels * (0.6 + 0.32 * len(models)) + 0.3)
         figure = Figure(figsize=size, dpi=DPI, layout="constrained")
         FigureCanvasAgg(figure)
-        panels = figure.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+        grid = figure.subplots(rows_of_panels, columns, sharey=True, squeeze=False)
+        for spare in grid.flat[len(metrics) :]:
+            spare.remove()
+        panels = grid.flat[: len(metrics)]
         for axes, metric in zip(panels, metrics, strict=True):
             values = _ok(rows, metric)
             scale = SCALES.get(metric, 1.0)
@@ -119,10 +125,17 @@ def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = No
             floor = values.loc[values["model"] == REAL_DATA, "value"]
             if not floor.empty:
                 axes.axvline(floor.mean() * scale, color="0.35", linestyle="--", linewidth=1)
+            for check in (c for c in CHECKS if c.metric == metric):
+                axes.axvline(check.threshold * scale, color="tab:red", linestyle=":", linewidth=1.2)
             axes.margins(x=0.22)
         panels[0].set_yticks(range(len(models)), models)
         panels[0].invert_yaxis()
-        figure.suptitle(f"Final metrics — {_title(frame)}; bars: mean, {_SPREAD_TEXT[spread]}; dashed: {REAL_DATA}")
+        for first in grid[1:, 0]:  # sharey shows the names on the first panel of each row only
+            first.tick_params(axis="y", labelleft=True)
+        warned = "; dotted red: warning threshold" if any(c.metric in metrics for c in CHECKS) else ""
+        figure.suptitle(
+            f"Final metrics — {_title(frame)}\nbars: mean, {_SPREAD_TEXT[spread]}; dashed: {REAL_DATA}{warned}"
+        )
     return figure
 
 

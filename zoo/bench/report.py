@@ -13,6 +13,8 @@ the same report.
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,7 +136,8 @@ def build_report(results_dir: Path, *, draw: bool = False) -> Report:
     invocations = read_json(results_dir / INVOCATIONS) if (results_dir / INVOCATIONS).exists() else []
     if draw:
         draw_figures(results_dir, frame)
-    plots = results_dir / PLOTS
+    plots, found = results_dir / PLOTS, sections(frame, _profile_datasets(invocations))
+    figures = figure_files(plots, found)
     boards = [
         Board(
             dataset=dataset,
@@ -146,9 +149,9 @@ def build_report(results_dir: Path, *, draw: bool = False) -> Report:
             steps=progress_table(frame, dataset=dataset, protocol_id=protocol_id),
             unavailable=unavailable(frame, dataset=dataset, protocol_id=protocol_id),
             settings=protocols.get(protocol_id),
-            figures=[f for f in figure_files(plots, dataset, protocol_id, name) if f[1].exists()],
+            figures=[f for f in figures[dataset, protocol_id] if f[1].exists()],
         )
-        for dataset, protocol_id, name in sections(frame)
+        for dataset, protocol_id, name in found
     ]
     grids = {}
     for dataset in dict.fromkeys(board.dataset for board in boards):
@@ -159,12 +162,20 @@ def build_report(results_dir: Path, *, draw: bool = False) -> Report:
     return Report(results_dir, _profile_lines(invocations), boards, grids, _diverged(frame), invocations)
 
 
-def figure_files(plots: Path, dataset: str, protocol_id: str, protocol: str) -> list[Figure]:
-    """Where a leaderboard's figures live: FID against training seconds, and the final metrics."""
-    return [
-        (f"FID against training seconds — {dataset}, protocol {protocol}", plots / dataset / f"fid-{protocol_id}.png"),
-        (f"Final metrics — {dataset}, protocol {protocol}", plots / dataset / f"final-{protocol_id}.png"),
-    ]
+def figure_files(plots: Path, found: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[Figure]]:
+    """(dataset, protocol id) -> its leaderboard's figures, FID against training seconds and the final metrics,
+    for the :func:`~zoo.bench.leaderboard.sections` ``found``: ``plots/<dataset>/<protocol>-fid.png`` and
+    ``-final.png``, named after the protocol (file-safe) so that links to them outlive a change of its settings;
+    the protocol id is added when two protocols of one dataset share a name."""
+    names = Counter((dataset, name) for dataset, _, name in found)
+    files = {}
+    for dataset, protocol_id, name in found:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name) + (f"-{protocol_id}" if names[dataset, name] > 1 else "")
+        files[dataset, protocol_id] = [
+            (f"FID against training seconds — {dataset}, protocol {name}", plots / dataset / f"{stem}-fid.png"),
+            (f"Final metrics — {dataset}, protocol {name}", plots / dataset / f"{stem}-final.png"),
+        ]
+    return files
 
 
 def draw_figures(results_dir: Path, frame: pd.DataFrame) -> list[Path]:
@@ -178,11 +189,11 @@ def draw_figures(results_dir: Path, frame: pd.DataFrame) -> list[Path]:
     plots = results_dir / PLOTS
     written: list[Path] = []
     order: dict[str, list[str]] = {}
-    for dataset, protocol_id, name in sections(frame):
+    found = sections(frame)
+    for (dataset, protocol_id), ((_, fid_path), (_, final_path)) in figure_files(plots, found).items():
         rows = select(frame, dataset=dataset, protocol_id=protocol_id)
         models = rows[rows["model"] != REAL_DATA]
         order.setdefault(dataset, ranked_models(leaderboard(frame, dataset=dataset, protocol_id=protocol_id)))
-        (_, fid_path), (_, final_path) = figure_files(plots, dataset, protocol_id, name)
         if ((models["metric"] == "fid") & (models["status"] == "ok")).any():
             written.append(plot_curve(rows, fid_path, "fid"))
         if not models.empty:
@@ -241,23 +252,22 @@ def render_markdown(report: Report) -> str:
 
 def write_page(report: Report, path: Path) -> Path:
     """``leaderboard.html``: one self-contained page of ``report`` (see :mod:`zoo.bench.html`)."""
-    parts = []
+    parts = [Section("Profile and budget rule", report.profile)] if report.profile else []
     for board in report.boards:
         tables = [("leaderboard", board.table)]
         if board.steps.shape[1] > 1:
             tables.append(("FID (mean over seeds) by training step", board.steps))
-        paragraphs = [f"Warning: {sentence}" for sentence in board.warnings]
-        paragraphs += [f"Budgets measured: {board.budget}."] if board.budget else []
+        warnings = [f"Warning: {sentence}" for sentence in board.warnings]
+        paragraphs = [f"Budgets measured: {board.budget}."] if board.budget else []
         paragraphs += [f"{metric} unavailable: {reason}" for metric, reason in board.unavailable.items()]
-        parts.append(Section(board.heading, paragraphs, tables, board.figures, board.settings))
+        parts.append(Section(board.heading, paragraphs, tables, board.figures, board.settings, warnings=warnings))
     for dataset, (composite, _) in report.grids.items():
         if composite:
             caption = f"Sample grids, {dataset}: the lowest seed's per model (a conditional model: one row per class)"
             parts.append(Section(f"Sample grids — {dataset}", images=[(caption, composite)]))
     if report.diverged:
         parts.append(Section("Diverged runs", report.diverged))
-    intro = " ".join([report.intro, *report.profile])
-    return write_html(path, report.title, parts, intro=intro, invocations=report.invocations)
+    return write_html(path, report.title, parts, intro=report.intro, invocations=report.invocations)
 
 
 def leaderboard_text(results_dir: Path, *, dataset: str | None = None, metric: str | None = None) -> str:
@@ -269,8 +279,9 @@ def leaderboard_text(results_dir: Path, *, dataset: str | None = None, metric: s
     if frame.empty:
         raise ZooError(f"no results in {results_dir}" + (f" for dataset {dataset!r}" if dataset else ""))
     path = Path(results_dir) / INVOCATIONS
-    blocks = ["\n".join(_profile_lines(read_json(path) if path.exists() else []))]
-    for name, protocol_id, protocol in sections(frame):
+    invocations = read_json(path) if path.exists() else []
+    blocks = ["\n".join(_profile_lines(invocations))]
+    for name, protocol_id, protocol in sections(frame, _profile_datasets(invocations)):
         table = leaderboard(frame, dataset=name, protocol_id=protocol_id, metric=metric)
         lines = [f"{name} — protocol {protocol} ({protocol_id})", table.to_string(index=False)]
         lines += [f"WARNING: {s}" for s in warnings_of(frame, dataset=name, protocol_id=protocol_id)]
@@ -289,7 +300,7 @@ def _profile_lines(invocations: list[dict[str, Any]]) -> list[str]:
     warning when the folder was written under different profile settings."""
     if not invocations:
         return []
-    recorded = [r["profile_settings"] for r in invocations if "profile_settings" in r]
+    recorded = _recorded_profiles(invocations)
     if not recorded:
         name = invocations[-1].get("profile", "?")
         return [f"Profile {name}: its settings and budget rule were not recorded (made by an older zoo)."]
@@ -305,6 +316,17 @@ def _profile_lines(invocations: list[dict[str, Any]]) -> list[str]:
             "(see the invocations); rows made under earlier ones may not compare with the latest."
         )
     return lines
+
+
+def _profile_datasets(invocations: list[dict[str, Any]]) -> list[str]:
+    """The datasets of the latest recorded profile, in its order (the order of the report's sections)."""
+    recorded = _recorded_profiles(invocations)
+    return recorded[-1]["datasets"] if recorded else []
+
+
+def _recorded_profiles(invocations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The profile settings recorded with ``invocations``, oldest first (older zoo versions recorded none)."""
+    return [r["profile_settings"] for r in invocations if "profile_settings" in r]
 
 
 def _sentence(text: str) -> str:
