@@ -249,6 +249,16 @@ def test_figures_are_named_after_their_protocol_with_its_id_only_when_two_share_
     ]
 
 
+def test_a_dataset_whose_only_model_diverged_gets_its_curve_but_no_final_figure(tmp_path):
+    rows = cell_rows("dcgan", 0, {"fid": 10.0})[:1]  # evaluated at step 50, then diverged at step 60
+    diverged = dataclasses.replace(rows[0], protocol="", protocol_id="", metric="diverged", value=None, step=60,
+                                   status="diverged", reason="non-finite loss")  # fmt: skip
+    ResultStore(tmp_path).write_cell("mnist", "dcgan", 0, [*rows, diverged], {})
+    text = write_report(tmp_path).read_text()
+    assert "0 of 1 (1 diverged, at step 60)" in text and "toy-protocol-fid.png" in text
+    assert not (tmp_path / PLOTS / "mnist" / "toy-protocol-final.png").exists()
+
+
 def test_the_report_of_old_cells_without_protocols_or_new_metrics(tmp_path):
     """Cells written before protocols were stored beside rows (results/cpu on main) still make a report."""
     write_cell(tmp_path, "dcgan", 0, {"fid": 10.0, "recall": 0.5})

@@ -25,6 +25,7 @@ from zoo.bench.html import Section, write_html
 from zoo.bench.leaderboard import (
     BOLD_RULE,
     budget_summary,
+    final_rows,
     leaderboard,
     progress_table,
     ranked_models,
@@ -196,7 +197,7 @@ def draw_figures(results_dir: Path, frame: pd.DataFrame) -> list[Path]:
         order.setdefault(dataset, ranked_models(leaderboard(frame, dataset=dataset, protocol_id=protocol_id)))
         if ((models["metric"] == "fid") & (models["status"] == "ok")).any():
             written.append(plot_curve(rows, fid_path, "fid"))
-        if not models.empty:
+        if (final_rows(models)["status"] != "diverged").any():
             written.append(plot_final_metrics(rows, final_path))
     for dataset, models in order.items():
         grids = results_dir / "grids" / dataset
