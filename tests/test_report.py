@@ -282,6 +282,8 @@ def test_zoo_report_writes_the_page_unless_told_not_to(results, tmp_path):
     assert (results / MARKDOWN).exists() and not (results / HTML).exists()
     written = zoo("report", profile="toy", results=results.parent)
     assert written.exit_code == 0 and str(results / HTML) in written.output and (results / HTML).exists()
+    assert zoo("report", "--no-html", profile="toy", results=results.parent).exit_code == 0
+    assert not (results / HTML).exists(), "a page left behind would disagree with the tables"
     missing = zoo("report", profile="nothing", results=tmp_path)
     assert (
         missing.exit_code == 1 and "no results in" in missing.stderr and "zoo bench --profile nothing" in missing.stderr

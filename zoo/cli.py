@@ -402,7 +402,10 @@ def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | 
 @_profile_option
 @_results_option
 @click.option(
-    "--html/--no-html", default=True, show_default=True, help="Also write leaderboard.html, one self-contained page."
+    "--html/--no-html",
+    default=True,
+    show_default=True,
+    help="Also write leaderboard.html, one self-contained page (--no-html deletes an existing one).",
 )
 def report(profile: str, results: Path, html: bool) -> None:
     """Rewrite the report of RESULTS/PROFILE from its stored results: leaderboard.md, the figures in plots/ and

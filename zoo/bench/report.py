@@ -119,24 +119,25 @@ class Report:
 
 def write_report(results_dir: Path, *, html: bool = True) -> Path:
     """(Re)write ``leaderboard.md``, its figures under ``plots/`` (dropping figures no longer made) and, with
-    ``html``, ``leaderboard.html`` in ``results_dir``; every file atomically. Returns the markdown's path."""
+    ``html``, ``leaderboard.html`` in ``results_dir``, every file atomically; without ``html`` an existing page is
+    deleted, so that no page disagrees with the tables. Returns the markdown's path."""
     results_dir = Path(results_dir)
-    report = build_report(results_dir, draw=True)
+    draw_figures(results_dir, ResultStore(results_dir).rows())
+    report = build_report(results_dir)
     write_text(results_dir / MARKDOWN, render_markdown(report))
     if html:
         write_page(report, results_dir / HTML)
+    else:
+        (results_dir / HTML).unlink(missing_ok=True)
     return results_dir / MARKDOWN
 
 
-def build_report(results_dir: Path, *, draw: bool = False) -> Report:
-    """The report of ``results_dir``; with ``draw``, its figures are (re)drawn under ``plots/`` first (see
-    :func:`draw_figures`), else those already there are used."""
+def build_report(results_dir: Path) -> Report:
+    """The report of ``results_dir``, with the figures :func:`draw_figures` left under ``plots/``."""
     results_dir = Path(results_dir)
     store = ResultStore(results_dir)
     frame, protocols = store.rows(), store.protocols()
     invocations = read_json(results_dir / INVOCATIONS) if (results_dir / INVOCATIONS).exists() else []
-    if draw:
-        draw_figures(results_dir, frame)
     plots, found = results_dir / PLOTS, sections(frame, _profile_datasets(invocations))
     figures = figure_files(plots, found)
     boards = [
