@@ -98,8 +98,9 @@ def leaderboard(frame: pd.DataFrame, *, dataset: str, protocol_id: str, metric: 
 
 
 def warnings_of(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> list[str]:
-    """One plain sentence per model and failed :data:`CHECKS` entry, e.g. ``vanilla_gan is collapsed: ... in 3
-    of 3 seeds (min class share 0.004 ± 0.002)``; empty when every model passes or the metrics are absent."""
+    """One plain sentence per model and failed :data:`CHECKS` entry, e.g. ``vanilla_gan collapsed: some class gets
+    under 5% of its samples, in 3 of 3 seeds (min class share 0.004 ± 0.002)``; empty when every model passes or
+    the metrics are absent."""
     rows = final_rows(select(frame, dataset=dataset, protocol_id=protocol_id))
     return [sentence for flags in _flags(rows).values() for _, sentence in flags]
 
