@@ -84,7 +84,7 @@ def test_final_metrics_have_one_panel_per_metric_with_room_for_new_ones_and_best
     assert [t.get_text() for t in by_is.axes[0].get_yticklabels()] == ["alpha", "beta", "gamma"]
 
 
-def test_final_metrics_wrap_four_panels_to_a_row_and_mark_the_warning_thresholds():
+def test_eight_final_metrics_make_two_rows_of_four_panels_with_the_warning_thresholds():
     figure = plots.final_metrics_figure(long_table(extra=("class_entropy", "min_class_share", "label_accuracy")))
     assert [a.get_subplotspec().rowspan.start for a in figure.axes] == [0, 0, 0, 0, 1, 1, 1, 1]
     second_row = figure.axes[4]

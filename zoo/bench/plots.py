@@ -31,8 +31,8 @@ from zoo.fileio import atomic_path
 
 Spread = Literal["std", "range"]
 DPI = 100
-PANELS_PER_ROW = 4
-"""Panels per row of the final-metrics figure (eight metrics make two rows, readable at a page's width)."""
+PANELS_PER_ROW = 5
+"""At most this many panels per row of the final-metrics figure, so that it stays readable at a page's width."""
 SCALES = {"kid_mean": 1e3}
 """Display factors matching :data:`~zoo.bench.leaderboard.LABELS` (``KID ×10³``)."""
 _SPREAD_TEXT = {"std": "± 1 std over seeds", "range": "min–max over seeds"}
@@ -82,8 +82,8 @@ def curve_figure(frame: pd.DataFrame, metric: str = "fid", spread: Spread = "std
 
 
 def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = None, spread: Spread = "std") -> Figure:
-    """One panel per metric, :data:`PANELS_PER_ROW` to a row (default: every metric in the frame but the ``*_std``
-    companions, the leaderboard's first, then any others): each model's value at its final step, mean over
+    """One panel per metric, at most :data:`PANELS_PER_ROW` to a row (default: every metric in the frame but the
+    ``*_std`` companions, the leaderboard's first, then any others): each model's value at its final step, mean over
     seeds with error bars for the seed spread, the real-data floor as a dashed line. Models are ordered best
     first by the first panel's metric; a model without a value is marked ``n/a``, a metric without any value
     (``unavailable`` everywhere) ``unavailable``. Raises
@@ -95,7 +95,8 @@ def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = No
         raise ZooError("no final metrics to plot")
     colors = _colors(frame)
     with _style():
-        columns, rows_of_panels = min(len(metrics), PANELS_PER_ROW), -(-len(metrics) // PANELS_PER_ROW)
+        rows_of_panels = -(-len(metrics) // PANELS_PER_ROW)
+        columns = -(-len(metrics) // rows_of_panels)  # balanced: eight metrics make two rows of four
         size = (0.9 + 2.1 * columns, rows_of_panels * (0.6 + 0.32 * len(models)) + 0.3)
         figure = Figure(figsize=size, dpi=DPI, layout="constrained")
         FigureCanvasAgg(figure)
