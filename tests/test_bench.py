@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -117,6 +118,16 @@ def test_the_smoke_profile_benches_every_registered_model(registry, tiny_mnist_r
     assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(registry.models)
     assert set(finished["model"]) == set(registry.models)  # whatever else is installed is benched too
     assert finished["value"].notna().all()
+    folder = tmp_path / "smoke"  # the report: figures beside the tables, the page, the profile's budget rule
+    assert {p.name for p in (folder / "plots" / "mnist").iterdir()} == {
+        "classifier-smoke-fid.png",
+        "classifier-smoke-final.png",
+        "sample-grids.png",
+    }
+    assert "](plots/mnist/sample-grids.png)" in (folder / "leaderboard.md").read_text()
+    assert (folder / "leaderboard.html").exists()
+    recorded = json.loads((folder / "invocations.json").read_text())[-1]["profile_settings"]
+    assert recorded["description"] == load_profile("smoke").description and recorded["steps"] == 20
 
 
 def test_bench_killed_after_its_first_cell_completes_on_rerun(bench_dir, tiny_mnist_root, tmp_path):
@@ -201,9 +212,9 @@ def test_leaderboard_ranks_one_protocol_at_a_time(bench_dir, tiny_mnist_root, tm
     other = rows.assign(protocol_id="other", value=rows["value"] * 2)
     both = pd.concat([rows, other])
     table = leaderboard(both, dataset="mnist", protocol_id=rows["protocol_id"].iloc[0])
-    assert (
+    assert (  # the values of this protocol only (a single model: no bold, it is best of nothing)
         table.loc[table["model"] == "vae", "FID"].item()
-        == f"**{rows[(rows.model == 'vae') & (rows.metric == 'fid') & (rows.step == 6)]['value'].item():.3g}**"
+        == f"{rows[(rows.model == 'vae') & (rows.metric == 'fid') & (rows.step == 6)]['value'].item():.3g}"
     )
 
 

@@ -24,8 +24,9 @@ import pandas as pd
 import torch
 
 from zoo.bench import load_profile, run_bench
+from zoo.bench.drop import drop_models, uninstalled_models
 from zoo.bench.leaderboard import LOWER_IS_BETTER
-from zoo.bench.report import leaderboard_text
+from zoo.bench.report import HTML, PLOTS, leaderboard_text, write_report
 from zoo.conformance import Probe, models_of, run_checks
 from zoo.data import resolve_data_root
 from zoo.device import DEVICE_CHOICES, resolve_device
@@ -350,7 +351,7 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     type=click.IntRange(min=1, max=10000),
     default=GRID_SIZE,
     show_default=True,
-    help="Number of samples.",
+    help="Number of samples (a conditional model without --labels rounds up to whole rows, one class per row).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("grid.png"), show_default=True
@@ -358,7 +359,7 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
 @click.option(
     "--labels",
     help="Class numbers for a conditional model, comma-separated, repeated to fill -n (e.g. 7 or 0,1,2); "
-    "default: one class per grid column.",
+    "default: one grid row per class (-n rounded up to whole rows).",
 )
 @_seed_option("Sampling seed")
 @_device_option
@@ -366,8 +367,8 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
     """Draw samples from a trained run folder and save them as a PNG grid."""
     writable_dir(output.parent, "choose another -o")
     generator, _ = load_run(run_dir, device=device)
-    save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
-    click.echo(f"wrote {count} samples to {output}")
+    _, written = save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
+    click.echo(f"wrote {written} samples to {output}")
 
 
 @main.command()
@@ -441,14 +442,66 @@ def bench(
     click.echo(f"report: {report}")
 
 
+_profile_option = click.option("--profile", default="cpu", show_default=True, help="Whose results: RESULTS/PROFILE.")
+_results_option = click.option(
+    "--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True
+)
+
+
 @main.command()
-@click.option("--profile", default="cpu", show_default=True, help="Whose results to show.")
-@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True)
+@_profile_option
+@_results_option
 @click.option("--dataset", help="Only this dataset.")
 @click.option("--metric", type=click.Choice(list(LOWER_IS_BETTER)), help="Rank by this metric (default: FID).")
 def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None) -> None:
-    """Print the leaderboards stored in RESULTS/PROFILE: one per dataset and evaluation protocol."""
+    """Print the leaderboards stored in RESULTS/PROFILE (one per dataset and evaluation protocol), and rewrite
+    the folder's report: leaderboard.md, its plots and leaderboard.html."""
     click.echo(leaderboard_text(results / profile, dataset=dataset, metric=metric))
+    click.echo(f"\nreport: {write_report(results / profile)}")
+
+
+@main.command()
+@_profile_option
+@_results_option
+@click.option(
+    "--html/--no-html",
+    default=True,
+    show_default=True,
+    help="Also write leaderboard.html, one self-contained page (--no-html deletes an existing one).",
+)
+def report(profile: str, results: Path, html: bool) -> None:
+    """Rewrite the report of RESULTS/PROFILE from its stored results: leaderboard.md, the figures in plots/ and
+    (with --html) leaderboard.html, a single page with every table, figure and sample grid inlined."""
+    folder = results / profile
+    if not (folder / "cells").is_dir():
+        raise ZooError(f"no results in {folder}; run `zoo bench --profile {profile}` first")
+    written = write_report(folder, html=html)
+    click.echo(f"wrote {written}, {folder / PLOTS}/" + (f" and {folder / HTML}" if html else ""))
+
+
+@main.group("results")
+def results_group() -> None:
+    """Manage a results folder (RESULTS/PROFILE) without editing its files by hand."""
+
+
+@results_group.command("drop")
+@click.argument("models", nargs=-1)
+@click.option("--uninstalled", is_flag=True, help="Drop every model that no installed plugin registers.")
+@click.option("--dataset", help="Only this dataset's cells.")
+@_profile_option
+@_results_option
+def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None, profile: str, results: Path) -> None:
+    """Delete the cells and sample grids of MODELS (or of the uninstalled ones) from RESULTS/PROFILE, then
+    rebuild results.csv and the report."""
+    folder = results / profile
+    chosen = list(models) + (uninstalled_models(folder, load_registry()) if uninstalled else [])
+    if not chosen:
+        if uninstalled:
+            click.echo(f"every model in {folder} is installed; nothing to drop")
+            return
+        raise click.UsageError("name the models to drop, or pass --uninstalled")
+    deleted = drop_models(folder, list(dict.fromkeys(chosen)), dataset=dataset)
+    click.echo(f"dropped {', '.join(dict.fromkeys(chosen))}: deleted {len(deleted)} files; report rebuilt")
 
 
 @main.group()

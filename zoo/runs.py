@@ -88,24 +88,29 @@ def parameter_counts(trainer: Trainer) -> dict[str, int]:
 def sample_images(
     generator: Generator, n: int = GRID_SIZE, *, labels: torch.Tensor | None = None, seed: int = SAMPLING_SEED
 ) -> tuple[torch.Tensor, int | None]:
-    """``n`` samples ``[n, C, H, W]`` in ``[-1, 1]`` drawn with ``seed``, and the grid row length that shows them
-    best: a conditional model without ``labels`` draws classes ``0, 1, ..., K-1, 0, ...`` so each grid column is
-    one class. Raises :class:`ZooError` for labels the model cannot take."""
-    by_class = labels is None and generator.conditional
-    if by_class:
-        labels = torch.arange(n) % generator.num_classes
+    """Samples ``[N, C, H, W]`` in ``[-1, 1]`` drawn with ``seed``, and the grid row length that shows them best.
+
+    ``N`` is ``n``, except for a conditional model without ``labels``: it draws ``ceil(n / K)`` samples of each of
+    its ``K`` classes, class by class, so each grid ROW is one class (64 -> 10 rows of 7 for 10 classes).
+    Raises :class:`UsageError` for labels the model cannot take."""
+    per_class = None
+    if labels is None and generator.conditional:
+        per_class = -(-n // generator.num_classes)
+        labels = torch.arange(generator.num_classes).repeat_interleave(per_class)
+        n = len(labels)
     rng = torch.Generator(device=generator.device).manual_seed(seed)
     try:
         images = generator.sample(n, generator=rng, labels=labels)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return images, generator.num_classes if by_class else None
+    return images, per_class
 
 
-def save_samples(generator: Generator, path: Path, n: int = GRID_SIZE, **options: Any) -> Path:
-    """A PNG grid of :func:`sample_images` (same options) at ``path``, written atomically."""
+def save_samples(generator: Generator, path: Path, n: int = GRID_SIZE, **options: Any) -> tuple[Path, int]:
+    """A PNG grid of :func:`sample_images` (same options) at ``path``, written atomically; returns the path and the
+    number of images in the grid."""
     images, nrow = sample_images(generator, n, **options)
-    return save_grid(images, path, nrow=nrow)
+    return save_grid(images, path, nrow=nrow), len(images)
 
 
 def train_run(

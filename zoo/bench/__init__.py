@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from zoo.bench.profiles import Profile, load_profile
-from zoo.bench.report import record_invocation, write_report
+from zoo.bench.report import profile_record, record_invocation, write_report
 from zoo.bench.runner import Bench, Cell
 from zoo.bench.store import ResultStore
 from zoo.errors import ZooError
@@ -64,6 +64,7 @@ def run_bench(
             {
                 "command": command,
                 "profile": profile.name,
+                "profile_settings": profile_record(profile),
                 "started_at": _utc(started),
                 "wall_seconds": round(time.time() - started, 1),
                 "ran": counts["done"] + counts["diverged"],

@@ -3,6 +3,7 @@
 A profile is ``zoo/profiles/<name>.toml`` (shipped in the package) or any ``.toml`` path::
 
     description = "..."
+    budget = "equal training time per model: ..."   # optional: the budget rule, shown in the leaderboard
     datasets = ["mnist"]
     seeds = [0, 1, 2]
     batch_size = 64
@@ -50,6 +51,9 @@ class Profile:
     eval_at: tuple[int, ...]
     protocols: tuple[ProtocolSettings, ...]
     description: str = ""
+    budget: str = ""
+    """The rule by which ``steps``/``steps_per_model`` were chosen (e.g. equal training time, with the measured
+    per-step costs); recorded with each bench invocation and shown in the leaderboard."""
     steps_per_model: dict[str, int] = field(default_factory=dict)
     hparams_per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
     tiny_models: bool = False
@@ -102,6 +106,7 @@ def load_profile(name_or_path: str) -> Profile:
             eval_at=tuple(int(s) for s in raw.pop("eval_at", ())),
             protocols=tuple(ProtocolSettings(**p) for p in raw.pop("protocols")),
             description=raw.pop("description", ""),
+            budget=raw.pop("budget", ""),
             steps_per_model={k: int(v) for k, v in raw.pop("steps_per_model", {}).items()},
             hparams_per_model=raw.pop("hparams_per_model", {}),
             tiny_models=bool(raw.pop("tiny_models", False)),
