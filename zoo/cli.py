@@ -152,6 +152,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--family", type=click.Choice(["gan", "vae"]), default="gan", show_default=True)
 @click.option("--conditional", is_flag=True, help="The model takes class labels.")
 @click.option(
+    "--own-trainer", is_flag=True, help="GAN: write a Trainer of its own (trainer.py) instead of using GANTrainer."
+)
+@click.option(
     "-o",
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -159,10 +162,10 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="Folder in which to create zoo-NAME/.",
 )
-def plugins_new(name: str, family: str, conditional: bool, out: Path) -> None:
+def plugins_new(name: str, family: str, conditional: bool, own_trainer: bool, out: Path) -> None:
     """Write a pip-installable plugin package for a new model NAME: a working small model, its entry point,
     a README and a conformance test. Install it with `pip install -e zoo-NAME` and it appears in `zoo models`."""
-    target = new_plugin(name, family=family, conditional=conditional, out_dir=out)
+    target = new_plugin(name, family=family, conditional=conditional, own_trainer=own_trainer, out_dir=out)
     click.echo(f"wrote {target}; next: pip install -e {target} && zoo plugins check {name}")
 
 
