@@ -5,6 +5,10 @@ class ZooError(Exception):
     """A problem with the user's input, files or environment, stated in one actionable sentence."""
 
 
+class ZooWarning(UserWarning):
+    """Something the user should know that does not stop the command; the CLI prints it as one line."""
+
+
 class UnknownName(ZooError):
     """A model, dataset, plugin or profile name that is not registered."""
 

@@ -37,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from zoo.data.root import resolve_data_root
-from zoo.errors import ZooError
+from zoo.errors import ZooError, ZooWarning
 from zoo.fileio import atomic_path, write_json
 from zoo.interfaces import DatasetSpec
 
@@ -49,8 +49,12 @@ _PROGRESS_MIN_FILES, _CHUNK = 500, 1024  # a bar from this many files; files que
 OnError = Literal["stop", "skip"]
 
 
-class SkippedImagesWarning(UserWarning):
+class SkippedImagesWarning(ZooWarning):
     """Unreadable images were skipped (``on_error="skip"``); the message counts them and names the first few."""
+
+
+class FolderCacheWarning(ZooWarning):
+    """The preprocessed images could not be cached (the folder is then preprocessed again next time)."""
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,9 @@ def load_image_folder(
         images, skipped = _preprocess(index, size, progress, workers or min(8, os.cpu_count() or 1))
         images = _write_cache(npy, images, skipped, stem)
     if skipped and on_error == "stop":
-        raise ZooError(f"{index.root / skipped[0][0]}: unreadable image ({skipped[0][1]}); fix or remove the file, "
-                       "or skip unreadable files (on_error='skip')")  # fmt: skip
+        raise ZooError(f"{index.root / skipped[0][0]}: unreadable image ({skipped[0][1]}; {len(skipped)} unreadable "
+                       "in all); fix or remove the file, or leave unreadable files out with --on-error skip "
+                       "(on_error='skip' in Python)")  # fmt: skip
     if skipped:
         named = ", ".join(f"{rel} ({why})" for rel, why in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
         warnings.warn(f"{index.root}: skipped {len(skipped)} unreadable of {len(index.files)} images: {named}",
@@ -187,11 +192,21 @@ def assign_splits(index: FolderIndex, test_fraction: float = 0.1) -> tuple[str, 
     return tuple(splits)
 
 
+@dataclass(frozen=True)
+class FolderDataset(DatasetSpec):
+    """A :class:`DatasetSpec` made from an image folder by :func:`folder_dataset_spec`, which records how:
+    ``folder`` (absolute), ``size`` in pixels and ``test_fraction``."""
+
+    folder: Path = Path()
+    size: int = 0
+    test_fraction: float = 0.1
+
+
 def folder_dataset_spec(
     path: str | Path, size: int, *, test_fraction: float = 0.1, data_root: str | Path | None = None,
     cache_dir: str | Path | None = None, on_error: OnError = "stop", progress: bool = True
-) -> DatasetSpec:  # fmt: skip
-    """A :class:`DatasetSpec` for the folder at ``path``, ``size x size`` pixels, split by :func:`assign_splits`.
+) -> FolderDataset:  # fmt: skip
+    """A :class:`FolderDataset` for the folder at ``path``, ``size x size`` pixels, split by :func:`assign_splits`.
 
     Preprocesses (or reads the cache) now, since the channel count depends on the images. The cache defaults to
     ``<data root>/.zoo-cache/folders`` (``data_root`` resolved by :func:`resolve_data_root`). ``load(root, split,
@@ -216,13 +231,16 @@ def folder_dataset_spec(
     digest = _digest([_entries(index, mtime=False), index.labels, size, splits])
     counts = ", ".join(f"{int((per_image == s).sum())} {s}" for s in names)
     classes = f"{index.num_classes} classes" if index.classes else "unlabelled"
-    return DatasetSpec(
+    return FolderDataset(
         name=f"folder-{_slug(index.root)}-{size}-{digest[:8]}",
         image_shape=tuple(int(d) for d in data.images.shape[1:]),  # type: ignore[arg-type]
         num_classes=index.num_classes,
         load=load,
         splits=names,
         description=f"images in {index.root} ({index.layout}, {classes}, {counts}), {size}x{size}",
+        folder=index.root,
+        size=size,
+        test_fraction=test_fraction,
     )
 
 
@@ -351,7 +369,8 @@ def _write_cache(npy: Path, images: np.ndarray, skipped: list, stem: str) -> np.
                 old.unlink(missing_ok=True)
         return np.load(npy, mmap_mode="r", allow_pickle=False)
     except OSError as error:
-        warnings.warn(f"could not cache the preprocessed images in {npy.parent} ({error})", stacklevel=3)
+        warnings.warn(f"could not cache the preprocessed images in {npy.parent} ({error})", FolderCacheWarning,
+                      stacklevel=3)  # fmt: skip
         return images
 
 

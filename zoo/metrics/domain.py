@@ -203,7 +203,10 @@ def train_for_dataset(
     (a fraction). Returns the weights path and the test accuracy.
     """
     if spec.num_classes < 2:
-        raise ZooError(f"dataset {spec.name!r} has no classes to train a domain classifier on")
+        raise ZooError(
+            f"dataset {spec.name!r} has no classes to train a domain classifier on; nothing to train: zoo bench "
+            "scores a dataset without labels with the offline Inception network instead"
+        )
     images, labels = load_split(spec, "train", root=data_root)
     test_images, test_labels = load_split(spec, "test", root=data_root)
     try:
