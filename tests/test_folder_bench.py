@@ -160,3 +160,9 @@ def test_the_smoke_profile_on_rgb_folders_at_64_pixels(tmp_path, extractors):
     assert sorted(map(sorted, by_dataset.values())) == [["cgan", "dcgan", "vae"], ["dcgan", "vae"]]
     assert final["value"].notna().all()
     assert set(rows["protocol"]) == {"classifier-smoke", "classifier-smoke-inception"}
+
+
+def test_datasets_takes_the_data_root_it_advertises(tmp_path):
+    result = zoo("datasets", data_root=tmp_path / "elsewhere")
+    assert result.exit_code == 0 and f"data root: {tmp_path / 'elsewhere'} (set with --data-root" in result.output
+    assert "--dataset folder:PATH --size N" in result.output

