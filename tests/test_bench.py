@@ -229,4 +229,4 @@ def test_bad_profiles_are_one_line_errors(tmp_path, content, message):
 
 def test_unknown_profile_lists_the_known_ones():
     result = zoo("bench", "--all", profile="nope")
-    assert result.exit_code == 1 and "unknown profile 'nope'" in result.stderr and "cpu" in result.stderr
+    assert result.exit_code == 2 and "unknown profile 'nope'" in result.stderr and "cpu" in result.stderr

@@ -50,7 +50,7 @@ def sprites_plugin(install_plugin):
 
 def test_the_dataset_plugin_and_the_profile_of_ones_own_from_contributing(sprites_plugin, tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("ZOO_EXTRACTOR_DIR", str(tmp_path / "extractors"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     missing = zoo("datasets")
     assert missing.exit_code == 0 and re.search(r"sprites\s+1x16x16\s+4\s+zoo-sprites", missing.output)

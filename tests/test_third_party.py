@@ -73,7 +73,7 @@ def test_scaffolded_plugin_installs_checks_and_benches(tmp_path, tiny_mnist_root
 def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path):
     runner = CliRunner()
     bad = runner.invoke(main, ["plugins", "new", "My-Model", "-o", str(tmp_path)])
-    assert bad.exit_code == 1 and "invalid plugin name 'My-Model'" in bad.stderr
+    assert bad.exit_code == 2 and "invalid plugin name 'My-Model'" in bad.stderr
     assert runner.invoke(main, ["plugins", "new", "twice", "-o", str(tmp_path)]).exit_code == 0
     again = runner.invoke(main, ["plugins", "new", "twice", "-o", str(tmp_path)])
     assert again.exit_code == 1 and "already exists" in again.stderr

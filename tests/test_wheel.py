@@ -81,7 +81,7 @@ def test_the_wheel_installed_elsewhere_benches_with_its_own_profiles_and_weights
     work = tmp_path / "elsewhere"
     work.mkdir()
     variables = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "ZOO_LOAD_PLUGINS")}
-    variables.update(OMP_NUM_THREADS="1", ZOO_EXTRACTOR_DIR=str(tmp_path / "user-extractors"))
+    variables.update(OMP_NUM_THREADS="1", XDG_CACHE_HOME=str(tmp_path / "cache"))
     python, zoo = env / "bin" / "python", env / "bin" / "zoo"
 
     where = sh(python, "-c", "import zoo, genzoo_plugins; print(zoo.__file__, genzoo_plugins.__file__)", cwd=work,

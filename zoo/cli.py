@@ -1,12 +1,20 @@
 """The ``zoo`` command. Each command parses its options, calls the library and prints; no logic lives here.
 
-User errors (:class:`zoo.errors.ZooError`) are printed as one line with exit status 1, never a traceback.
+User errors are printed as one line, never a traceback. Exit status 2: the command line asks for something that
+does not exist or is not allowed (click's usage errors and :class:`zoo.errors.UsageError`: an unknown name, a value
+of the wrong type or out of range). Exit status 1: any other :class:`zoo.errors.ZooError` (a file, folder, run,
+dataset, plugin or training run that is not as it must be), a file the operating system refuses (``OSError``),
+and an interrupted command.
 """
 
 from __future__ import annotations
 
+import errno
+import faulthandler
 import json
 import shlex
+import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,21 +27,27 @@ from zoo.bench import load_profile, run_bench
 from zoo.bench.leaderboard import LOWER_IS_BETTER
 from zoo.bench.profiles import builtin_profiles, profile_path
 from zoo.bench.report import leaderboard_text
-from zoo.bench.weights import user_extractor_dir
 from zoo.conformance import Probe, models_of, run_checks
 from zoo.data import resolve_data_root
-from zoo.data.sources import DEFAULT_SIZE, FolderOptions, dataset_option, with_datasets
+from zoo.data.sources import DEFAULT_SIZE, FolderOptions, with_datasets
 from zoo.device import DEVICE_CHOICES, resolve_device
-from zoo.errors import ZooError, ZooWarning
-from zoo.metrics.domain import train_for_dataset
+from zoo.errors import UsageError, ZooError, ZooWarning
+from zoo.fileio import writable_dir
+from zoo.metrics.domain import DEFAULT_MIN_ACCURACY, train_for_dataset, user_extractor_dir
+from zoo.plugin_probe import installed_plugins, probe_plugins
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry
 from zoo.runs import GRID_SIZE, RunConfig, load_run, save_samples, train_run
 from zoo.scaffold import new_plugin
+from zoo.training import Interrupted
+
+MAX_SEED = 2**32 - 1
+"""The largest seed the commands take: every RNG a plugin may seed (torch, numpy, random) accepts it."""
 
 
 class _ZooGroup(click.Group):
-    """Turns :class:`ZooError` into click's one-line error, and plugin warnings into one-line notes; keeps the
-    command line as given (``ctx.meta["zoo.argv"]``) so results can record the command that made them."""
+    """Turns :class:`ZooError`, ``OSError`` and a plugin's ``sys.exit()`` into click's one-line errors (exit status 2
+    for a :class:`UsageError`, else 1), and plugin warnings into one-line notes; keeps the command line as given
+    (``ctx.meta["zoo.argv"]``) so results can record the command that made them."""
 
     def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201
         argv = list(args)
@@ -45,8 +59,21 @@ class _ZooGroup(click.Group):
         warnings.showwarning = _show_warning
         try:
             return super().invoke(ctx)
+        except UsageError as error:
+            raise click.UsageError(str(error)) from None
         except ZooError as error:
             raise click.ClickException(str(error)) from None
+        except SystemExit as stop:  # zoo itself never calls sys.exit (click raises its own exceptions): plugin code did
+            frames = traceback.extract_tb(stop.__traceback__)
+            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "plugin code"
+            raise click.ClickException(
+                f"{where} called sys.exit({stop.code!r}) in the middle of the command; fix or uninstall the plugin "
+                "it belongs to"
+            ) from None
+        except OSError as error:  # a full disk, a permission taken away mid-run: the system's words, one line
+            if error.errno == errno.EPIPE:
+                raise  # click handles a closed pipe (zoo models | head) itself
+            raise click.ClickException(f"{error.filename or 'a file'}: {error.strerror or error}") from None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -64,6 +91,8 @@ def main() -> None:
     Models and datasets come from plugins (the built-ins are plugins too). Set
     ZOO_LOAD_PLUGINS=a,b to load only the named plugins, or to an empty string to load none.
     """
+    if sys.__stderr__ is not None and not faulthandler.is_enabled():
+        faulthandler.enable(sys.__stderr__)  # a crash in C code (a plugin's, say) prints where it happened
 
 
 def _print_table(rows: list[dict[str, Any]], empty: str) -> None:
@@ -104,6 +133,11 @@ def _folder_dataset_options(command: Any) -> Any:
     for option in reversed(_folder_options):
         command = option(command)
     return command
+
+
+def _seed_option(what: str) -> Any:
+    """``--seed``, bounded so that no RNG rejects it (a usage error, not a traceback)."""
+    return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help=f"{what}.")
 
 
 _device_option = click.option(
@@ -209,6 +243,21 @@ def plugins_new(name: str, family: str, conditional: bool, own_trainer: bool, ou
     click.echo(f"wrote {target}; next: pip install -e {target} && zoo plugins check {name}")
 
 
+@plugins.command("probe")
+@click.argument("names", nargs=-1)
+def plugins_probe(names: tuple[str, ...]) -> None:
+    """Load each plugin (or NAMES) in a Python process of its own and report the ones that end or hang the process
+    (os._exit, a segfault, a kill, an endless import): what zoo cannot survive in-process. Exit 1 if any does."""
+    results = probe_plugins(names)
+    _print_table([{"name": r.name, "status": r.status, "detail": r.detail} for r in results], "no plugins installed")
+    fatal = [r.name for r in results if r.status == "fatal"]
+    if fatal:
+        rest = ",".join(name for name in installed_plugins() if name not in fatal)
+        raise ZooError(
+            f"loading {', '.join(fatal)} ends the zoo process: uninstall, or leave out with {LOAD_PLUGINS_ENV}={rest}"
+        )
+
+
 @plugins.command("check")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--shape", default="1x28x28", show_default=True, help="Image shape CxHxW to check with.")
@@ -254,7 +303,7 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
     "--steps", type=click.IntRange(min=1), default=2000, show_default=True, help="Training steps (generator updates)."
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@_seed_option("Seed of the weights and the batch order")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED]."
 )
@@ -290,7 +339,8 @@ def train(
     final sample grid.
 
     Writes config.json, checkpoint.pt, generator.safetensors, samples.png and summary.json to the run folder.
-    Ctrl-C saves a checkpoint at the end of the current step; continue with --resume.
+    Ctrl-C saves a checkpoint at the end of the current step (a second Ctrl-C stops at once); continue with --resume.
+    A run that stopped before its first checkpoint is started afresh by the same command.
     """
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
@@ -309,15 +359,22 @@ def train(
             resume=resume,
             checkpoint_every=checkpoint_every,
         )
-    except KeyboardInterrupt as interrupt:
-        raise click.ClickException(
-            f"{interrupt}; continue with: zoo train {model} {dataset_option(registry.datasets[dataset])} --out {out} "
-            "--resume"
-        ) from None
+    except Interrupted as stop:
+        if stop.saved_step is None:
+            advice = f"start it again with: {_this_command(resume=False)}"
+        else:
+            advice = f"continue from step {stop.saved_step} with: {_this_command(resume=True)}"
+        raise click.ClickException(f"{stop}; {advice}") from None
     click.echo(
         f"trained {model} on {dataset}: {result.step} steps, {result.images_per_second:.0f} img/s; "
         f"samples in {out / 'samples.png'}"
     )
+
+
+def _this_command(*, resume: bool) -> str:
+    """The command line being run, as a shell command, with ``--resume`` added or removed."""
+    argv = [arg for arg in click.get_current_context().meta["zoo.argv"] if arg != "--resume"]
+    return shlex.join(["zoo", *argv, *(["--resume"] if resume else [])])
 
 
 def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
@@ -350,10 +407,11 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     help="Class numbers for a conditional model, comma-separated, repeated to fill -n (e.g. 7 or 0,1,2); "
     "default: one class per grid column.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")
+@_seed_option("Sampling seed")
 @_device_option
 def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: int, device: str) -> None:
     """Draw samples from a trained run folder and save them as a PNG grid."""
+    writable_dir(output.parent, "choose another -o")
     generator, _ = load_run(run_dir, device=device)
     save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
     click.echo(f"wrote {count} samples to {output}")
@@ -506,19 +564,20 @@ def extractor_list() -> None:
 )
 @click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@_seed_option("Seed of the weights and the batch order")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the weights [default: $ZOO_EXTRACTOR_DIR, else ~/.local/share/zoo/extractors, where profiles "
+    help="Folder for DATASET-ARCH.safetensors and its .json card [default: ~/.cache/zoo/extractors, where profiles "
     "find a classifier by name].",
 )
+@click.option("--force", is_flag=True, help="Replace a classifier already in --out (its protocols get a new id).")
 @click.option(
     "--min-accuracy",
     type=click.FloatRange(0, 1),
-    default=0.0,
+    default=DEFAULT_MIN_ACCURACY,
     show_default=True,
-    help="Refuse to save a classifier below this test accuracy (a fraction, e.g. 0.99).",
+    help="Refuse to save a classifier below this test accuracy (a fraction); 0 keeps any.",
 )
 @_device_option
 @_data_root_option
@@ -530,6 +589,7 @@ def extractor_train(
     batch_size: int,
     seed: int,
     out: Path | None,
+    force: bool,
     min_accuracy: float,
     device: str,
     data_root: Path | None,
@@ -538,7 +598,9 @@ def extractor_train(
     on_error: str,
 ) -> None:
     """Train the domain classifier for a dataset with timm; saves safetensors weights and a sidecar with the
-    sha256 and test accuracy, which bench profiles then name in their protocols."""
+    sha256 and test accuracy, which bench profiles then name in their protocols.
+
+    Never replaces an existing classifier without --force, and never saves one below --min-accuracy."""
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     path, test_accuracy = train_for_dataset(
@@ -551,6 +613,7 @@ def extractor_train(
         device=resolve_device(device),
         data_root=data_root,
         min_accuracy=min_accuracy,
+        force=force,
     )
     click.echo(
         f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} "

@@ -13,7 +13,7 @@ import string
 from importlib import metadata
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo.errors import UsageError, ZooError
 
 TEMPLATES = Path(__file__).parent / "templates"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -30,11 +30,11 @@ def new_plugin(
     :class:`zoo.Trainer`. Refuses to write into a folder that already has files.
     """
     if not _NAME.match(name):
-        raise ZooError(f"invalid plugin name {name!r}: use lowercase letters, digits and '_', starting with a letter")
+        raise UsageError(f"invalid plugin name {name!r}: use lowercase letters, digits and '_', starting with a letter")
     if family not in FAMILIES:
-        raise ZooError(f"unknown family {family!r}; use one of {', '.join(FAMILIES)}")
+        raise UsageError(f"unknown family {family!r}; use one of {', '.join(FAMILIES)}")
     if own_trainer and family != "gan":
-        raise ZooError(f"--own-trainer is for --family gan: the {family} template always has a Trainer of its own")
+        raise UsageError(f"--own-trainer is for --family gan: the {family} template always has a Trainer of its own")
     distribution, package = f"zoo-{name.replace('_', '-')}", f"zoo_{name}"
     target = Path(out_dir) / distribution
     if target.exists() and any(target.iterdir()):

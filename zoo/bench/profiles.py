@@ -4,8 +4,8 @@ A profile is a built-in name (``smoke``, ``cpu``, ``gpu``: ``zoo/profiles/<name>
 the path of any ``.toml`` file. ``docs/profiles.md`` documents every key with a complete example;
 :class:`ProfileFile` is the schema, and a file that breaks it is a one-line :class:`ZooError` naming the key.
 
-On a dataset without class labels, protocols whose extractor needs them (the domain classifier) are left out, and
-if none remains the offline Inception network takes their place, unless the profile says
+On a dataset without class labels, protocols whose extractor is trained on them (the domain classifier) are left
+out, and if none remains the offline Inception network takes their place, unless the profile says
 ``label_free_fallback = false`` (:meth:`Profile.protocols_for`).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,13 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 from zoo.bench.weights import FID_HELPER_WEIGHTS, extractor_dirs, is_weights_name, locate_weights
 from zoo.data.sources import DEFAULT_SIZE, FOLDER_PREFIX, dataset_option, folder_path, is_folder
 from zoo.errors import UnknownName, ZooError
-from zoo.interfaces import DatasetSpec
+from zoo.interfaces import DatasetSpec, ExtractorSpec
 from zoo.metrics import DOMAIN_CLASSIFIER, INCEPTION, INCEPTION_FID_HELPER, ProtocolSettings
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 """The built-in profiles, package data beside ``zoo/extractors/`` (the classifier weights their protocols name)."""
-LABELLED_EXTRACTORS = frozenset({DOMAIN_CLASSIFIER})
-"""Extractors trained on a dataset's classes: no such network exists for a dataset without labels."""
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 ProtocolEntry = create_model(  # ProtocolSettings' fields, as a [[protocols]] entry states them
@@ -98,16 +96,19 @@ class Profile:
             raise ZooError(f"{_missing(settings, looked)}; {_way_out(settings, dataset, f'--dataset {dataset}')}")
         return found
 
-    def protocols_for(self, dataset: DatasetSpec, echo: Callable[[str], None]) -> tuple[ProtocolSettings, ...]:
+    def protocols_for(
+        self, dataset: DatasetSpec, extractors: Mapping[str, ExtractorSpec], echo: Callable[[str], None]
+    ) -> tuple[ProtocolSettings, ...]:
         """The protocols that score ``dataset``, each with its extractor weights at hand.
 
-        On a dataset without classes, protocols whose extractor needs labels (:data:`LABELLED_EXTRACTORS`) are left
-        out; if no protocol remains, each is replaced by :func:`label_free` (the offline Inception network: FID,
-        KID, precision/recall; IS unavailable), unless the profile sets ``label_free_fallback = false``. ``echo``
-        says what was left out or replaced. Raises :class:`ZooError`, with the way out, for weights that cannot be
-        found.
+        On a dataset without classes, protocols whose extractor is trained on a dataset's classes
+        (``classifies_dataset``, as the domain classifier is) are left out, as no such network can exist; if no
+        protocol remains, each is replaced by :func:`label_free` (the offline Inception network: FID, KID,
+        precision/recall; IS unavailable), unless the profile sets ``label_free_fallback = false``. ``echo`` says
+        what was left out or replaced. ``extractors``: the registered ones, by name. Raises :class:`ZooError`, with
+        the way out, for an unknown extractor and for weights that cannot be found.
         """
-        usable = [s for s in self.protocols if dataset.num_classes or s.extractor not in LABELLED_EXTRACTORS]
+        usable = [s for s in self.protocols if dataset.num_classes or not extractors[s.extractor].classifies_dataset]
         dropped = [s for s in self.protocols if s not in usable]
         named = ", ".join(f"{s.name!r} ({s.extractor}, trained on labels)" for s in dropped)
         if dropped and usable:

@@ -23,15 +23,13 @@ from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
 from zoo.errors import Diverged, PluginError, ZooError
 from zoo.factory import create_trainer
-from zoo.imaging import to_uint8
-from zoo.interfaces import ExtractorSpec, Generator
-from zoo.metrics import MetricValue, Protocol, ProtocolSettings, evaluate
+from zoo.interfaces import ExtractorSpec
+from zoo.metrics import MetricValue, Protocol, ProtocolSettings, Samples, evaluate, generate_samples
 from zoo.plugins import Registry
 from zoo.provenance import provenance
 from zoo.runs import RunConfig, parameter_counts, save_samples
 from zoo.training import train
 
-SAMPLE_BATCH = 500
 Scored = list[tuple[Protocol, str, MetricValue]]
 """(protocol, metric name, value) for every metric under every protocol of a profile."""
 
@@ -66,15 +64,6 @@ class DatasetContext:
     def protocols(self) -> dict[str, dict[str, Any]]:
         """Protocol id -> settings, as stored beside the rows in each cell file."""
         return {ref.protocol.id: ref.protocol.record() for ref in self.references}
-
-
-def generate_uint8(generator: Generator, n: int, seed: int) -> torch.Tensor:
-    """``n`` samples as uint8 ``[n, C, H, W]`` on the CPU, drawn in batches from one seeded ``torch.Generator``."""
-    rng = torch.Generator(device=generator.device).manual_seed(seed)
-    chunks = [
-        to_uint8(generator.sample(min(SAMPLE_BATCH, n - i), generator=rng)).cpu() for i in range(0, n, SAMPLE_BATCH)
-    ]
-    return torch.cat(chunks)
 
 
 class Bench:
@@ -174,27 +163,34 @@ class Bench:
             spec = self.registry.datasets[dataset]
             images, labels = load_split(spec, "train", root=self.data_root, limit=self.profile.train_limit)
             train_data = InMemoryDataset(images, labels, device=self.device, num_classes=spec.num_classes)
-            self.contexts[dataset] = DatasetContext(
-                train_data, [self._reference(dataset, s) for s in self.profile.protocols_for(spec, self.echo)]
-            )
+            protocols = self.profile.protocols_for(spec, self.registry.extractors, self.echo)
+            self.contexts[dataset] = DatasetContext(train_data, [self._reference(dataset, s) for s in protocols])
         return self.contexts[dataset]
 
     def _reference(self, dataset: str, settings: ProtocolSettings) -> Reference:
         weights = self.profile.weights_path(settings, dataset)
         extractor = self.registry.extractors[settings.extractor]
         spec = self.registry.datasets[dataset]
-        images, _ = load_split(spec, settings.reference_split, root=self.data_root, limit=settings.num_reference)
+        images, labels = load_split(spec, settings.reference_split, root=self.data_root, limit=settings.num_reference)
         if len(images) < settings.num_reference:
             raise ZooError(
                 f"{dataset}/{settings.reference_split} has {len(images)} images; protocol {settings.name!r} needs "
                 f"{settings.num_reference}"
             )
-        protocol = Protocol.resolve(settings, dataset=dataset, extractor=extractor, weights_path=weights)
+        protocol = Protocol.resolve(
+            settings,
+            dataset=dataset,
+            extractor=extractor,
+            weights_path=weights,
+            reference_images=images,
+            reference_labels=labels,
+            num_classes=spec.num_classes,
+        )
         return Reference(protocol, extractor, weights, images)
 
-    def _score(self, dataset: str, samples_for: Callable[[Protocol], torch.Tensor]) -> Scored:
-        """Every metric under every protocol of the profile; ``samples_for(protocol)`` gives the uint8 images to
-        score under that protocol (its ``num_generated``, drawn with its ``seed``)."""
+    def _score(self, dataset: str, samples_for: Callable[[Protocol], Samples]) -> Scored:
+        """Every metric under every protocol of the profile; ``samples_for(protocol)`` gives the samples to score
+        under that protocol (its ``num_generated``, drawn with its ``seed``)."""
         scored = []
         for ref in self._context(dataset).references:
             values = evaluate(
@@ -233,7 +229,7 @@ class Bench:
         context = self._context(dataset)
         train_images = context.train.images.cpu()
         plugin = self.registry.datasets.plugin(dataset)
-        scored = self._score(dataset, lambda protocol: train_images[: protocol.settings.num_generated])
+        scored = self._score(dataset, lambda protocol: Samples(train_images[: protocol.settings.num_generated]))
         rows = self._rows(
             scored,
             model=REAL_DATA,
@@ -281,10 +277,7 @@ class Bench:
         def on_evaluate(step: int, train_seconds: float) -> None:
             nonlocal eval_seconds
             started = time.perf_counter()
-            scored = self._score(
-                cell.dataset,
-                lambda p: generate_uint8(trainer.generator, p.settings.num_generated, seed=p.settings.seed),
-            )
+            scored = self._score(cell.dataset, lambda p: generate_samples(trainer.generator, p))
             eval_seconds += time.perf_counter() - started
             rows.extend(
                 self._rows(

