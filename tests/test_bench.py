@@ -222,10 +222,10 @@ def test_leaderboard_ranks_one_protocol_at_a_time(bench_dir, tiny_mnist_root, tm
     ("content", "message"),
     [
         ("datasets = [", "is not valid TOML"),
-        ('datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\n', "lacks the setting 'protocols'"),
+        ('datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\n', "protocols is missing"),
         (
             'datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\nbogus = 1\nprotocols = []',
-            "unknown settings: bogus",
+            "unknown key 'bogus'",
         ),
     ],
 )

@@ -26,11 +26,13 @@ import torch
 from zoo.bench import load_profile, run_bench
 from zoo.bench.drop import drop_models, uninstalled_models
 from zoo.bench.leaderboard import LOWER_IS_BETTER
+from zoo.bench.profiles import builtin_profiles, profile_path
 from zoo.bench.report import HTML, PLOTS, leaderboard_text, write_report
 from zoo.conformance import Probe, models_of, run_checks
 from zoo.data import resolve_data_root
+from zoo.data.sources import DEFAULT_SIZE, FolderOptions, with_datasets
 from zoo.device import DEVICE_CHOICES, resolve_device
-from zoo.errors import UsageError, ZooError
+from zoo.errors import UsageError, ZooError, ZooWarning
 from zoo.fileio import writable_dir
 from zoo.metrics.domain import DEFAULT_MIN_ACCURACY, train_for_dataset, user_extractor_dir
 from zoo.plugin_probe import installed_plugins, probe_plugins
@@ -76,7 +78,7 @@ class _ZooGroup(click.Group):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    if issubclass(category, ZooPluginWarning):
+    if issubclass(category, (ZooPluginWarning, ZooWarning)):
         click.echo(f"warning: {message}", err=True)
     else:
         click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)
@@ -103,6 +105,35 @@ _data_root_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder holding datasets in torchvision's layouts (default: $ZOO_DATA_ROOT, else ~/.cache/zoo/datasets).",
 )
+_folder_options = [
+    click.option(
+        "--size",
+        type=click.IntRange(min=1),
+        help=f"For --dataset folder:PATH (a folder of images; class sub-folders give labels): pixels a side, centre "
+        f"crop and resize [default: {DEFAULT_SIZE}, or a bench profile's image_size].",
+    ),
+    click.option(
+        "--test-fraction",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=FolderOptions.test_fraction,
+        show_default=True,
+        help="For folder:PATH: the share of each class held out as the test split (by a hash of the file names).",
+    ),
+    click.option(
+        "--on-error",
+        type=click.Choice(["stop", "skip"]),
+        default="stop",
+        show_default=True,
+        help="For folder:PATH: stop at an unreadable image file (naming it), or leave such files out.",
+    ),
+]
+
+
+def _folder_dataset_options(command: Any) -> Any:
+    """The options that say how a ``folder:PATH`` dataset is read (``--size``, ``--test-fraction``, ``--on-error``)."""
+    for option in reversed(_folder_options):
+        command = option(command)
+    return command
 
 
 def _seed_option(what: str) -> Any:
@@ -143,8 +174,13 @@ def models() -> None:
 
 
 @main.command()
-def datasets() -> None:
-    """List the registered datasets and where their files are looked for."""
+@_data_root_option
+def datasets(data_root: Path | None) -> None:
+    """List the registered datasets and where their files are looked for.
+
+    Any folder of images is a dataset too, with no plugin: --dataset folder:PATH (class sub-folders give labels,
+    a flat folder is unlabelled) in train, bench and extractor train.
+    """
     registry = load_registry()
     rows = []
     for name in registry.datasets:
@@ -152,7 +188,8 @@ def datasets() -> None:
         shape = "x".join(str(d) for d in spec.image_shape)
         rows.append({"name": name, "shape": shape, "classes": spec.num_classes, "plugin": plugin.distribution})
     _print_table(rows, "no datasets registered")
-    click.echo(f"\ndata root: {resolve_data_root()} (set with --data-root or ZOO_DATA_ROOT)")
+    click.echo(f"\ndata root: {resolve_data_root(data_root)} (set with --data-root or ZOO_DATA_ROOT)")
+    click.echo("image folders: --dataset folder:PATH --size N (no plugin needed; see `zoo train --help`)")
 
 
 @main.group(invoke_without_command=True)
@@ -190,6 +227,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--family", type=click.Choice(["gan", "vae"]), default="gan", show_default=True)
 @click.option("--conditional", is_flag=True, help="The model takes class labels.")
 @click.option(
+    "--own-trainer", is_flag=True, help="GAN: write a Trainer of its own (trainer.py) instead of using GANTrainer."
+)
+@click.option(
     "-o",
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -197,10 +237,10 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="Folder in which to create zoo-NAME/.",
 )
-def plugins_new(name: str, family: str, conditional: bool, out: Path) -> None:
+def plugins_new(name: str, family: str, conditional: bool, own_trainer: bool, out: Path) -> None:
     """Write a pip-installable plugin package for a new model NAME: a working small model, its entry point,
     a README and a conformance test. Install it with `pip install -e zoo-NAME` and it appears in `zoo models`."""
-    target = new_plugin(name, family=family, conditional=conditional, out_dir=out)
+    target = new_plugin(name, family=family, conditional=conditional, own_trainer=own_trainer, out_dir=out)
     click.echo(f"wrote {target}; next: pip install -e {target} && zoo plugins check {name}")
 
 
@@ -278,6 +318,7 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
 @_device_option
 @_data_root_option
 @click.option("--download", is_flag=True, help="Download missing dataset files through torchvision (needs internet).")
+@_folder_dataset_options
 def train(
     model: str,
     dataset: str,
@@ -291,20 +332,26 @@ def train(
     device: str,
     data_root: Path | None,
     download: bool,
+    size: int | None,
+    test_fraction: float,
+    on_error: str,
 ) -> None:
-    """Train MODEL on a dataset, with a progress bar, periodic checkpoints and a final sample grid.
+    """Train MODEL on a dataset (a registered one, or folder:PATH), with a progress bar, periodic checkpoints and a
+    final sample grid.
 
     Writes config.json, checkpoint.pt, generator.safetensors, samples.png and summary.json to the run folder.
     Ctrl-C saves a checkpoint at the end of the current step (a second Ctrl-C stops at once); continue with --resume.
     A run that stopped before its first checkpoint is started afresh by the same command.
     """
+    folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
     config = RunConfig(
         model=model, dataset=dataset, steps=steps, batch_size=batch_size, seed=seed, hparams=_parse_hparams(hparam)
     )
     try:
         result = train_run(
-            load_registry(),
+            registry,
             config,
             out,
             device=device,
@@ -378,9 +425,14 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
     "--profile",
     default="cpu",
     show_default=True,
-    help="A profile shipped in zoo/profiles/ (cpu, gpu, smoke) or a .toml path.",
+    help="A built-in profile (cpu, gpu, smoke: see `zoo profiles`) or the path of your own .toml (docs/profiles.md).",
 )
-@click.option("--dataset", "datasets", multiple=True, help="Only these datasets (default: the profile's); repeatable.")
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    help="Only these datasets (default: the profile's); a registered name or folder:PATH; repeatable.",
+)
 @click.option("--seeds", type=click.IntRange(min=1), help="Only the profile's first N seeds.")
 @click.option("--force", is_flag=True, help="Redo cells that are already finished.")
 @click.option(
@@ -399,6 +451,7 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
 )
 @_device_option
 @_data_root_option
+@_folder_dataset_options
 def bench(
     models: tuple[str, ...],
     all_models: bool,
@@ -410,6 +463,9 @@ def bench(
     work_dir: Path,
     device: str,
     data_root: Path | None,
+    size: int | None,
+    test_fraction: float,
+    on_error: str,
 ) -> None:
     """Train, score and rank MODELS (or --all) on the profile's datasets and seeds.
 
@@ -419,8 +475,9 @@ def bench(
     """
     if all_models and models:
         raise click.UsageError("name models or pass --all, not both")
-    registry = load_registry()
     chosen = load_profile(profile)
+    folders = FolderOptions(size or chosen.image_size, test_fraction, on_error)
+    registry, names = with_datasets(load_registry(), datasets or chosen.datasets, folders, data_root=data_root)
     try:
         report = run_bench(
             registry,
@@ -429,7 +486,7 @@ def bench(
             results_dir=results / chosen.name,
             work_dir=work_dir / chosen.name,
             command="zoo " + shlex.join(click.get_current_context().meta["zoo.argv"]),
-            datasets=list(datasets) or None,
+            datasets=names,
             seeds=list(chosen.seeds[:seeds]) if seeds else None,
             force=force,
             data_root=data_root,
@@ -504,6 +561,30 @@ def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None
     click.echo(f"dropped {', '.join(dict.fromkeys(chosen))}: deleted {len(deleted)} files; report rebuilt")
 
 
+@main.group(invoke_without_command=True)
+@click.pass_context
+def profiles(ctx: click.Context) -> None:
+    """List the built-in bench profiles. A profile of your own is any .toml file (bench --profile ./mine.toml);
+    docs/profiles.md describes every key."""
+    if ctx.invoked_subcommand:
+        return
+    rows = [
+        {"name": path.stem, "description": load_profile(path).description, "file": str(path)}
+        for path in builtin_profiles()
+    ]
+    _print_table(rows, "no built-in profiles: is zoo installed with its package data?")
+
+
+@profiles.command("show")
+@click.argument("profile")
+def profiles_show(profile: str) -> None:
+    """Check PROFILE (a built-in name or a .toml path) and print it; start your own from a built-in with
+    `zoo profiles show smoke > mine.toml`."""
+    path = profile_path(profile)
+    load_profile(path)  # a broken profile is a one-line error naming the key
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
 @main.group()
 def extractor() -> None:
     """Feature extractors for the metrics (the per-dataset domain classifier)."""
@@ -527,7 +608,7 @@ def extractor_list() -> None:
 
 
 @extractor.command("train")
-@click.option("--dataset", required=True, help="A registered dataset with classes.")
+@click.option("--dataset", required=True, help="A dataset with classes: a registered one, or folder:PATH.")
 @click.option(
     "--arch",
     default="test_resnet",
@@ -540,7 +621,8 @@ def extractor_list() -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for DATASET-ARCH.safetensors and its .json card [default: ~/.cache/zoo/extractors].",
+    help="Folder for DATASET-ARCH.safetensors and its .json card [default: ~/.cache/zoo/extractors, where profiles "
+    "find a classifier by name].",
 )
 @click.option("--force", is_flag=True, help="Replace a classifier already in --out (its protocols get a new id).")
 @click.option(
@@ -552,6 +634,7 @@ def extractor_list() -> None:
 )
 @_device_option
 @_data_root_option
+@_folder_dataset_options
 def extractor_train(
     dataset: str,
     arch: str,
@@ -563,13 +646,18 @@ def extractor_train(
     min_accuracy: float,
     device: str,
     data_root: Path | None,
+    size: int | None,
+    test_fraction: float,
+    on_error: str,
 ) -> None:
     """Train the domain classifier for a dataset with timm; saves safetensors weights and a sidecar with the
     sha256 and test accuracy, which bench profiles then name in their protocols.
 
     Never replaces an existing classifier without --force, and never saves one below --min-accuracy."""
+    folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     path, test_accuracy = train_for_dataset(
-        load_registry().datasets[dataset],
+        registry.datasets[dataset],
         out or user_extractor_dir(),
         arch=arch,
         steps=steps,

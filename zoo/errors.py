@@ -10,6 +10,10 @@ class ZooError(Exception):
     """A problem with the user's input, files or environment, stated in one actionable sentence."""
 
 
+class ZooWarning(UserWarning):
+    """Something the user should know that does not stop the command; the CLI prints it as one line."""
+
+
 class UsageError(ZooError):
     """A value the user asked for that zoo cannot take: an unknown name, a hyperparameter of the wrong type, a class
     label the model does not have. The CLI exits 2."""

@@ -98,6 +98,10 @@ class Catalog(Generic[Spec]):
         """The plugin (distribution and version) that registered ``name``."""
         return self._lookup(name).plugin
 
+    def including(self, spec: Spec, plugin: PluginInfo) -> Catalog[Spec]:
+        """A copy that also holds ``spec`` from ``plugin`` (e.g. an image folder built for one command)."""
+        return Catalog(self.kind, {**self._entries, spec.name: [Registered(spec, plugin)]})
+
     def clashes(self) -> list[str]:
         """One message per name that more than one plugin registered."""
         return [self._clash(name) for name, entries in self._entries.items() if len(entries) > 1]

@@ -145,7 +145,7 @@ def train_run(
         spec, dataset.image_shape, dataset.num_classes, hparams=config.hparams, seed=config.seed, device=torch_device
     )
     images, labels = load_split(dataset, "train", root=data_root, download=download)
-    data = InMemoryDataset(images, labels, device=torch_device)
+    data = InMemoryDataset(images, labels, device=torch_device, num_classes=dataset.num_classes)
     plugin = registry.models.plugin(config.model)
     write_json(
         config_path,

@@ -163,18 +163,12 @@ class Bench:
             spec = self.registry.datasets[dataset]
             images, labels = load_split(spec, "train", root=self.data_root, limit=self.profile.train_limit)
             train_data = InMemoryDataset(images, labels, device=self.device, num_classes=spec.num_classes)
-            self.contexts[dataset] = DatasetContext(
-                train_data, [self._reference(dataset, s) for s in self.profile.protocols]
-            )
+            protocols = self.profile.protocols_for(spec, self.registry.extractors, self.echo)
+            self.contexts[dataset] = DatasetContext(train_data, [self._reference(dataset, s) for s in protocols])
         return self.contexts[dataset]
 
     def _reference(self, dataset: str, settings: ProtocolSettings) -> Reference:
         weights = self.profile.weights_path(settings, dataset)
-        if not weights.is_file():
-            raise ZooError(
-                f"extractor weights {weights} for protocol {settings.name!r} not found; for the domain "
-                f"classifier run: zoo extractor train --dataset {dataset}"
-            )
         extractor = self.registry.extractors[settings.extractor]
         spec = self.registry.datasets[dataset]
         images, labels = load_split(spec, settings.reference_split, root=self.data_root, limit=settings.num_reference)

