@@ -57,7 +57,7 @@ def profile(tmp_path: Path, text: str = VALID, name: str = "mine.toml") -> Path:
         (("seeds = [0]", "seeds = []"), "seeds: must not be empty"),
         (("seeds = [0]", "seeds = [1, 1]"), "seeds must be unique"),
         (("steps = 4", "steps = 4\ntiny_models = 1"), "tiny_models: expected true or false, got 1"),
-        (("steps = 4", "stpes = 4"), "unknown key 'stpes'; known keys here: description, datasets, seeds, batch_size"),
+        (("steps = 4", "stpes = 4"), "unknown key 'stpes'; known keys here: description, budget, datasets, seeds, batch_size"),
         (
             ("kid_subset_size = 32", "kid_subset = 32"),
             r"unknown key 'protocols\[0\].kid_subset'; known keys here: name",
