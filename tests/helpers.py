@@ -110,6 +110,23 @@ def toy_plugin_source(model_name: str = "toy") -> str:
     return f"NAME = {model_name!r}\n" + textwrap.dedent(TOY_PLUGIN)
 
 
+def write_image_folder(folder: Path, per_class: int, classes: int = 0, size: tuple[int, int] = (40, 36)) -> Path:
+    """A folder of RGB PNG/JPEG images (``size`` is width x height) the way a user keeps one: ``classes`` sub-folders
+    ``class<k>/`` of ``per_class`` images each (a bright square whose place is the class), or, with ``classes=0``,
+    ``per_class`` images at the top level (the square anywhere): unlabelled."""
+    rng = np.random.default_rng(len(str(folder)) + per_class + classes)
+    width, height = size
+    for label in range(max(classes, 1)):
+        for i in range(per_class):
+            image = np.zeros((height, width, 3), dtype=np.uint8) + rng.integers(0, 70, 3, dtype=np.uint8)
+            top, left = (4 + 8 * label, 4) if classes else rng.integers(0, min(size) - 12, 2)
+            image[top : top + 12, left : left + 12] = rng.integers(170, 256, 3, dtype=np.uint8)
+            path = folder / (f"class{label}" if classes else "") / f"{i:04d}.{'jpg' if i % 3 == 0 else 'png'}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            PIL.Image.fromarray(image).save(path)
+    return folder
+
+
 SMOKE = Path(__file__).resolve().parents[1] / "zoo" / "profiles" / "smoke.toml"
 
 

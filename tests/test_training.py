@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import pytest
@@ -12,8 +13,8 @@ from torch import nn
 from zoo import Batch, Generator, Trainer
 from zoo.checkpoint import load_checkpoint
 from zoo.data import InMemoryDataset
-from zoo.errors import Diverged
-from zoo.training import train
+from zoo.errors import Diverged, PluginError
+from zoo.training import Interrupted, train
 
 
 class LineGenerator(Generator):
@@ -48,8 +49,14 @@ class ScriptedTrainer(Trainer):
         loss.backward()
         self.optimizer.step()
         action = self.at_step.get(self.calls)
-        if action == "sigint":
+        if action in ("sigint", "sigint twice"):
             signal.raise_signal(signal.SIGINT)
+        if action == "sigint twice":
+            signal.raise_signal(signal.SIGINT)
+        if action == "exit":
+            sys.exit(0)
+        if action == "raise KeyboardInterrupt":
+            raise KeyboardInterrupt
         return {"loss": float("nan") if action == "nan" else loss.item()}
 
 
@@ -89,6 +96,36 @@ def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path):
     straight = ScriptedTrainer()
     train_briefly(straight, data, steps=8)
     assert torch.equal(straight.generator.net.weight, resumed.generator.net.weight)
+
+
+def test_first_ctrl_c_is_acknowledged_at_once(data, tmp_path, capfd):
+    with pytest.raises(Interrupted):
+        train_briefly(ScriptedTrainer({2: "sigint"}), data, steps=8, checkpoint_path=tmp_path / "ckpt.pt")
+    assert (
+        "Ctrl-C received: stopping after the current step and saving a checkpoint; press Ctrl-C again to stop at "
+        "once" in capfd.readouterr().err
+    )
+
+
+def test_second_ctrl_c_stops_at_once_and_names_the_checkpoint_on_disk(data, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(Interrupted) as caught:
+        train_briefly(ScriptedTrainer({5: "sigint twice"}), data, steps=8, checkpoint_path=path, checkpoint_every=2)
+    assert (caught.value.forced, caught.value.step, caught.value.saved_step) == (True, 4, 4)
+    assert str(caught.value) == "stopped during step 5 by a second Ctrl-C; the last checkpoint is at step 4"
+    assert load_checkpoint(path)["step"] == 4
+    with pytest.raises(Interrupted, match="no checkpoint was saved") as caught:
+        train_briefly(ScriptedTrainer({1: "sigint twice"}), data, steps=8, checkpoint_path=tmp_path / "other.pt")
+    assert caught.value.saved_step is None
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize(
+    ("action", "raised"), [("exit", "SystemExit: 0"), ("raise KeyboardInterrupt", "KeyboardInterrupt")]
+)
+def test_train_step_ending_the_process_is_the_plugins_failure(data, action, raised):
+    with pytest.raises(PluginError, match=f"train_step failed at step 2: {raised}"):
+        train_briefly(ScriptedTrainer({2: action}), data, steps=4)
 
 
 def test_evaluation_points_are_called_and_not_timed(data):

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,28 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint`, tensors mapped to ``device``."""
+    """Read a checkpoint written by :func:`save_checkpoint`, tensors mapped to ``device``.
+
+    Raises :class:`ZooError`, in one line, for a missing file, one holding objects ``weights_only`` refuses (it
+    could run code when unpickled; torch's own message, which suggests ``weights_only=False``, is not passed on),
+    and a corrupt, truncated or foreign file.
+    """
+    way_out = "restore the checkpoint zoo wrote, or train afresh in another folder"
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise ZooError(f"no checkpoint at {path}") from None
-    except Exception as error:  # noqa: BLE001 - corrupt, truncated or not a zoo checkpoint
-        raise ZooError(f"cannot read checkpoint {path}: {error}") from None
+    except pickle.UnpicklingError:
+        raise ZooError(
+            f"refused checkpoint {path}: it holds objects other than tensors and plain containers, which zoo never "
+            f"unpickles (they could run code); {way_out}"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - corrupt, truncated or not a checkpoint at all
+        raise ZooError(
+            f"cannot read checkpoint {path} ({type(error).__name__}: corrupt or truncated); {way_out}"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ZooError(f"{path} is not a zoo checkpoint (format {CHECKPOINT_FORMAT})")
+        raise ZooError(f"{path} is not a zoo checkpoint (format {CHECKPOINT_FORMAT}); {way_out}")
     return state
 
 

@@ -1,12 +1,20 @@
 """The ``zoo`` command. Each command parses its options, calls the library and prints; no logic lives here.
 
-User errors (:class:`zoo.errors.ZooError`) are printed as one line with exit status 1, never a traceback.
+User errors are printed as one line, never a traceback. Exit status 2: the command line asks for something that
+does not exist or is not allowed (click's usage errors and :class:`zoo.errors.UsageError`: an unknown name, a value
+of the wrong type or out of range). Exit status 1: any other :class:`zoo.errors.ZooError` (a file, folder, run,
+dataset, plugin or training run that is not as it must be), a file the operating system refuses (``OSError``),
+and an interrupted command.
 """
 
 from __future__ import annotations
 
+import errno
+import faulthandler
 import json
 import shlex
+import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,23 +24,32 @@ import pandas as pd
 import torch
 
 from zoo.bench import EXECUTORS, BenchOptions, load_profile, run_bench
+from zoo.bench.drop import drop_models, uninstalled_models
 from zoo.bench.executors import CPU_THREADS_PER_WORKER
 from zoo.bench.leaderboard import LOWER_IS_BETTER
-from zoo.bench.report import leaderboard_text
+from zoo.bench.profiles import builtin_profiles, profile_path
+from zoo.bench.report import HTML, PLOTS, leaderboard_text, write_report
 from zoo.conformance import Probe, models_of, run_checks
 from zoo.data import resolve_data_root
+from zoo.data.sources import DEFAULT_SIZE, FolderOptions, with_datasets
 from zoo.device import DEVICE_CHOICES, resolve_device
-from zoo.errors import ZooError
-from zoo.metrics.domain import train_for_dataset
+from zoo.errors import UsageError, ZooError, ZooWarning
+from zoo.fileio import writable_dir
+from zoo.metrics.domain import DEFAULT_MIN_ACCURACY, train_for_dataset, user_extractor_dir
+from zoo.plugin_probe import installed_plugins, probe_plugins
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry, plugin_selection
 from zoo.runs import GRID_SIZE, RunConfig, load_run, save_samples, train_run
 from zoo.scaffold import new_plugin
-from zoo.training import PRECISIONS
+from zoo.training import PRECISIONS, Interrupted
+
+MAX_SEED = 2**32 - 1
+"""The largest seed the commands take: every RNG a plugin may seed (torch, numpy, random) accepts it."""
 
 
 class _ZooGroup(click.Group):
-    """Turns :class:`ZooError` into click's one-line error, and plugin warnings into one-line notes; keeps the
-    command line as given (``ctx.meta["zoo.argv"]``) so results can record the command that made them."""
+    """Turns :class:`ZooError`, ``OSError`` and a plugin's ``sys.exit()`` into click's one-line errors (exit status 2
+    for a :class:`UsageError`, else 1), and plugin warnings into one-line notes; keeps the command line as given
+    (``ctx.meta["zoo.argv"]``) so results can record the command that made them."""
 
     def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201
         argv = list(args)
@@ -44,12 +61,25 @@ class _ZooGroup(click.Group):
         warnings.showwarning = _show_warning
         try:
             return super().invoke(ctx)
+        except UsageError as error:
+            raise click.UsageError(str(error)) from None
         except ZooError as error:
             raise click.ClickException(str(error)) from None
+        except SystemExit as stop:  # zoo itself never calls sys.exit (click raises its own exceptions): plugin code did
+            frames = traceback.extract_tb(stop.__traceback__)
+            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "plugin code"
+            raise click.ClickException(
+                f"{where} called sys.exit({stop.code!r}) in the middle of the command; fix or uninstall the plugin "
+                "it belongs to"
+            ) from None
+        except OSError as error:  # a full disk, a permission taken away mid-run: the system's words, one line
+            if error.errno == errno.EPIPE:
+                raise  # click handles a closed pipe (zoo models | head) itself
+            raise click.ClickException(f"{error.filename or 'a file'}: {error.strerror or error}") from None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    if issubclass(category, ZooPluginWarning):
+    if issubclass(category, (ZooPluginWarning, ZooWarning)):
         click.echo(f"warning: {message}", err=True)
     else:
         click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)
@@ -63,6 +93,8 @@ def main() -> None:
     Models and datasets come from plugins (the built-ins are plugins too). Set
     ZOO_LOAD_PLUGINS=a,b to load only the named plugins, or to an empty string to load none.
     """
+    if sys.__stderr__ is not None and not faulthandler.is_enabled():
+        faulthandler.enable(sys.__stderr__)  # a crash in C code (a plugin's, say) prints where it happened
 
 
 def _print_table(rows: list[dict[str, Any]], empty: str) -> None:
@@ -74,6 +106,42 @@ _data_root_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder holding datasets in torchvision's layouts (default: $ZOO_DATA_ROOT, else ~/.cache/zoo/datasets).",
 )
+_folder_options = [
+    click.option(
+        "--size",
+        type=click.IntRange(min=1),
+        help=f"For --dataset folder:PATH (a folder of images; class sub-folders give labels): pixels a side, centre "
+        f"crop and resize [default: {DEFAULT_SIZE}, or a bench profile's image_size].",
+    ),
+    click.option(
+        "--test-fraction",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=FolderOptions.test_fraction,
+        show_default=True,
+        help="For folder:PATH: the share of each class held out as the test split (by a hash of the file names).",
+    ),
+    click.option(
+        "--on-error",
+        type=click.Choice(["stop", "skip"]),
+        default="stop",
+        show_default=True,
+        help="For folder:PATH: stop at an unreadable image file (naming it), or leave such files out.",
+    ),
+]
+
+
+def _folder_dataset_options(command: Any) -> Any:
+    """The options that say how a ``folder:PATH`` dataset is read (``--size``, ``--test-fraction``, ``--on-error``)."""
+    for option in reversed(_folder_options):
+        command = option(command)
+    return command
+
+
+def _seed_option(what: str) -> Any:
+    """``--seed``, bounded so that no RNG rejects it (a usage error, not a traceback)."""
+    return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help=f"{what}.")
+
+
 _device_option = click.option(
     "--device",
     type=click.Choice(DEVICE_CHOICES),
@@ -107,8 +175,13 @@ def models() -> None:
 
 
 @main.command()
-def datasets() -> None:
-    """List the registered datasets and where their files are looked for."""
+@_data_root_option
+def datasets(data_root: Path | None) -> None:
+    """List the registered datasets and where their files are looked for.
+
+    Any folder of images is a dataset too, with no plugin: --dataset folder:PATH (class sub-folders give labels,
+    a flat folder is unlabelled) in train, bench and extractor train.
+    """
     registry = load_registry()
     rows = []
     for name in registry.datasets:
@@ -116,7 +189,8 @@ def datasets() -> None:
         shape = "x".join(str(d) for d in spec.image_shape)
         rows.append({"name": name, "shape": shape, "classes": spec.num_classes, "plugin": plugin.distribution})
     _print_table(rows, "no datasets registered")
-    click.echo(f"\ndata root: {resolve_data_root()} (set with --data-root or ZOO_DATA_ROOT)")
+    click.echo(f"\ndata root: {resolve_data_root(data_root)} (set with --data-root or ZOO_DATA_ROOT)")
+    click.echo("image folders: --dataset folder:PATH --size N (no plugin needed; see `zoo train --help`)")
 
 
 @main.group(invoke_without_command=True)
@@ -154,6 +228,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--family", type=click.Choice(["gan", "vae"]), default="gan", show_default=True)
 @click.option("--conditional", is_flag=True, help="The model takes class labels.")
 @click.option(
+    "--own-trainer", is_flag=True, help="GAN: write a Trainer of its own (trainer.py) instead of using GANTrainer."
+)
+@click.option(
     "-o",
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -161,11 +238,26 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="Folder in which to create zoo-NAME/.",
 )
-def plugins_new(name: str, family: str, conditional: bool, out: Path) -> None:
+def plugins_new(name: str, family: str, conditional: bool, own_trainer: bool, out: Path) -> None:
     """Write a pip-installable plugin package for a new model NAME: a working small model, its entry point,
     a README and a conformance test. Install it with `pip install -e zoo-NAME` and it appears in `zoo models`."""
-    target = new_plugin(name, family=family, conditional=conditional, out_dir=out)
+    target = new_plugin(name, family=family, conditional=conditional, own_trainer=own_trainer, out_dir=out)
     click.echo(f"wrote {target}; next: pip install -e {target} && zoo plugins check {name}")
+
+
+@plugins.command("probe")
+@click.argument("names", nargs=-1)
+def plugins_probe(names: tuple[str, ...]) -> None:
+    """Load each plugin (or NAMES) in a Python process of its own and report the ones that end or hang the process
+    (os._exit, a segfault, a kill, an endless import): what zoo cannot survive in-process. Exit 1 if any does."""
+    results = probe_plugins(names)
+    _print_table([{"name": r.name, "status": r.status, "detail": r.detail} for r in results], "no plugins installed")
+    fatal = [r.name for r in results if r.status == "fatal"]
+    if fatal:
+        rest = ",".join(name for name in installed_plugins() if name not in fatal)
+        raise ZooError(
+            f"loading {', '.join(fatal)} ends the zoo process: uninstall, or leave out with {LOAD_PLUGINS_ENV}={rest}"
+        )
 
 
 @plugins.command("check")
@@ -213,7 +305,7 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
     "--steps", type=click.IntRange(min=1), default=2000, show_default=True, help="Training steps (generator updates)."
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@_seed_option("Seed of the weights and the batch order")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED]."
 )
@@ -227,6 +319,7 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
 @_device_option
 @_data_root_option
 @click.option("--download", is_flag=True, help="Download missing dataset files through torchvision (needs internet).")
+@_folder_dataset_options
 def train(
     model: str,
     dataset: str,
@@ -240,19 +333,26 @@ def train(
     device: str,
     data_root: Path | None,
     download: bool,
+    size: int | None,
+    test_fraction: float,
+    on_error: str,
 ) -> None:
-    """Train MODEL on a dataset, with a progress bar, periodic checkpoints and a final sample grid.
+    """Train MODEL on a dataset (a registered one, or folder:PATH), with a progress bar, periodic checkpoints and a
+    final sample grid.
 
     Writes config.json, checkpoint.pt, generator.safetensors, samples.png and summary.json to the run folder.
-    Ctrl-C saves a checkpoint at the end of the current step; continue with --resume.
+    Ctrl-C saves a checkpoint at the end of the current step (a second Ctrl-C stops at once); continue with --resume.
+    A run that stopped before its first checkpoint is started afresh by the same command.
     """
+    folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
     config = RunConfig(
         model=model, dataset=dataset, steps=steps, batch_size=batch_size, seed=seed, hparams=_parse_hparams(hparam)
     )
     try:
         result = train_run(
-            load_registry(),
+            registry,
             config,
             out,
             device=device,
@@ -261,14 +361,22 @@ def train(
             resume=resume,
             checkpoint_every=checkpoint_every,
         )
-    except KeyboardInterrupt as interrupt:
-        raise click.ClickException(
-            f"{interrupt}; continue with: zoo train {model} --dataset {dataset} --out {out} --resume"
-        ) from None
+    except Interrupted as stop:
+        if stop.saved_step is None:
+            advice = f"start it again with: {_this_command(resume=False)}"
+        else:
+            advice = f"continue from step {stop.saved_step} with: {_this_command(resume=True)}"
+        raise click.ClickException(f"{stop}; {advice}") from None
     click.echo(
         f"trained {model} on {dataset}: {result.step} steps, {result.images_per_second:.0f} img/s; "
         f"samples in {out / 'samples.png'}"
     )
+
+
+def _this_command(*, resume: bool) -> str:
+    """The command line being run, as a shell command, with ``--resume`` added or removed."""
+    argv = [arg for arg in click.get_current_context().meta["zoo.argv"] if arg != "--resume"]
+    return shlex.join(["zoo", *argv, *(["--resume"] if resume else [])])
 
 
 def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
@@ -291,7 +399,7 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     type=click.IntRange(min=1, max=10000),
     default=GRID_SIZE,
     show_default=True,
-    help="Number of samples.",
+    help="Number of samples (a conditional model without --labels rounds up to whole rows, one class per row).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("grid.png"), show_default=True
@@ -299,15 +407,16 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
 @click.option(
     "--labels",
     help="Class numbers for a conditional model, comma-separated, repeated to fill -n (e.g. 7 or 0,1,2); "
-    "default: one class per grid column.",
+    "default: one grid row per class (-n rounded up to whole rows).",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")
+@_seed_option("Sampling seed")
 @_device_option
 def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: int, device: str) -> None:
     """Draw samples from a trained run folder and save them as a PNG grid."""
+    writable_dir(output.parent, "choose another -o")
     generator, _ = load_run(run_dir, device=device)
-    save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
-    click.echo(f"wrote {count} samples to {output}")
+    _, written = save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
+    click.echo(f"wrote {written} samples to {output}")
 
 
 @main.command()
@@ -317,9 +426,14 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
     "--profile",
     default="cpu",
     show_default=True,
-    help="A profile shipped in zoo/profiles/ (cpu, gpu, smoke) or a .toml path.",
+    help="A built-in profile (cpu, gpu, smoke: see `zoo profiles`) or the path of your own .toml (docs/profiles.md).",
 )
-@click.option("--dataset", "datasets", multiple=True, help="Only these datasets (default: the profile's); repeatable.")
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    help="Only these datasets (default: the profile's); a registered name or folder:PATH; repeatable.",
+)
 @click.option("--seeds", type=click.IntRange(min=1), help="Only the profile's first N seeds.")
 @click.option("--force", is_flag=True, help="Redo cells that are already finished.")
 @click.option(
@@ -338,6 +452,7 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
 )
 @_device_option
 @_data_root_option
+@_folder_dataset_options
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -387,6 +502,9 @@ def bench(
     work_dir: Path,
     device: str,
     data_root: Path | None,
+    size: int | None,
+    test_fraction: float,
+    on_error: str,
     workers: int | None,
     cells_per_device: int,
     cell_timeout: float | None,
@@ -407,8 +525,9 @@ def bench(
         raise click.UsageError("name models or pass --all, not both")
     if address and executor != "ray":
         raise click.UsageError("--address is for --executor ray")
-    registry = load_registry()
     chosen = load_profile(profile)
+    folders = FolderOptions(size or chosen.image_size, test_fraction, on_error)
+    registry, names = with_datasets(load_registry(), datasets or chosen.datasets, folders, data_root=data_root)
     try:
         report = run_bench(
             registry,
@@ -417,7 +536,7 @@ def bench(
             results_dir=results / chosen.name,
             work_dir=work_dir / chosen.name,
             command="zoo " + shlex.join(click.get_current_context().meta["zoo.argv"]),
-            datasets=list(datasets) or None,
+            datasets=names,
             seeds=list(chosen.seeds[:seeds]) if seeds else None,
             force=force,
             data_root=data_root,
@@ -440,14 +559,90 @@ def bench(
     click.echo(f"report: {report}")
 
 
+_profile_option = click.option("--profile", default="cpu", show_default=True, help="Whose results: RESULTS/PROFILE.")
+_results_option = click.option(
+    "--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True
+)
+
+
 @main.command()
-@click.option("--profile", default="cpu", show_default=True, help="Whose results to show.")
-@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True)
+@_profile_option
+@_results_option
 @click.option("--dataset", help="Only this dataset.")
 @click.option("--metric", type=click.Choice(list(LOWER_IS_BETTER)), help="Rank by this metric (default: FID).")
 def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None) -> None:
-    """Print the leaderboards stored in RESULTS/PROFILE: one per dataset and evaluation protocol."""
+    """Print the leaderboards stored in RESULTS/PROFILE (one per dataset and evaluation protocol), and rewrite
+    the folder's report: leaderboard.md, its plots and leaderboard.html."""
     click.echo(leaderboard_text(results / profile, dataset=dataset, metric=metric))
+    click.echo(f"\nreport: {write_report(results / profile)}")
+
+
+@main.command()
+@_profile_option
+@_results_option
+@click.option(
+    "--html/--no-html",
+    default=True,
+    show_default=True,
+    help="Also write leaderboard.html, one self-contained page (--no-html deletes an existing one).",
+)
+def report(profile: str, results: Path, html: bool) -> None:
+    """Rewrite the report of RESULTS/PROFILE from its stored results: leaderboard.md, the figures in plots/ and
+    (with --html) leaderboard.html, a single page with every table, figure and sample grid inlined."""
+    folder = results / profile
+    if not (folder / "cells").is_dir():
+        raise ZooError(f"no results in {folder}; run `zoo bench --profile {profile}` first")
+    written = write_report(folder, html=html)
+    click.echo(f"wrote {written}, {folder / PLOTS}/" + (f" and {folder / HTML}" if html else ""))
+
+
+@main.group("results")
+def results_group() -> None:
+    """Manage a results folder (RESULTS/PROFILE) without editing its files by hand."""
+
+
+@results_group.command("drop")
+@click.argument("models", nargs=-1)
+@click.option("--uninstalled", is_flag=True, help="Drop every model that no installed plugin registers.")
+@click.option("--dataset", help="Only this dataset's cells.")
+@_profile_option
+@_results_option
+def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None, profile: str, results: Path) -> None:
+    """Delete the cells and sample grids of MODELS (or of the uninstalled ones) from RESULTS/PROFILE, then
+    rebuild results.csv and the report."""
+    folder = results / profile
+    chosen = list(models) + (uninstalled_models(folder, load_registry()) if uninstalled else [])
+    if not chosen:
+        if uninstalled:
+            click.echo(f"every model in {folder} is installed; nothing to drop")
+            return
+        raise click.UsageError("name the models to drop, or pass --uninstalled")
+    deleted = drop_models(folder, list(dict.fromkeys(chosen)), dataset=dataset)
+    click.echo(f"dropped {', '.join(dict.fromkeys(chosen))}: deleted {len(deleted)} files; report rebuilt")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def profiles(ctx: click.Context) -> None:
+    """List the built-in bench profiles. A profile of your own is any .toml file (bench --profile ./mine.toml);
+    docs/profiles.md describes every key."""
+    if ctx.invoked_subcommand:
+        return
+    rows = [
+        {"name": path.stem, "description": load_profile(path).description, "file": str(path)}
+        for path in builtin_profiles()
+    ]
+    _print_table(rows, "no built-in profiles: is zoo installed with its package data?")
+
+
+@profiles.command("show")
+@click.argument("profile")
+def profiles_show(profile: str) -> None:
+    """Check PROFILE (a built-in name or a .toml path) and print it; start your own from a built-in with
+    `zoo profiles show smoke > mine.toml`."""
+    path = profile_path(profile)
+    load_profile(path)  # a broken profile is a one-line error naming the key
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
 
 
 @main.group()
@@ -473,7 +668,7 @@ def extractor_list() -> None:
 
 
 @extractor.command("train")
-@click.option("--dataset", required=True, help="A registered dataset with classes.")
+@click.option("--dataset", required=True, help="A dataset with classes: a registered one, or folder:PATH.")
 @click.option(
     "--arch",
     default="test_resnet",
@@ -482,35 +677,48 @@ def extractor_list() -> None:
 )
 @click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@_seed_option("Seed of the weights and the batch order")
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("zoo/extractors"), show_default=True
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for DATASET-ARCH.safetensors and its .json card [default: ~/.cache/zoo/extractors, where profiles "
+    "find a classifier by name].",
 )
+@click.option("--force", is_flag=True, help="Replace a classifier already in --out (its protocols get a new id).")
 @click.option(
     "--min-accuracy",
     type=click.FloatRange(0, 1),
-    default=0.0,
+    default=DEFAULT_MIN_ACCURACY,
     show_default=True,
-    help="Refuse to save a classifier below this test accuracy (a fraction, e.g. 0.99).",
+    help="Refuse to save a classifier below this test accuracy (a fraction); 0 keeps any.",
 )
 @_device_option
 @_data_root_option
+@_folder_dataset_options
 def extractor_train(
     dataset: str,
     arch: str,
     steps: int,
     batch_size: int,
     seed: int,
-    out: Path,
+    out: Path | None,
+    force: bool,
     min_accuracy: float,
     device: str,
     data_root: Path | None,
+    size: int | None,
+    test_fraction: float,
+    on_error: str,
 ) -> None:
     """Train the domain classifier for a dataset with timm; saves safetensors weights and a sidecar with the
-    sha256 and test accuracy, which bench profiles then name in their protocols."""
+    sha256 and test accuracy, which bench profiles then name in their protocols.
+
+    Never replaces an existing classifier without --force, and never saves one below --min-accuracy."""
+    folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     path, test_accuracy = train_for_dataset(
-        load_registry().datasets[dataset],
-        out,
+        registry.datasets[dataset],
+        out or user_extractor_dir(),
         arch=arch,
         steps=steps,
         batch_size=batch_size,
@@ -518,6 +726,7 @@ def extractor_train(
         device=resolve_device(device),
         data_root=data_root,
         min_accuracy=min_accuracy,
+        force=force,
     )
     click.echo(
         f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} "

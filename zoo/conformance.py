@@ -9,6 +9,7 @@ takes seconds per model.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,11 +59,15 @@ def _samples(generator: Generator, seed: int, n: int = BATCH, labels: torch.Tens
 
 
 def check_metadata(spec: ModelSpec, probe: Probe) -> None:
-    """Name, family, paper and license are filled in; tiny hyperparameters are given; hyperparameters survive the
-    JSON round trip of a run's config.json."""
+    """Name, family, paper and license are filled in (a paper with a ``TODO`` placeholder, as ``zoo plugins new``
+    writes it, is not); tiny hyperparameters are given; hyperparameters survive the JSON round trip of a run's
+    config.json."""
     assert spec.family in ("gan", "vae"), f"family {spec.family!r} is not 'gan' or 'vae'"
     for field in ("paper", "license", "description"):
         assert getattr(spec, field), f"{field} is empty"
+    assert not re.search(r"\bTODO\b", spec.paper), (
+        f"paper is a placeholder ({spec.paper!r}): name the paper the model implements (authors, year, title, arXiv id)"
+    )
     assert spec.tiny_hparams, "tiny_hparams is empty: give the values that make the model tiny for tests"
     for dataset in ("", *spec.dataset_hparams):
         hparams = spec.resolve_hparams(dataset)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from zoo.errors import ZooError
 
 
 @contextlib.contextmanager
@@ -39,3 +42,16 @@ def write_json(path: str | Path, data: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def writable_dir(path: str | Path, way_out: str) -> Path:
+    """``path`` as a folder files can be created in (made if missing, parents too), checked before any work is
+    done; else a :class:`ZooError` naming the folder, the reason and ``way_out`` (e.g. ``"choose another --out"``)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise ZooError(f"cannot write to folder {path} ({error.strerror or error}); {way_out}") from None
+    return path

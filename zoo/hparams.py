@@ -17,7 +17,7 @@ from typing import Any
 
 import pydantic
 
-from zoo.errors import PluginError, ZooError
+from zoo.errors import PluginError, UsageError
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,13 @@ def _adapter(annotation: Any) -> pydantic.TypeAdapter:
 
 
 def coerce(name: str, value: Any, hparam: HParam) -> Any:
-    """``value`` converted to ``hparam``'s type; :class:`ZooError` in one line when it cannot be."""
+    """``value`` converted to ``hparam``'s type; :class:`UsageError` in one line when it cannot be."""
     try:
         return _adapter(hparam.annotation).validate_python(value)
     except pydantic.ValidationError as error:
         first = error.errors()[0]
         where = "".join(f"[{part}]" for part in first["loc"])
-        raise ZooError(
+        raise UsageError(
             f"hyperparameter {name}{where}={value!r} is not a valid {_type_name(hparam.annotation)}: {first['msg']}"
         ) from None
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from zoo.errors import UnknownName, ZooError
+from zoo.errors import UnknownName, UsageError
 from zoo.hparams import coerce, signature_hparams
 
 ImageShape = tuple[int, int, int]
@@ -79,7 +79,11 @@ class Generator(nn.Module, abc.ABC):
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Draw ``n`` images ``[n, *image_shape]`` in ``[-1, 1]`` from the prior, in eval mode.
+        """Draw ``n`` images ``[n, *image_shape]`` from the prior, in eval mode: :meth:`forward`'s output as it is.
+
+        Values lie in ``[-1, 1]`` for a generator that keeps its contract. They are not clipped here, so that a
+        breach stays visible: the conformance check ``samples`` fails, and the bench records the share of values
+        outside the range (``out_of_range_share``) before it clips them for scoring.
 
         Deterministic for a given ``generator`` state (a ``torch.Generator`` on this module's device). A
         conditional generator uses ``labels`` (int64 ``[n]``) when given, else draws them uniformly with the
@@ -100,7 +104,7 @@ class Generator(nn.Module, abc.ABC):
         was_training = self.training
         self.eval()
         try:
-            return self(z, labels).clamp(-1.0, 1.0)
+            return self(z, labels)
         finally:
             self.train(was_training)
 
@@ -196,7 +200,7 @@ class ModelSpec:
         each value converted to its annotated type.
 
         An unknown key raises :class:`zoo.errors.UnknownName` naming the ones the model has; a value of the wrong
-        type raises :class:`zoo.errors.ZooError`.
+        type raises :class:`zoo.errors.UsageError`.
         """
         known = signature_hparams(self.factory)
         resolved = self.hparams
@@ -208,8 +212,8 @@ class ModelSpec:
             resolved.update(layer)
         try:
             return {name: coerce(name, value, known[name]) for name, value in resolved.items()}
-        except ZooError as error:
-            raise ZooError(f"model {self.name!r}: {error}") from None
+        except UsageError as error:
+            raise UsageError(f"model {self.name!r}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,9 @@ class ExtractorSpec:
     precision/recall; ``logits_layer`` feeds the Inception Score (None if it has none: the IS is then reported
     unavailable with ``no_logits_reason``). ``channels``: the input channel count it needs (grey images are
     repeated to it), None to take images as they are; ``resize``: the side it resizes to internally, or None.
+    ``classifies_dataset``: its logits are the classes of the dataset it is used on (logit ``k`` = the dataset's
+    label ``k``), as a per-dataset classifier's are; zoo then measures class coverage (``class_entropy``,
+    ``min_class_share``) and conditional models' ``label_accuracy`` from them. False for ImageNet networks.
     """
 
     name: str
@@ -250,3 +257,4 @@ class ExtractorSpec:
     channels: int | None = None
     resize: int | None = None
     description: str = ""
+    classifies_dataset: bool = False

@@ -1,9 +1,18 @@
 """Networks shared by the built-in architectures; third-party plugins may use them too.
 
-The convolutional stacks follow DCGAN's recipe scaled for small images: two stride-2 (transposed)
-convolutions with 4x4 kernels, so they take any ``H`` and ``W`` that are multiples of 4 (28x28 works:
-7 -> 14 -> 28; 32x32: 8 -> 16 -> 32). :class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's
-networks built from them (Radford et al. 2015); WGAN-GP and the VAE reuse the stacks.
+The convolutional stacks follow DCGAN's recipe (Radford et al. 2015): stride-2 (transposed) convolutions with
+4x4 kernels, BatchNorm, ReLU in the generator and LeakyReLU(0.2) in the discriminator. Their depth comes from the
+image size (:func:`stride2_layers`):
+
+* below 64 pixels a side, two stride-2 layers (the usual small-image scaling): 28x28 maps 7 -> 14 -> 28, 32x32
+  maps 8 -> 16 -> 32;
+* from 64 pixels a side, the paper's depth: stride-2 layers down to maps of 4 to 7 pixels a side, one more per
+  doubling. At 64x64 that is the paper's four (4 -> 8 -> 16 -> 32 -> 64), at 128x128 five.
+
+Channels double with each stride-2 layer away from the image: ``width`` next to the image, ``width * 2**(n-1)``
+at the smallest maps (the paper's 64x64 generator is ``width=128``: 1024 -> 512 -> 256 -> 128 channels).
+:class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's networks built from these stacks; WGAN-GP,
+the VAE and the conditional GAN reuse them.
 """
 
 from __future__ import annotations
@@ -13,59 +22,77 @@ from torch import nn
 
 from zoo.interfaces import Discriminator, Generator, ImageShape
 
+PAPER_DEPTH_FROM = 64
+"""The smallest image side (pixels) that gets DCGAN's full depth; smaller images get two stride-2 layers."""
 
-def check_divisible_by_4(image_shape: ImageShape) -> None:
-    """Raise ``ValueError`` unless height and width are positive multiples of 4."""
+
+def stride2_layers(image_shape: ImageShape) -> int:
+    """How many stride-2 layers the conv stacks use for ``image_shape`` ``(C, H, W)`` (see the module docstring).
+
+    Raises ``ValueError`` unless ``H`` and ``W`` are positive multiples of ``2**n`` (4 below 64 pixels, 16 at
+    64x64).
+    """
     _, height, width = image_shape
-    if height % 4 or width % 4 or height < 4 or width < 4:
-        raise ValueError(f"image height and width must be multiples of 4, got {height}x{width}")
+    side = min(height, width)
+    layers = 2 if side < PAPER_DEPTH_FROM else (side // 4).bit_length() - 1
+    step = 2**layers
+    if height % step or width % step or side < step:
+        raise ValueError(f"image height and width must be multiples of {step} for {layers} stride-2 layers, "
+                         f"got {height}x{width}")  # fmt: skip
+    return layers
 
 
 def conv_decoder(latent_dim: int, image_shape: ImageShape, width: int, batchnorm: bool = True) -> nn.Sequential:
     """``[N, latent_dim]`` -> ``[N, C, H, W]`` in ``[-1, 1]`` (tanh).
 
-    Linear projection to ``2*width`` maps of size ``H/4 x W/4``, then two transposed convs upsample by 2;
+    With ``n`` = :func:`stride2_layers`: a linear projection to ``width * 2**(n-1)`` maps of ``H/2**n x W/2**n``,
+    then ``n`` transposed convs that double the size and halve the channels (down to ``width``, then ``C``);
     BatchNorm + ReLU between layers (DCGAN), none after the output layer.
     """
-    check_divisible_by_4(image_shape)
+    layers = stride2_layers(image_shape)
     channels, height, width_px = image_shape
-    h4, w4 = height // 4, width_px // 4
+    side_h, side_w, maps = height >> layers, width_px >> layers, width << (layers - 1)
 
     def norm(c: int, dims: int = 2) -> nn.Module:
         if not batchnorm:
             return nn.Identity()
         return nn.BatchNorm1d(c) if dims == 1 else nn.BatchNorm2d(c)
 
-    return nn.Sequential(
-        nn.Linear(latent_dim, 2 * width * h4 * w4, bias=not batchnorm),
-        norm(2 * width * h4 * w4, dims=1),
+    net = [
+        nn.Linear(latent_dim, maps * side_h * side_w, bias=not batchnorm),
+        norm(maps * side_h * side_w, dims=1),
         nn.ReLU(inplace=True),
-        nn.Unflatten(1, (2 * width, h4, w4)),
-        nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=not batchnorm),
-        norm(width),
-        nn.ReLU(inplace=True),
-        nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1),
-        nn.Tanh(),
-    )
+        nn.Unflatten(1, (maps, side_h, side_w)),
+    ]
+    for _ in range(layers - 1):
+        net += [
+            nn.ConvTranspose2d(maps, maps // 2, 4, stride=2, padding=1, bias=not batchnorm),
+            norm(maps // 2),
+            nn.ReLU(inplace=True),
+        ]
+        maps //= 2
+    return nn.Sequential(*net, nn.ConvTranspose2d(maps, channels, 4, stride=2, padding=1), nn.Tanh())
 
 
 def conv_features(image_shape: ImageShape, width: int, batchnorm: bool = True) -> tuple[nn.Sequential, int]:
     """``[N, C, H, W]`` -> ``[N, F]`` features, and ``F``.
 
-    Two stride-2 convs with LeakyReLU(0.2); BatchNorm on the second only (DCGAN: never on the input layer),
-    or none at all (``batchnorm=False``, as a WGAN-GP critic requires).
+    With ``n`` = :func:`stride2_layers`: ``n`` stride-2 convs with LeakyReLU(0.2), ``width`` channels doubling
+    with each, so ``F = width * 2**(n-1) * H/2**n * W/2**n``; BatchNorm on every conv but the first (DCGAN: never
+    on the input layer), or none at all (``batchnorm=False``, as a WGAN-GP critic requires).
     """
-    check_divisible_by_4(image_shape)
+    layers = stride2_layers(image_shape)
     channels, height, width_px = image_shape
-    features = nn.Sequential(
-        nn.Conv2d(channels, width, 4, stride=2, padding=1),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=not batchnorm),
-        nn.BatchNorm2d(2 * width) if batchnorm else nn.Identity(),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Flatten(),
-    )
-    return features, 2 * width * (height // 4) * (width_px // 4)
+    net: list[nn.Module] = [nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+    maps = width
+    for _ in range(layers - 1):
+        net += [
+            nn.Conv2d(maps, 2 * maps, 4, stride=2, padding=1, bias=not batchnorm),
+            nn.BatchNorm2d(2 * maps) if batchnorm else nn.Identity(),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        maps *= 2
+    return nn.Sequential(*net, nn.Flatten()), maps * (height >> layers) * (width_px >> layers)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -85,8 +112,8 @@ def dcgan_init(module: nn.Module) -> None:
 class DCGANGenerator(Generator):
     """``z [N, latent_dim]`` -> images ``[N, C, H, W]`` in ``[-1, 1]``; unconditional.
 
-    :func:`conv_decoder` with BatchNorm (linear projection to ``2*width`` maps of ``H/4 x W/4``, two stride-2
-    transposed convs, tanh output) and DCGAN's initialisation.
+    :func:`conv_decoder` with BatchNorm (a linear projection, then stride-2 transposed convs, as many as
+    :func:`stride2_layers` gives for the image size; tanh output) and DCGAN's initialisation.
     """
 
     def __init__(self, image_shape: ImageShape, latent_dim: int = 100, width: int = 64):
@@ -105,8 +132,8 @@ class DCGANDiscriminator(Discriminator):
     """Images ``[N, C, H, W]`` -> raw scores ``[N]`` (logits for DCGAN, critic values for WGAN-GP); unconditional.
 
     :func:`conv_features` then a linear layer to one score, DCGAN's initialisation. ``batchnorm=True`` (DCGAN) puts
-    BatchNorm on the second conv; ``batchnorm=False`` gives a WGAN-GP critic (the gradient penalty is per sample,
-    which batch normalisation would invalidate).
+    BatchNorm on every conv but the first; ``batchnorm=False`` gives a WGAN-GP critic (the gradient penalty is per
+    sample, which batch normalisation would invalidate).
     """
 
     def __init__(self, image_shape: ImageShape, width: int = 64, batchnorm: bool = True):

@@ -6,7 +6,11 @@ distribution declares; zoo's own feature extractors come through the same ``regi
 :mod:`zoo.metrics.extractors` (registered as the plugin ``zoo``, as pytest registers its own plugins). Every
 plugin is loaded and called on its own: one that fails to import, raises in a hook or registers something
 invalid is recorded as failed (with the error) and skipped, with a one-line warning, and never takes the
-others down.
+others down. That holds for whatever plugin code raises, ``SystemExit`` and ``KeyboardInterrupt`` included (only a
+real Ctrl-C stops the host); what it prints goes to stderr, and a plugin that replaces the standard streams,
+changes the working directory or the SIGINT handler fails, with all of these put back (see :func:`_plugin_code`).
+What no process can catch in itself (``os._exit``, a segfault, a hang) is found by ``zoo plugins probe``, which
+loads each plugin in a process of its own.
 
 ``ZOO_LOAD_PLUGINS`` (comma-separated entry-point names) restricts loading to the named plugins; set it to
 an empty string to load none (compare ``LLM_LOAD_PLUGINS``).
@@ -14,8 +18,12 @@ an empty string to load none (compare ``LLM_LOAD_PLUGINS``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +33,7 @@ from typing import Generic, TypeVar
 import pluggy
 
 from zoo import hookspecs
-from zoo.errors import PluginError, UnknownName
+from zoo.errors import PluginError, UnknownName, describe
 from zoo.interfaces import DatasetSpec, ExtractorSpec, ModelSpec
 from zoo.metrics import extractors
 
@@ -94,6 +102,10 @@ class Catalog(Generic[Spec]):
         """The plugin (distribution and version) that registered ``name``."""
         return self._lookup(name).plugin
 
+    def including(self, spec: Spec, plugin: PluginInfo) -> Catalog[Spec]:
+        """A copy that also holds ``spec`` from ``plugin`` (e.g. an image folder built for one command)."""
+        return Catalog(self.kind, {**self._entries, spec.name: [Registered(spec, plugin)]})
+
     def clashes(self) -> list[str]:
         """One message per name that more than one plugin registered."""
         return [self._clash(name) for name, entries in self._entries.items() if len(entries) > 1]
@@ -153,10 +165,10 @@ def load_registry(only: Iterable[str] | None = None) -> Registry:
         dist = entry_point.dist
         info = PluginInfo(entry_point.name, dist.metadata["Name"] if dist else "?", dist.version if dist else "?")
         plugins.append(info)
-        try:
+        with _plugin_code() as outcome:
             manager.register(entry_point.load(), name=entry_point.name)
-        except Exception as error:  # noqa: BLE001 - any failure in third-party code is the plugin's
-            _fail(info, f"import failed: {type(error).__name__}: {error}")
+        if outcome.problem:
+            _fail(info, f"import failed: {outcome.problem}")
     for info in plugins:
         if not info.error:
             info.hooks = sorted(caller.name for caller in manager.get_hookcallers(manager.get_plugin(info.name)))
@@ -189,14 +201,14 @@ def _collect(
         if info.error:
             continue
         offered: list = []
-        try:
+        with _plugin_code() as outcome:
             impl.function(register=offered.append)
             for spec in offered:
                 if not isinstance(spec, spec_type):
                     raise PluginError(f"registered a {type(spec).__name__}, expected a {spec_type.__name__}")
                 validate(spec)
-        except Exception as error:  # noqa: BLE001
-            _fail(info, f"{hook_name} failed: {type(error).__name__}: {error}")
+        if outcome.problem:
+            _fail(info, f"{hook_name} failed: {outcome.problem}")
             continue
         for spec in offered:
             table.setdefault(spec.name, []).append(Registered(spec, info))
@@ -237,6 +249,60 @@ def _validate_extractor(spec: ExtractorSpec) -> None:
 def _validate_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise PluginError(f"invalid name {name!r}: use lowercase letters, digits, '-' and '_'")
+
+
+@dataclass
+class _Outcome:
+    problem: str | None = None
+    """What went wrong, in one line (``"SystemExit: 0"``), or None."""
+
+
+@contextlib.contextmanager
+def _plugin_code() -> Iterator[_Outcome]:
+    """Run plugin code (an import, a hook) so that it cannot end, stop or silence the host.
+
+    Whatever the block raises (``SystemExit``, ``KeyboardInterrupt`` and ``GeneratorExit`` included) is caught
+    and described in ``outcome.problem``; only a real Ctrl-C (SIGINT) received meanwhile propagates, as
+    ``KeyboardInterrupt``. The block's prints go to stderr, so stdout stays the command's own (``--json``). The
+    standard streams, the working directory and the SIGINT handler are put back afterwards, and a block that changed
+    any of them fails; the warnings filters and display are put back silently (libraries legitimately silence
+    their own warnings at import, but must not silence zoo's).
+    """
+    outcome = _Outcome()
+    streams, cwd = (sys.stdin, sys.stdout, sys.stderr), os.getcwd()
+    ctrl_c = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        ctrl_c.set()
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    sys.stdout = sys.stderr
+    changed = []
+    try:
+        with warnings.catch_warnings():  # puts the filters and showwarning back on exit
+            yield outcome
+    except BaseException as error:  # noqa: BLE001 - everything plugin code raises is the plugin's failure
+        if ctrl_c.is_set():
+            raise KeyboardInterrupt from error
+        outcome.problem = describe(error)
+    finally:
+        expected = (streams[0], streams[2], streams[2])  # stdout went to stderr meanwhile
+        now = (sys.stdin, sys.stdout, sys.stderr)
+        changed = [
+            f"sys.{name}" for name, a, b in zip(("stdin", "stdout", "stderr"), now, expected, strict=True) if a is not b
+        ]
+        sys.stdin, sys.stdout, sys.stderr = streams
+        if os.getcwd() != cwd:
+            changed.append("the working directory")
+            os.chdir(cwd)
+        if in_main:
+            if signal.getsignal(signal.SIGINT) is not on_sigint:
+                changed.append("the SIGINT handler")
+            signal.signal(signal.SIGINT, previous_handler)
+    if changed and not outcome.problem:
+        outcome.problem = f"changed {', '.join(changed)} of the zoo process (put back)"
 
 
 def _fail(info: PluginInfo, message: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from zoo.device import describe_device
+from zoo.device import describe_device, machine_details
 
 _LIBRARIES = ("genzoo", "torch", "torchvision", "torch-fidelity", "timm")
 
@@ -46,7 +46,12 @@ def versions() -> dict[str, str]:
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
-    """Code, versions and machine, for a run's config or a result row."""
+    """Code, versions and machine, for a run's config or a result row.
+
+    ``device_name`` is the one-line machine description a result row carries (CPU model, torch's CPU capability and
+    threads; on CUDA the GPU, its driver and the CUDA version); ``machine`` the same facts as separate fields
+    (:func:`zoo.device.machine_details`).
+    """
     return {
         "git_commit": git_commit(),
         "versions": versions(),
@@ -54,4 +59,5 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": str(device),
         "device_name": describe_device(device),
+        "machine": machine_details(device),
     }

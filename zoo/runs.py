@@ -13,23 +13,29 @@ For your own analysis::
 
     generator, config = zoo.load_run("runs/dcgan-mnist-s0")
     images = generator.sample(16, generator=torch.Generator().manual_seed(0))   # [16, C, H, W] in [-1, 1]
+
+A folder without ``checkpoint.pt`` or ``generator.safetensors`` holds no training state (training stopped before
+its first checkpoint: a double Ctrl-C, a NaN, a crash), so a fresh ``zoo train`` may start over in it; one with
+either is refused rather than overwritten. ``config.json`` is checked when read back: a file that is not JSON or
+lacks a field is a one-line :class:`ZooError` naming it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pydantic
 import torch
 
 from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
-from zoo.errors import UnknownName, ZooError
+from zoo.errors import PluginError, UnknownName, UsageError, ZooError, describe
 from zoo.factory import create_trainer
-from zoo.fileio import read_json, write_json
+from zoo.fileio import read_json, writable_dir, write_json
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator, Trainer
 from zoo.plugins import Registry, load_registry
@@ -54,8 +60,20 @@ class RunConfig:
     batch_size: int
     seed: int
     hparams: dict[str, Any]
-    precision: str = "fp32"
-    compile: bool = False
+    precision: str = field(default="fp32", kw_only=True)
+    compile: bool = field(default=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class _SavedConfig(RunConfig):
+    """The fields of ``config.json`` that zoo reads back (the provenance is for people)."""
+
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    plugin: dict[str, str] = field(default_factory=dict)
+
+
+_SAVED_CONFIG = pydantic.TypeAdapter(_SavedConfig)
 
 
 class TrainedRun(NamedTuple):
@@ -73,24 +91,29 @@ def parameter_counts(trainer: Trainer) -> dict[str, int]:
 def sample_images(
     generator: Generator, n: int = GRID_SIZE, *, labels: torch.Tensor | None = None, seed: int = SAMPLING_SEED
 ) -> tuple[torch.Tensor, int | None]:
-    """``n`` samples ``[n, C, H, W]`` in ``[-1, 1]`` drawn with ``seed``, and the grid row length that shows them
-    best: a conditional model without ``labels`` draws classes ``0, 1, ..., K-1, 0, ...`` so each grid column is
-    one class. Raises :class:`ZooError` for labels the model cannot take."""
-    by_class = labels is None and generator.conditional
-    if by_class:
-        labels = torch.arange(n) % generator.num_classes
+    """Samples ``[N, C, H, W]`` in ``[-1, 1]`` drawn with ``seed``, and the grid row length that shows them best.
+
+    ``N`` is ``n``, except for a conditional model without ``labels``: it draws ``ceil(n / K)`` samples of each of
+    its ``K`` classes, class by class, so each grid ROW is one class (64 -> 10 rows of 7 for 10 classes).
+    Raises :class:`UsageError` for labels the model cannot take."""
+    per_class = None
+    if labels is None and generator.conditional:
+        per_class = -(-n // generator.num_classes)
+        labels = torch.arange(generator.num_classes).repeat_interleave(per_class)
+        n = len(labels)
     rng = torch.Generator(device=generator.device).manual_seed(seed)
     try:
         images = generator.sample(n, generator=rng, labels=labels)
     except ValueError as error:
-        raise ZooError(str(error)) from None
-    return images, generator.num_classes if by_class else None
+        raise UsageError(str(error)) from None
+    return images, per_class
 
 
-def save_samples(generator: Generator, path: Path, n: int = GRID_SIZE, **options: Any) -> Path:
-    """A PNG grid of :func:`sample_images` (same options) at ``path``, written atomically."""
+def save_samples(generator: Generator, path: Path, n: int = GRID_SIZE, **options: Any) -> tuple[Path, int]:
+    """A PNG grid of :func:`sample_images` (same options) at ``path``, written atomically; returns the path and the
+    number of images in the grid."""
     images, nrow = sample_images(generator, n, **options)
-    return save_grid(images, path, nrow=nrow)
+    return save_grid(images, path, nrow=nrow), len(images)
 
 
 def train_run(
@@ -108,22 +131,24 @@ def train_run(
     """Train ``config`` into ``out_dir`` (see the module docstring for what is written there).
 
     ``resume`` continues the run already in ``out_dir``; its config must match except for ``steps``.
-    Without ``resume``, a folder that already holds a run is refused rather than overwritten.
+    Without ``resume``, a folder that holds training state (a checkpoint or generator weights) is refused rather
+    than overwritten; one whose training stopped before its first checkpoint is started over.
     """
     torch_device = resolve_device(device)
     spec, dataset = registry.models[config.model], registry.datasets[config.dataset]
     config = RunConfig(**{**asdict(config), "hparams": spec.resolve_hparams(config.dataset, config.hparams)})
     config_path, checkpoint_path = out_dir / "config.json", out_dir / "checkpoint.pt"
     if resume:
-        _check_resumable(config, config_path, checkpoint_path)
-    elif config_path.exists():
+        _check_resumable(config, out_dir)
+    elif checkpoint_path.exists() or (out_dir / "generator.safetensors").exists():
         raise ZooError(f"{out_dir} already holds a run; pass --resume to continue it, or choose another --out")
+    writable_dir(out_dir, "choose another --out")
 
     trainer = create_trainer(
         spec, dataset.image_shape, dataset.num_classes, hparams=config.hparams, seed=config.seed, device=torch_device
     )
     images, labels = load_split(dataset, "train", root=data_root, download=download)
-    data = InMemoryDataset(images, labels, device=torch_device)
+    data = InMemoryDataset(images, labels, device=torch_device, num_classes=dataset.num_classes)
     plugin = registry.models.plugin(config.model)
     write_json(
         config_path,
@@ -159,34 +184,54 @@ def load_run(run_dir: str | Path, *, device: str = "auto", registry: Registry | 
     """The generator of the finished run in ``run_dir`` (rebuilt from ``config.json`` and its safetensors
     weights, on ``device``, in eval mode) and that config. Needs the model's plugin installed."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise ZooError(f"{run_dir} is not a zoo run folder (no config.json)")
-    config = read_json(config_path)
+    config = read_config(run_dir)
     registry = registry or load_registry()
     try:
         spec = registry.models[config["model"]]
-    except UnknownName as error:
+    except UnknownName:
         plugin = config.get("plugin", {})
-        raise UnknownName(
-            f"{error}; this run was made by {plugin.get('distribution', '?')} {plugin.get('version', '')}: "
-            "install that plugin to load it"
+        made_by = f"{plugin.get('distribution', '?')} {plugin.get('version', '')}".strip()
+        raise PluginError(
+            f"model {config['model']!r} of run {run_dir} is not installed; it came from {made_by}: install that "
+            "distribution to load the run"
         ) from None
-    trainer = create_trainer(
-        spec,
-        tuple(config["image_shape"]),
-        config["num_classes"],
-        hparams=config["hparams"],
-        device=resolve_device(device),
-    )
+    try:
+        trainer = create_trainer(
+            spec, config["image_shape"], config["num_classes"], hparams=config["hparams"], device=resolve_device(device)
+        )
+    except UsageError as error:  # hyperparameters the model (as installed now) does not take
+        raise ZooError(f"{run_dir / 'config.json'} does not fit {spec.name!r} as installed: {error}") from None
     load_generator(run_dir / "generator.safetensors", trainer.generator)
     return TrainedRun(trainer.generator.eval(), config)
 
 
-def _check_resumable(config: RunConfig, config_path: Path, checkpoint_path: Path) -> None:
-    if not checkpoint_path.exists():
-        raise ZooError(f"nothing to resume: {checkpoint_path} does not exist")
-    saved = read_json(config_path)
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of the run in ``run_dir``, its fields checked (types converted, e.g. ``image_shape`` to
+    a tuple); a missing, non-JSON or incomplete file is a one-line :class:`ZooError` naming it."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise ZooError(f"{run_dir} is not a zoo run folder (no config.json)")
+    try:
+        raw = read_json(path)
+        checked = asdict(_SAVED_CONFIG.validate_python(raw))
+        return {**raw, **checked}
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        problem = f"field {'.'.join(map(str, first['loc']))}: {first['msg']}" if first["loc"] else "not a JSON object"
+    except ValueError as error:  # not JSON, not text
+        problem = f"not valid JSON ({describe(error)})"
+    raise ZooError(f"{path} is damaged: {problem}; restore it, or train the run again in another folder")
+
+
+def _check_resumable(config: RunConfig, out_dir: Path) -> None:
+    if not (out_dir / "checkpoint.pt").exists():
+        if (out_dir / "config.json").exists():
+            raise ZooError(
+                f"nothing to resume in {out_dir}: its training stopped before the first checkpoint; run the same "
+                "command without --resume to start it afresh there"
+            )
+        raise ZooError(f"nothing to resume: {out_dir} holds no run; run the command without --resume to start one")
+    saved = read_config(out_dir)
     for key in _IDENTITY:
         now = json.loads(json.dumps(getattr(config, key)))  # as saved: tuples are lists in JSON
         if saved.get(key) != now:

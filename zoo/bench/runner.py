@@ -17,22 +17,25 @@ cause, is not a result, and is tried again by the next run; the other cells go o
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from typing import Protocol as Interface
 
 import click
 
 from zoo.bench.claims import Claim, Claims
-from zoo.bench.jobs import Job, Outcome, cell_key, key_changes, key_id
+from zoo.bench.jobs import Job, Outcome, cell_key, folder_source, key_changes, key_id
 from zoo.bench.profiles import Profile
 from zoo.bench.store import Cell, ResultStore
 from zoo.errors import PluginError, ZooError
 from zoo.fileio import atomic_path
-from zoo.metrics import Protocol
+from zoo.metrics import METRICS_CODE_VERSION
+from zoo.metrics.hashing import sha256_file
 from zoo.plugins import Registry
 from zoo.runs import RunConfig
 
@@ -108,15 +111,16 @@ class Bench:
         after one floor per dataset.
 
         User mistakes (an unknown name, a bad hyperparameter in the profile, missing extractor weights) raise before
-        any work. A model whose name two plugins register is left out of ``models=None`` and listed in
-        ``problems``; named explicitly, it is an error.
+        any work; a dataset without labels gets the protocols :meth:`Profile.protocols_for` gives it (said in a
+        line). A model whose name two plugins register is left out of ``models=None`` and listed in ``problems``;
+        named explicitly, it is an error.
         """
         names, problems = self._models(models)
         chosen = datasets or list(self.profile.datasets)
-        protocol_ids = {name: self._protocol_ids(name) for name in chosen}
+        protocols = {name: self._protocols(name) for name in chosen}
         plan = Plan([], problems=problems)
         for dataset in chosen:
-            plan.jobs.append(self._job(Cell.floor(dataset), None, protocol_ids[dataset]))
+            plan.jobs.append(self._job(Cell.floor(dataset), None, protocols[dataset]))
         for dataset in chosen:
             labelled = self.registry.datasets[dataset].num_classes > 0
             for model in names:
@@ -131,7 +135,7 @@ class Bench:
                     except Exception as error:  # noqa: BLE001 - the plugin's spec misbehaves: its cells fail
                         plan.unrunnable.append((cell, f"planning: {type(error).__name__}: {error}"))
                         continue
-                    plan.jobs.append(self._job(cell, config, protocol_ids[dataset]))
+                    plan.jobs.append(self._job(cell, config, protocols[dataset]))
         return plan
 
     def config(self, cell: Cell) -> RunConfig:
@@ -282,22 +286,19 @@ class Bench:
             usable.append(name)
         return usable, problems
 
-    def _protocol_ids(self, dataset: str) -> list[str]:
-        """The id of each protocol of the profile for ``dataset``, from the extractor and its weights' digest."""
-        ids = []
-        for settings in self.profile.protocols:
+    def _protocols(self, dataset: str) -> list[dict[str, Any]]:
+        """What the key records of each protocol scoring ``dataset``: its settings but the name and weights path,
+        the weights' digest and the metrics code version (the reference images' digest is the worker's to take)."""
+        spec = self.registry.datasets[dataset]
+        records = []
+        for settings in self.profile.protocols_for(spec, self.registry.extractors, self.echo):
             weights = self.profile.weights_path(settings, dataset)
-            if not weights.is_file():
-                raise ZooError(
-                    f"extractor weights {weights} for protocol {settings.name!r} not found; for the domain "
-                    f"classifier run: zoo extractor train --dataset {dataset}"
-                )
-            extractor = self.registry.extractors[settings.extractor]
-            ids.append(Protocol.resolve(settings, dataset=dataset, extractor=extractor, weights_path=weights).id)
-        return ids
+            record = {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("name", "weights")}
+            records.append({**record, "weights_sha256": sha256_file(weights), "metrics_code": METRICS_CODE_VERSION})
+        return records
 
-    def _job(self, cell: Cell, config: RunConfig | None, protocol_ids: list[str]) -> Job:
-        dataset_plugin = self.registry.datasets.plugin(cell.dataset)
+    def _job(self, cell: Cell, config: RunConfig | None, protocols: list[dict[str, Any]]) -> Job:
+        dataset, dataset_plugin = self.registry.datasets[cell.dataset], self.registry.datasets.plugin(cell.dataset)
         plugin = dataset_plugin if config is None else self.registry.models.plugin(cell.model)
         key = cell_key(
             config,
@@ -305,7 +306,7 @@ class Bench:
             profile=self.profile,
             plugin=(plugin.distribution, plugin.version),
             dataset_plugin=(dataset_plugin.distribution, dataset_plugin.version),
-            protocol_ids=protocol_ids,
+            protocols=protocols,
         )
         return Job(
             cell=cell,
@@ -320,4 +321,5 @@ class Bench:
             data_root=None if self.data_root is None else str(self.data_root),
             load_plugins=self.load_plugins,
             progress=self.settings.progress,
+            folder=folder_source(dataset),
         )

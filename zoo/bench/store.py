@@ -88,7 +88,7 @@ class Row:
     ``hparams`` is the model's resolved hyperparameters as JSON; ``cell_key`` the id of the cell's key (every
     setting that changes its result); ``precision`` (``fp32`` or ``bf16``) and ``compiled`` how the steps ran;
     ``threads`` the torch threads of the worker process, ``workers`` how many cells the bench ran at once, ``host``
-    the machine the cell ran on.
+    the machine the cell ran on. (Their defaults are what rows stored before these columns existed mean.)
     """
 
     model: str
@@ -109,18 +109,18 @@ class Row:
     eval_seconds: float | None
     params_generator: int | None
     params_total: int | None
-    hparams: str
-    cell_key: str
-    precision: str
-    compiled: bool
-    threads: int
-    workers: int
-    host: str
     device: str
     device_name: str
     torch_version: str
     zoo_version: str
     git_commit: str
+    hparams: str = "{}"
+    cell_key: str = ""
+    precision: str = "fp32"
+    compiled: bool = False
+    threads: int | None = None
+    workers: int | None = None
+    host: str = ""
 
 
 COLUMNS = tuple(field.name for field in dataclasses.fields(Row))
@@ -199,8 +199,8 @@ class ResultStore:
 def read_cell(path: Path) -> dict[str, Any]:
     """A cell file's content; an empty, corrupt or foreign file is a one-line :class:`ZooError` naming it."""
     data = _read_json(path)
-    if not (isinstance(data, dict) and isinstance(data.get("rows"), list) and isinstance(data.get("protocols"), dict)):
-        raise ZooError(f"{path} is not a zoo cell file (no rows and protocols); delete it and rerun zoo bench")
+    if not (isinstance(data, dict) and isinstance(data.get("rows"), list)):
+        raise ZooError(f"{path} is not a zoo cell file (it has no list of rows); delete it and rerun zoo bench")
     return data
 
 

@@ -33,28 +33,21 @@ import torch
 from zoo.bench.jobs import Job, Outcome
 from zoo.bench.store import Row
 from zoo.data import InMemoryDataset, load_split
-from zoo.errors import Diverged
+from zoo.data.sources import with_datasets
+from zoo.errors import Diverged, ZooError
 from zoo.factory import create_trainer
-from zoo.imaging import to_uint8
-from zoo.interfaces import ExtractorSpec, Generator
-from zoo.metrics import MetricValue, Protocol, evaluate
+from zoo.interfaces import ExtractorSpec
+from zoo.metrics import MetricValue, Protocol, Samples, evaluate, generate_samples
 from zoo.plugins import Registry, ZooPluginWarning, load_registry
 from zoo.provenance import provenance
 from zoo.runs import parameter_counts, save_samples
 from zoo.training import train
 
 SAMPLE_BATCH = {"cpu": 500, "cuda": 5000}
-"""Samples drawn per generator call when scoring, by device type: large on a GPU, where a call is cheap."""
+"""Samples drawn per generator call when scoring (:func:`zoo.metrics.generate_samples`), by device type: large
+on a GPU, where a call is cheap and each one synchronises."""
 Scored = list[tuple[Protocol, str, MetricValue]]
 """(protocol, metric name, value) for every metric under every protocol of a profile."""
-
-
-def generate_uint8(generator: Generator, n: int, seed: int) -> torch.Tensor:
-    """``n`` samples as uint8 ``[n, C, H, W]`` on the generator's device, drawn in large batches from one seeded
-    ``torch.Generator`` (they stay on the device: the extractor runs there too)."""
-    rng = torch.Generator(device=generator.device).manual_seed(seed)
-    batch = SAMPLE_BATCH.get(generator.device.type, SAMPLE_BATCH["cpu"])
-    return torch.cat([to_uint8(generator.sample(min(batch, n - i), generator=rng)) for i in range(0, n, batch)])
 
 
 @dataclass(frozen=True)
@@ -77,6 +70,10 @@ class CellRun:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ZooPluginWarning)  # the driver has shown them once
             self.registry: Registry = load_registry(job.load_plugins)
+        if job.folder is not None:
+            self.phase = "reading the image folder"
+            source, options = job.folder
+            self.registry, _ = with_datasets(self.registry, [source], options, data_root=job.data_root, progress=False)
         facts = provenance(self.device)
         self.machine = dict(
             threads=job.threads,
@@ -90,28 +87,43 @@ class CellRun:
         )
 
     def references(self) -> list[Reference]:
-        """Each protocol of the profile for this dataset, checked to be the protocol the driver planned with."""
+        """Each protocol scoring this dataset, resolved with its reference images, and checked to use the extractor
+        weights the driver planned with."""
         self.phase = "loading the reference images"
         cell, profile = self.job.cell, self.job.profile
         spec = self.registry.datasets[cell.dataset]
+        planned = {p["weights_sha256"] for p in self.job.key["protocols"]}
         found = []
-        for settings in profile.protocols:
+        for settings in profile.protocols_for(spec, self.registry.extractors, lambda line: None):
             weights = profile.weights_path(settings, cell.dataset)
             extractor = self.registry.extractors[settings.extractor]
-            images, _ = load_split(
+            images, labels = load_split(
                 spec, settings.reference_split, root=self.job.data_root, limit=settings.num_reference
             )
-            protocol = Protocol.resolve(settings, dataset=cell.dataset, extractor=extractor, weights_path=weights)
-            if protocol.id not in self.job.key["protocols"]:
-                raise RuntimeError(
-                    f"protocol {settings.name!r} resolves to {protocol.id} on {socket.gethostname()}, not one of "
-                    f"{self.job.key['protocols']} as planned: every node needs the same extractor weights"
+            if len(images) < settings.num_reference:
+                raise ZooError(
+                    f"{cell.dataset}/{settings.reference_split} has {len(images)} images; protocol {settings.name!r} "
+                    f"needs {settings.num_reference}"
+                )
+            protocol = Protocol.resolve(
+                settings,
+                dataset=cell.dataset,
+                extractor=extractor,
+                weights_path=weights,
+                reference_images=images,
+                reference_labels=labels,
+                num_classes=spec.num_classes,
+            )
+            if protocol.weights_sha256 not in planned:
+                raise ZooError(
+                    f"{weights} on {socket.gethostname()} is not the extractor the bench was planned with (sha256 "
+                    f"{protocol.weights_sha256}): every node needs the same zoo and extractor weights"
                 )
             found.append(Reference(protocol, extractor, weights, images))
         return found
 
-    def score(self, references: list[Reference], samples_for: Callable[[Protocol], torch.Tensor]) -> Scored:
-        """Every metric under every protocol; ``samples_for(protocol)`` gives the uint8 images to score under it."""
+    def score(self, references: list[Reference], samples_for: Callable[[Protocol], Samples]) -> Scored:
+        """Every metric under every protocol; ``samples_for(protocol)`` gives the samples to score under it."""
         scored = []
         for ref in references:
             values = evaluate(
@@ -150,7 +162,7 @@ class CellRun:
         spec, plugin = self.registry.datasets[cell.dataset], self.registry.datasets.plugin(cell.dataset)
         most = max(ref.protocol.settings.num_generated for ref in references)
         images, _ = load_split(spec, "train", root=job.data_root, limit=min(most, job.profile.train_limit or most))
-        scored = self.score(references, lambda protocol: images[: protocol.settings.num_generated])
+        scored = self.score(references, lambda protocol: Samples(images[: protocol.settings.num_generated]))
         rows = self.rows(
             scored,
             **self._identity(plugin.distribution, plugin.version, hparams={}, precision="fp32", compiled=False),
@@ -207,10 +219,8 @@ class CellRun:
             nonlocal eval_seconds
             self.phase = f"sampling and scoring at step {step}"
             started = time.perf_counter()
-            scored = self.score(
-                references,
-                lambda p: generate_uint8(trainer.generator, p.settings.num_generated, seed=p.settings.seed),
-            )
+            batch = SAMPLE_BATCH.get(self.device.type, SAMPLE_BATCH["cpu"])
+            scored = self.score(references, lambda p: generate_samples(trainer.generator, p, batch_size=batch))
             eval_seconds += time.perf_counter() - started
             rows.extend(
                 self.rows(
@@ -263,7 +273,7 @@ class CellRun:
             )
             return Outcome(f"diverged at step {diverged.step}", rows, _protocols(references))
         self.phase = "drawing the sample grid"
-        grid = save_samples(trainer.generator, work / "grid.png")
+        grid, _ = save_samples(trainer.generator, work / "grid.png")
         return Outcome("ok", rows, _protocols(references), grid.read_bytes())
 
     def _identity(self, plugin: str, version: str, **run: Any) -> dict[str, Any]:

@@ -19,6 +19,11 @@ def resolve_data_root(explicit: str | Path | None = None) -> Path:
         return Path(explicit).expanduser()
     if os.environ.get(DATA_ROOT_ENV):
         return Path(os.environ[DATA_ROOT_ENV]).expanduser()
+    return user_cache_dir() / "datasets"
+
+
+def user_cache_dir() -> Path:
+    """zoo's folder in the user's cache: ``$XDG_CACHE_HOME/zoo`` when that is an absolute path, else
+    ``~/.cache/zoo``. Not created here."""
     xdg_cache = os.environ.get("XDG_CACHE_HOME", "")
-    cache = Path(xdg_cache) if os.path.isabs(xdg_cache) else Path.home() / ".cache"
-    return cache / "zoo" / "datasets"
+    return (Path(xdg_cache) if os.path.isabs(xdg_cache) else Path.home() / ".cache") / "zoo"

@@ -1,26 +1,40 @@
-"""Score generated images against reference images with ``torch_fidelity.calculate_metrics``, in memory.
+"""Score samples against reference images: features by the protocol's extractor, metrics by torch-fidelity.
 
-Reference features are cached on disk through torch-fidelity's own cache (``cache_root`` + ``input2_cache_name``;
-see :func:`reference_cache_name`). A real-vs-real baseline is the same call with real images (e.g. a train
-subset) as ``samples_u8``.
+zoo extracts the features itself, with torch-fidelity's own extraction loop, and hands the feature dicts to
+torch-fidelity's metric functions (``isc_featuresdict_to_metric``, ``fid_featuresdict_to_statistics`` +
+``fid_statistics_to_metric``, ``kid_featuresdict_to_metric``, ``prc_featuresdict_to_metric``), as
+``calculate_metrics`` does with ``cache=False``: the numbers are the same bit for bit, and torch-fidelity's pickled
+cache is never read. Reference features are cached by zoo (:mod:`zoo.metrics.cache`). A real-vs-real baseline is
+the same call with real images (e.g. a train subset) as the samples.
+
+An evaluation leaves every global random state as it found it, so scoring never changes the rest of a training run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch_fidelity
 from torch.utils.data import Dataset
+from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+from torch_fidelity.utils import get_featuresdict_from_dataset
 
+from zoo.device import describe_device
 from zoo.errors import ZooError
 from zoo.interfaces import ExtractorSpec
-from zoo.metrics.extractors import register_with_torch_fidelity
+from zoo.metrics.cache import Features, cached_features, reference_cache_key
+from zoo.metrics.classes import class_metrics
 from zoo.metrics.hashing import sha256_file, sha256_tensor
 from zoo.metrics.protocol import Protocol
+from zoo.metrics.randomness import preserved_random_state
+from zoo.metrics.sampling import Samples
+from zoo.metrics.values import MetricValue
 
 METRIC_KEYS: dict[str, str] = {
     "fid": torch_fidelity.KEY_METRIC_FID,
@@ -31,23 +45,10 @@ METRIC_KEYS: dict[str, str] = {
     "precision": torch_fidelity.KEY_METRIC_PRECISION,
     "recall": torch_fidelity.KEY_METRIC_RECALL,
 }
-"""zoo's metric names -> torch-fidelity's result keys."""
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """A metric's value, or None with the ``reason`` it could not be computed (exactly one of the two is set)."""
-
-    value: float | None
-    reason: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.value is None) == (self.reason is None):
-            raise ValueError("a MetricValue has either a value or a reason, not both or neither")
-
-    @property
-    def available(self) -> bool:
-        return self.value is not None
+"""zoo's names of torch-fidelity's metrics -> torch-fidelity's result keys."""
+OUT_OF_RANGE = "out_of_range_share"
+"""Metric name: the share of a generator's output values outside ``[-1, 1]`` (0 for a generator that keeps its
+contract); the images are clipped before scoring, this row makes the breach visible. Lower is better."""
 
 
 class UInt8Images(Dataset):
@@ -72,18 +73,8 @@ class UInt8Images(Dataset):
         return image.expand(self.channels, -1, -1) if self.channels else image
 
 
-def reference_cache_name(reference_u8: torch.Tensor, protocol: Protocol) -> str:
-    """torch-fidelity ``input2_cache_name`` for a reference set: protocol id + digest of the images' content.
-
-    torch-fidelity names its cache files ``<name>-<extractor>-features-<layer>.pt`` (and ``-stat-fid-`` for FID
-    statistics) and never checks what produced them; with this name any change of the images or of a protocol
-    setting (weights digest included) selects different files instead of reusing stale ones.
-    """
-    return f"zoo-ref-{protocol.id}-{sha256_tensor(reference_u8)[:16]}"
-
-
 def evaluate(
-    samples_u8: torch.Tensor,
+    samples: Samples,
     *,
     reference_u8: torch.Tensor,
     protocol: Protocol,
@@ -94,26 +85,30 @@ def evaluate(
     batch_size: int = 200,
     verbose: bool = False,
 ) -> dict[str, MetricValue]:
-    """FID, IS, KID and precision/recall of ``samples_u8`` against ``reference_u8`` under ``protocol``.
+    """Every metric of ``samples`` against ``reference_u8`` under ``protocol``.
 
-    ``samples_u8``: uint8 ``[num_generated, C, H, W]``; ``reference_u8``: uint8 ``[num_reference, C, H, W]`` (the
-    protocol's settings). ``extractor`` is the registered extractor the protocol names; ``weights_path`` its
-    weights file, whose SHA-256 must equal ``protocol.weights_sha256``. Reference features are cached under
-    ``cache_dir``, which must be trusted: torch-fidelity unpickles its cache files. ``device``: ``cpu`` or
-    ``cuda[:i]``. torch-fidelity runs with ``save_cpu_ram=True``: no DataLoader worker processes, which only add
-    overhead for in-memory tensors.
+    ``samples.images``: uint8 ``[num_generated, C, H, W]``; ``reference_u8``: the protocol's reference images, uint8
+    ``[num_reference, C, H, W]`` (their digest must be the protocol's). ``extractor`` is the registered extractor
+    the protocol names; ``weights_path`` its weights file, whose SHA-256 must equal ``protocol.weights_sha256``.
+    Reference features are cached under ``cache_dir`` (safetensors, checked on read). ``device``: ``cpu`` or
+    ``cuda[:i]``; features are extracted in batches of ``batch_size`` in this process (no DataLoader workers).
 
-    Returns :data:`METRIC_KEYS`' names -> :class:`MetricValue`; a metric the extractor cannot give (the IS without
-    a classifier layer) or a non-finite result is unavailable with a reason, never a number. Raises
-    :class:`ZooError` for wrong weights or a different torch-fidelity version than the protocol's.
+    Returns metric name -> :class:`MetricValue`: :data:`METRIC_KEYS`' names (FID, IS, KID, precision/recall), the
+    class metrics of :mod:`zoo.metrics.classes` (``label_accuracy`` only when ``samples.labels`` is given), and
+    :data:`OUT_OF_RANGE` when ``samples.out_of_range`` is given. A metric the protocol cannot give (the IS without a
+    classifier layer, class metrics without a dataset classifier) or a non-finite result is unavailable with a
+    reason, never a number. Raises :class:`ZooError` for wrong weights or a different torch-fidelity version than
+    the protocol's, ValueError for images that are not the protocol's. Every global random state is left as it was.
     """
     settings = protocol.settings
     if extractor.name != settings.extractor:
         raise ValueError(f"protocol {protocol.name!r} names extractor {settings.extractor!r}, not {extractor.name!r}")
-    _check_images(samples_u8, settings.num_generated, "samples_u8")
+    _check_images(samples.images, settings.num_generated, "samples")
     _check_images(reference_u8, settings.num_reference, "reference_u8")
-    if samples_u8.shape[1:] != reference_u8.shape[1:]:
-        raise ValueError(f"samples are {list(samples_u8.shape[1:])}, reference {list(reference_u8.shape[1:])}")
+    if samples.images.shape[1:] != reference_u8.shape[1:]:
+        raise ValueError(f"samples are {list(samples.images.shape[1:])}, reference {list(reference_u8.shape[1:])}")
+    if sha256_tensor(reference_u8) != protocol.reference_sha256:
+        raise ValueError(f"reference_u8 are not the reference images of protocol {protocol.name!r} (sha256 differs)")
     if torch_fidelity.__version__ != protocol.torch_fidelity_version:
         raise ZooError(
             f"protocol {protocol.name!r} needs torch-fidelity {protocol.torch_fidelity_version}, "
@@ -124,35 +119,54 @@ def evaluate(
         raise ZooError(
             f"{weights_path} has sha256 {digest}, but protocol {protocol.name!r} needs {protocol.weights_sha256}"
         )
-    register_with_torch_fidelity(extractor)
+    device = torch.device(device)
     cuda = _use_cuda(device)
-    with torch.cuda.device(device) if cuda else contextlib.nullcontext():
-        results = torch_fidelity.calculate_metrics(
-            input1=UInt8Images(samples_u8, protocol.channels),
-            input2=UInt8Images(reference_u8, protocol.channels),
-            input2_cache_name=reference_cache_name(reference_u8, protocol),
-            cache=True,
-            cache_root=str(cache_dir),
-            cuda=cuda,
-            batch_size=batch_size,
-            save_cpu_ram=True,
-            isc=protocol.logits_layer is not None,
-            fid=True,
-            kid=True,
-            prc=True,
-            feature_extractor=settings.extractor,
-            feature_extractor_weights_path=str(weights_path),
-            feature_layer_isc=protocol.logits_layer,
-            feature_layer_fid=protocol.feature_layer,
-            feature_layer_kid=protocol.feature_layer,
-            feature_layer_prc=protocol.feature_layer,
-            isc_splits=settings.isc_splits,
-            kid_subsets=settings.kid_subsets,
-            kid_subset_size=settings.kid_subset_size,
-            prc_neighborhood=settings.prc_neighborhood,
-            rng_seed=settings.seed,
-            verbose=verbose,
-        )
+    with preserved_random_state(), torch.cuda.device(device) if cuda else contextlib.nullcontext():
+        layers = [layer for layer in (protocol.feature_layer, protocol.logits_layer) if layer is not None]
+        network = extractor.extractor(settings.extractor, layers, feature_extractor_weights_path=str(weights_path))
+        network = network.requires_grad_(False).eval().to(device)
+
+        def features_of(images: torch.Tensor) -> Features:
+            dataset = UInt8Images(images, protocol.channels)
+            return get_featuresdict_from_dataset(dataset, network, batch_size, cuda, True, verbose)
+
+        key = reference_cache_key(protocol, machine=describe_device(device), batch_size=batch_size)
+        reference = cached_features(cache_dir, key, lambda: features_of(reference_u8))
+        generated = features_of(samples.images)
+    values = _fidelity_metrics(generated, reference, protocol, extractor, verbose)
+    logits = generated[protocol.logits_layer] if protocol.logits_layer else None
+    values.update(class_metrics(protocol, logits, samples.labels))
+    if samples.out_of_range is not None:
+        values[OUT_OF_RANGE] = MetricValue(samples.out_of_range)
+    return values
+
+
+def _fidelity_metrics(
+    generated: Features, reference: Features, protocol: Protocol, extractor: ExtractorSpec, verbose: bool
+) -> dict[str, MetricValue]:
+    """torch-fidelity's metric functions on the feature dicts, with the options ``calculate_metrics`` would pass
+    them (``save_cpu_ram=True``: precision/recall computed in parts)."""
+    settings = protocol.settings
+    options = dict(
+        isc_splits=settings.isc_splits,
+        samples_shuffle=True,
+        kid_subsets=settings.kid_subsets,
+        kid_subset_size=settings.kid_subset_size,
+        prc_neighborhood=settings.prc_neighborhood,
+        save_cpu_ram=True,
+        rng_seed=settings.seed,
+        verbose=verbose,
+    )
+    layer = protocol.feature_layer
+    results = {
+        **fid_statistics_to_metric(
+            fid_featuresdict_to_statistics(generated, layer), fid_featuresdict_to_statistics(reference, layer), verbose
+        ),
+        **kid_featuresdict_to_metric(generated, reference, layer, **options),
+        **prc_featuresdict_to_metric(generated, reference, layer, **options),
+    }
+    if protocol.logits_layer is not None:
+        results.update(isc_featuresdict_to_metric(generated, protocol.logits_layer, **options))
     no_isc = MetricValue(None, extractor.no_logits_reason or f"protocol {protocol.name!r} has no logits layer")
     return {name: _metric_value(results[key]) if key in results else no_isc for name, key in METRIC_KEYS.items()}
 
@@ -167,9 +181,8 @@ def _check_images(images: torch.Tensor, count: int, what: str) -> None:
         raise ValueError(f"{what} must be uint8 [{count}, C, H, W], got {images.dtype} {list(images.shape)}")
 
 
-def _use_cuda(device: torch.device | str) -> bool:
-    """Whether torch-fidelity runs on the GPU (``cuda=True``); it knows no other accelerator."""
-    kind = torch.device(device).type
-    if kind not in ("cpu", "cuda"):
-        raise ZooError(f"metrics run on cpu or cuda, not {kind}")
-    return kind == "cuda"
+def _use_cuda(device: torch.device) -> bool:
+    """Whether features are extracted on the GPU; torch-fidelity's loop knows no other accelerator."""
+    if device.type not in ("cpu", "cuda"):
+        raise ZooError(f"metrics run on cpu or cuda, not {device.type}")
+    return device.type == "cuda"

