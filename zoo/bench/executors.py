@@ -34,7 +34,7 @@ from multiprocessing.process import BaseProcess
 
 import torch
 
-from zoo.bench.jobs import Job, Outcome
+from zoo.bench.jobs import Job, Origin, Outcome
 from zoo.bench.worker import process_main
 from zoo.errors import ZooError
 
@@ -103,10 +103,12 @@ class LocalExecutor:
     def start(self, job: Job) -> int | None:
         """Start ``job`` in a new process on a free slot's device; returns the process id."""
         slot = next(i for i in range(self.capacity) if i not in self._slots)
-        job = dataclasses.replace(job, device=self.devices[slot], sys_path=tuple(sys.path))
+        environ = {**os.environ, **worker_environment(job.threads)}
+        origin = Origin(tuple(sys.path), environ, os.getcwd())
+        job = dataclasses.replace(job, device=self.devices[slot], origin=origin)
         results, send = self._context.Pipe(duplex=False)
         process = self._context.Process(target=process_main, args=(send, job), name=f"zoo {job.cell}")
-        with _worker_environment(job.threads):
+        with _environment(environ):  # what the process starts with (the fork server, when this start launches it)
             process.start()
         send.close()  # the worker holds the only write end: its death is an EOF here
         self._slots[slot] = _Worker(job, process, results, time.monotonic())
@@ -180,27 +182,29 @@ def _process_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-@contextlib.contextmanager
-def _worker_environment(threads: int) -> Iterator[None]:
-    """The environment a worker (or the fork server, when this start launches it) starts with: ``threads``
-    OpenMP/MKL threads (the worker also calls ``torch.set_num_threads``), and OpenMP threads that sleep when idle
-    (``OMP_WAIT_POLICY=PASSIVE`` unless set: busy-waiting threads of concurrent workers starve each other; a VAE
-    step was seen to slow from 0.1 s to 6.5 s under CPU load). OpenMP reads these when torch loads it."""
-    wanted = {
+def worker_environment(threads: int) -> dict[str, str]:
+    """The variables a worker with ``threads`` torch threads starts with: as many OpenMP/MKL threads (the worker also
+    calls ``torch.set_num_threads``), and OpenMP threads that sleep when idle (``OMP_WAIT_POLICY=PASSIVE`` unless set:
+    busy-waiting threads of concurrent workers starve each other; a VAE step was seen to slow from 0.1 s to 6.5 s
+    under CPU load). OpenMP reads them when torch loads it."""
+    return {
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
     }
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
+
+
+@contextlib.contextmanager
+def _environment(environ: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` set to ``environ`` for the block, then put back."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environ)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def cpu_count() -> int:

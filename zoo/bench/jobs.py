@@ -83,6 +83,18 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+@dataclass(frozen=True)
+class Origin:
+    """What a local worker takes from the driver when it starts: ``sys.path``, ``os.environ`` (with the worker's
+    thread settings) and the working directory, as they are when the job starts. (A worker forked from a server
+    that started earlier would otherwise see them as they were then: a plugin installed or a variable set since,
+    as tests do, would be missing.)"""
+
+    sys_path: tuple[str, ...]
+    environ: dict[str, str]
+    cwd: str
+
+
 def folder_source(dataset: DatasetSpec) -> tuple[str, FolderOptions] | None:
     """For an image-folder dataset, ``folder:PATH`` and the options that make it again in a worker
     (:func:`zoo.data.sources.with_datasets`, from the cache the driver filled; unreadable files were already stopped
@@ -100,8 +112,8 @@ class Job:
     version) the driver planned with, which the worker must have too. ``device`` is ``cpu`` or ``cuda[:i]``;
     ``threads`` the torch threads the worker uses; ``workers`` how many cells run at once (recorded in the rows);
     ``load_plugins`` the plugin selection (:func:`zoo.plugins.load_registry`'s ``only``); ``folder``, for an image
-    folder dataset, how the worker makes it again (:func:`folder_source`); ``sys_path`` the driver's import path,
-    for a local worker to take (None: keep its own).
+    folder dataset, how the worker makes it again (:func:`folder_source`); ``origin`` the driver's import path,
+    environment and working directory, for a local worker to take (None: keep its own).
     """
 
     cell: Cell
@@ -117,7 +129,7 @@ class Job:
     load_plugins: tuple[str, ...] | None = None
     progress: bool = False
     folder: tuple[str, FolderOptions] | None = None
-    sys_path: tuple[str, ...] | None = None
+    origin: Origin | None = None
 
     @property
     def key_id(self) -> str:

@@ -314,16 +314,20 @@ def run_job(job: Job) -> Outcome:
 def process_main(conn: Connection, job: Job) -> None:
     """The entry point of a local worker process: run ``job`` and send its outcome to the driver over ``conn``.
 
-    The worker takes the driver's current ``sys.path`` (it may be a fork of a server started earlier), leaves the
-    driver's process group (a Ctrl-C in the terminal reaches the driver only, which ends its workers itself) and,
-    on Linux, asks the kernel to kill it when its parent dies, so a driver killed with kill -9 leaves no orphan
-    training on (its parent, the driver or the driver's fork server, ends with the driver).
+    The worker takes the driver's current import path, environment and working directory
+    (:class:`~zoo.bench.jobs.Origin`: it may be a fork of a server started earlier), leaves the driver's process
+    group (a Ctrl-C in the terminal reaches the driver only, which ends its workers itself) and, on Linux, asks the
+    kernel to kill it when its parent dies, so a driver killed with kill -9 leaves no orphan training on (its
+    parent, the driver or the driver's fork server, ends with the driver).
     """
     os.setpgid(0, 0)
     _die_with_parent()
-    if job.sys_path is not None:
-        sys.path[:] = job.sys_path
+    if job.origin is not None:
+        sys.path[:] = job.origin.sys_path
         importlib.invalidate_caches()
+        os.environ.clear()
+        os.environ.update(job.origin.environ)
+        os.chdir(job.origin.cwd)
     outcome = run_job(job)
     conn.send(outcome)
     conn.close()
