@@ -60,16 +60,8 @@ def zoo_rate(trainer, data: InMemoryDataset, steps: int, precision: str, folder:
     """img/s of ``steps`` steps through zoo's loop, wall time including its reads and final checkpoint."""
     synchronize(data.device)
     started = time.perf_counter()
-    train(
-        trainer,
-        data,
-        steps=steps,
-        batch_size=BATCH,
-        seed=0,
-        checkpoint_path=folder / "ckpt.pt",
-        progress=False,
-        precision=precision,
-    )
+    options = dict(steps=steps, batch_size=BATCH, seed=0, checkpoint_path=folder / "ckpt.pt", progress=False)
+    train(trainer, data, precision=precision, **options)
     synchronize(data.device)
     return steps * BATCH / (time.perf_counter() - started)
 
