@@ -13,8 +13,11 @@ Part 2: ``zoo bench --all --profile P --workers W`` into a temporary folder, sam
 CUDA its utilization (NVML, through ``torch.cuda.utilization``; needs ``nvidia-ml-py``), on a CPU the machine's
 busy share from ``/proc/stat`` (machine-wide: other processes count, so measure on a quiet machine).
 
-    python benchmarks/throughput.py --data-root ../shared/datasets [--models dcgan,vae] [--steps 200]
-        [--modes fp32,bf16,fp32+compile,bf16+compile] [--bench-profile smoke] [--bench-workers N]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py --data-root ../shared/datasets [--models dcgan,vae]
+        [--steps 200] [--modes fp32,bf16,fp32+compile,bf16+compile] [--bench-profile smoke] [--bench-workers N]
+
+(``OMP_WAIT_POLICY=PASSIVE`` as the bench's workers run: without it, OpenMP threads spin while other processes
+want the cores.)
 """
 
 from __future__ import annotations
@@ -39,15 +42,17 @@ from zoo.training import compile_networks, step_precision, train
 BATCH = 64
 
 
-def trainer_for(registry: Registry, model: str, data: InMemoryDataset, compiled: bool, warmup: int):
-    """``model``'s trainer for MNIST (seed 0), compiled if asked, after ``warmup`` untimed steps."""
+def trainer_for(registry: Registry, model: str, data: InMemoryDataset, mode: str, warmup: int):
+    """``model``'s trainer for MNIST (seed 0), compiled if ``mode`` says so, after ``warmup`` untimed steps in the
+    mode's precision (kernels and graphs are made then, not timed)."""
     spec = registry.models[model]
     trainer = create_trainer(spec, (1, 28, 28), 10, seed=0, device=data.device)
-    if compiled:
+    if mode.endswith("+compile"):
         compile_networks(trainer)
     sampler = torch.Generator(device=data.device).manual_seed(1)
     for _ in range(warmup):
-        trainer.train_step(data.sample(BATCH, sampler))
+        with step_precision(mode.split("+")[0], data.device):
+            trainer.train_step(data.sample(BATCH, sampler))
     return trainer
 
 
@@ -85,11 +90,11 @@ def loop_table(registry: Registry, data: InMemoryDataset, args: argparse.Namespa
     with tempfile.TemporaryDirectory() as folder:
         for model in args.models.split(","):
             for mode in args.modes.split(","):
-                precision, compiled = mode.split("+")[0], mode.endswith("+compile")
+                precision = mode.split("+")[0]
                 zoo = zoo_rate(
-                    trainer_for(registry, model, data, compiled, args.warmup), data, args.steps, precision, Path(folder)
+                    trainer_for(registry, model, data, mode, args.warmup), data, args.steps, precision, Path(folder)
                 )
-                bare = bare_rate(trainer_for(registry, model, data, compiled, args.warmup), data, args.steps, precision)
+                bare = bare_rate(trainer_for(registry, model, data, mode, args.warmup), data, args.steps, precision)
                 rates[model, mode] = zoo
                 print(f"{model:<12} {mode:<14} {zoo:>10.0f} {bare:>11.0f} {zoo / bare:>9.3f}", flush=True)
     for model in args.models.split(","):
