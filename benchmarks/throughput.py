@@ -4,10 +4,11 @@ a bench keeps the device.
 Part 1, per model and mode: the same trainer (built by the model's plugin with the same seed) trains on the same
 in-memory batches through ``zoo.training.train`` (deferred loss reads, NaN guard, loss history, a checkpoint at
 the end) and through a bare loop (``train_step`` on each batch, nothing else, one device sync at the end). Both
-first take ``--warmup`` steps, so a compiled mode's compilation is not timed. Modes: ``fp32``, ``bf16`` (bfloat16
-autocast, forced here whatever the model's spec says, to measure it), each eager or ``+compile``. Prints img/s and
-the ratios zoo / bare, bf16 / fp32 and compiled / eager; on a CPU the ratios are what to read (bf16 is meant for
-GPUs, and compiling costs minutes there).
+first take ``--warmup`` steps in the mode (30 by default), so a compiled mode's compilation and a bf16 mode's
+first steps on a CPU (seen at 60 img/s for the VAE, then 2000, while oneDNN makes its kernels) are not timed.
+Modes: ``fp32``, ``bf16`` (bfloat16 autocast, forced here whatever the model's spec says, to measure it), each
+eager or ``+compile``. Prints img/s and the ratios zoo / bare, bf16 / fp32 and compiled / eager; on a CPU the
+ratios are what to read (bf16 is meant for GPUs, and compiling costs minutes there).
 
 Part 2: ``zoo bench --all --profile P --workers W`` into a temporary folder, sampling the device meanwhile: on
 CUDA its utilization (NVML, through ``torch.cuda.utilization``; needs ``nvidia-ml-py``), on a CPU the machine's
@@ -160,7 +161,7 @@ def main() -> None:
     parser.add_argument("--models", default="vanilla_gan,dcgan,wgan_gp,vae,cgan")
     parser.add_argument("--modes", default="fp32,bf16,fp32+compile,bf16+compile")
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--bench-profile", default="smoke", help="the profile whose bench is sampled ('' to skip)")
     parser.add_argument("--bench-workers", type=int, default=None)
     args = parser.parse_args()
