@@ -46,6 +46,7 @@ def bench_on_ray(site: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_ray_worker_killed_mid_cell_is_retried_and_every_cell_is_recorded_once(
     install_plugin, tiny_mnist_root, tmp_path
 ):

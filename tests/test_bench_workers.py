@@ -136,6 +136,7 @@ def failures(results: Path) -> dict[str, dict]:
     return {f["model"]: f for f in ResultStore(results).failures()}
 
 
+@pytest.mark.slow
 def test_exit_segfault_hang_and_exception_are_recorded_with_their_cause_while_the_others_finish(
     twisted, tiny_mnist_root, tmp_path
 ):
@@ -191,6 +192,7 @@ SLOW = """
 """
 
 
+@pytest.mark.slow
 def test_two_benches_on_one_results_folder_share_the_cells(install_plugin, tiny_mnist_root, tmp_path):
     modules = {"toy_gan": toy_plugin_source(), "toy_slow": hooked_plugin_source("toy_slow", SLOW)}
     site = install_plugin("zoo-slow", {"slow": "toy_slow"}, modules)
@@ -208,6 +210,7 @@ def test_two_benches_on_one_results_folder_share_the_cells(install_plugin, tiny_
     assert sorted(rows[rows["model"] == "toy_slow"]["seed"].unique()) == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_driver_loses_at_most_the_running_cells_and_leaves_no_worker(tiny_mnist_root, tmp_path):
     """A hard kill (no chance to clean up): its workers die with it, the rerun adds exactly the rest."""
     profile = smoke_profile(tmp_path, seeds="[0, 1, 2]")
@@ -237,6 +240,7 @@ def test_kill_9_of_the_driver_loses_at_most_the_running_cells_and_leaves_no_work
     assert not list(results.rglob("*.tmp")), "a partial file was left behind"
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_workers_and_keeps_every_finished_cell(twisted, tiny_mnist_root, tmp_path):
     profile = smoke_profile(tmp_path)
     process = bench_process(profile, tmp_path, tiny_mnist_root, "toy_hang", "vae", "--workers", "2", site=twisted)

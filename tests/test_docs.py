@@ -48,6 +48,7 @@ def sprites_plugin(install_plugin):
     sys.modules.pop("zoo_sprites", None)
 
 
+@pytest.mark.slow
 def test_the_dataset_plugin_and_the_profile_of_ones_own_from_contributing(sprites_plugin, tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

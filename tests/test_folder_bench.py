@@ -55,6 +55,7 @@ def bench(tmp_path: Path, profile: Path, dataset: str, *models: str, **options: 
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_an_unlabelled_rgb_folder_is_benched_with_the_offline_inception_network(tmp_path, extractors):
     faces = write_image_folder(tmp_path / "faces", 24)
     result = bench(tmp_path, write_profile(tmp_path / "mine.toml"), f"folder:{faces}", "dcgan", "cgan")

@@ -95,6 +95,7 @@ def test_a_real_ctrl_c_during_plugin_import_still_stops_zoo(install_plugin):
         load_registry()
 
 
+@pytest.mark.slow
 def test_probe_finds_plugins_that_end_the_process_and_says_how_to_run_without_them(install_plugin):
     install_plugin("zoo-quits", {"quits": "toy_quits"}, {"toy_quits": "import os; os._exit(0)"})
     install_plugin("zoo-crash", {"crash": "toy_crash"}, {"toy_crash": "import os, signal; os.kill(os.getpid(), 11)"})

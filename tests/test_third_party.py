@@ -34,6 +34,7 @@ def fill_in_paper(module: Path) -> None:
     module.write_text(re.sub(r'paper="TODO[^"]*"', 'paper="Doe et al. 2025, A Test Model, arXiv:0000.00000"', source))
 
 
+@pytest.mark.slow
 def test_scaffolded_plugin_installs_checks_and_benches(tmp_path, tiny_mnist_root):
     created = run("zoo", "plugins", "new", "scaffold_gan", "--conditional", "-o", str(tmp_path))
     assert created.returncode == 0, created.stderr
