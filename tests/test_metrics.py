@@ -9,7 +9,8 @@ import os
 import pickle
 import random
 import shutil
-from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -302,26 +303,31 @@ def test_a_corrupt_or_foreign_cache_entry_is_recomputed_not_trusted(classifier, 
         assert sum(seen) == 150, "and the entry replaced by a valid one"
 
 
-def _fill_and_delete(directory: str, rounds: int) -> None:
-    """A worker process: fill the cache entry ``aaa...``, then delete it, ``rounds`` times."""
-    for _ in range(rounds):
-        cached_features(directory, "a" * 64, lambda: {"x": torch.arange(100_000, dtype=torch.float32)})
-        (Path(directory) / f"{'a' * 32}.safetensors").unlink(missing_ok=True)
+# A writer process: fill the cache entry "aaa...", then delete it, 30 times. A fresh interpreter, not a fork: a child
+# forked from a process whose torch thread pool has run can deadlock in it.
+_FILL_AND_DELETE = """
+import sys, torch
+from pathlib import Path
+from zoo.metrics.cache import cached_features
+for _ in range(30):
+    cached_features(sys.argv[1], "a" * 64, lambda: {"x": torch.arange(100_000, dtype=torch.float32)})
+    (Path(sys.argv[1]) / ("a" * 32 + ".safetensors")).unlink(missing_ok=True)
+"""
 
 
 def test_several_processes_can_fill_one_cache_entry_at_once(tmp_path):
     """Writers racing (and deleting) the same entry: every read sees a whole, valid entry or recomputes."""
-    context = torch.multiprocessing.get_context("fork")
-    writers = [context.Process(target=_fill_and_delete, args=(str(tmp_path), 30)) for _ in range(2)]
-    for writer in writers:
-        writer.start()
-    expected = torch.arange(100_000, dtype=torch.float32)
-    for _ in range(30):
-        features = cached_features(tmp_path, "a" * 64, lambda: {"x": expected.clone()})
-        assert torch.equal(features["x"], expected)
-    for writer in writers:
-        writer.join(timeout=60)
-        assert writer.exitcode == 0
+    command = [sys.executable, "-c", _FILL_AND_DELETE, str(tmp_path)]
+    writers = [subprocess.Popen(command) for _ in range(2)]
+    try:
+        expected = torch.arange(100_000, dtype=torch.float32)
+        for _ in range(30):
+            features = cached_features(tmp_path, "a" * 64, lambda: {"x": expected.clone()})
+            assert torch.equal(features["x"], expected)
+        assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    finally:
+        for writer in writers:
+            writer.kill()
     assert not [p for p in tmp_path.iterdir() if p.suffix != ".safetensors"], "a temporary file was left behind"
 
 
