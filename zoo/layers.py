@@ -13,9 +13,16 @@ Channels double with each stride-2 layer away from the image: ``width`` next to 
 at the smallest maps (the paper's 64x64 generator is ``width=128``: 1024 -> 512 -> 256 -> 128 channels).
 :class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's networks built from these stacks; WGAN-GP,
 the VAE and the conditional GAN reuse them.
+
+The fully connected stacks (:func:`mlp_decoder`, :func:`mlp_features`) follow the PyTorch-GAN MLP GAN
+(eriklindernoren/PyTorch-GAN, ``implementations/gan/gan.py``): LeakyReLU(0.2) between layers, BatchNorm after
+every hidden layer of the generator but the first.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -93,6 +100,26 @@ def conv_features(image_shape: ImageShape, width: int, batchnorm: bool = True) -
         ]
         maps *= 2
     return nn.Sequential(*net, nn.Flatten()), maps * (height >> layers) * (width_px >> layers)
+
+
+def mlp_decoder(in_features: int, hidden: Sequence[int], image_shape: ImageShape) -> nn.Sequential:
+    """``[N, in_features]`` -> ``[N, C, H, W]`` in ``[-1, 1]`` (tanh): linear layers through the ``hidden`` widths,
+    LeakyReLU(0.2) after each, BatchNorm (PyTorch's default ``eps=1e-5``) before it on all but the first, then a
+    linear layer to ``C*H*W`` values and tanh."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip([in_features, *hidden[:-1]], hidden, strict=True)):
+        layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out) if i else nn.Identity(), nn.LeakyReLU(0.2, True)]
+    layers += [nn.Linear(hidden[-1], math.prod(image_shape)), nn.Tanh(), nn.Unflatten(1, tuple(image_shape))]
+    return nn.Sequential(*layers)
+
+
+def mlp_features(in_features: int, hidden: Sequence[int]) -> nn.Sequential:
+    """``[N, in_features]`` -> ``[N, hidden[-1]]``: linear layers through the ``hidden`` widths, LeakyReLU(0.2)
+    after each, no normalisation (a discriminator's body; its head is the caller's)."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip([in_features, *hidden[:-1]], hidden, strict=True):
+        layers += [nn.Linear(n_in, n_out), nn.LeakyReLU(0.2, True)]
+    return nn.Sequential(*layers)
 
 
 def dcgan_init(module: nn.Module) -> None:

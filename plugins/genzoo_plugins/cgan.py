@@ -1,34 +1,45 @@
-"""Conditional DCGAN, conditioned as in Mirza & Osindero 2014 ("Conditional Generative Adversarial Nets",
-arXiv:1411.1784): the class label is an extra input of both networks.
+"""Conditional GAN: Mirza & Osindero 2014, "Conditional Generative Adversarial Nets", arXiv:1411.1784, with the
+networks of the best-known PyTorch version (eriklindernoren/PyTorch-GAN, ``implementations/cgan/cgan.py``).
 
-* G: a learned label embedding ``nn.Embedding(num_classes, embed_dim)`` is concatenated with ``z`` and decoded by
-  the DCGAN generator network (:func:`zoo.layers.conv_decoder`): ``(z [N, latent_dim], labels [N])`` ->
-  ``[N, C, H, W]`` in ``[-1, 1]``.
-* D: the label, one-hot, is broadcast to ``num_classes`` constant feature maps and concatenated with the image
-  channels; the DCGAN discriminator network (:func:`zoo.layers.conv_features` + linear) scores the result:
-  ``(images [N, C, H, W], labels [N]) -> [N]`` logits.
+The class label is an extra input of both networks, as in the paper:
 
-Trained by :class:`zoo.gan.GANTrainer` (non-saturating G loss; the batch labels condition D on real images and
-G and D on fakes). Adam(lr 2e-4, betas (0.5, 0.999)), DCGAN initialisation. Any ``H`` and ``W`` that are
-multiples of 4.
+* G: a learned label embedding ``nn.Embedding(num_classes, num_classes)`` is concatenated with ``z`` and decoded
+  by :func:`zoo.layers.mlp_decoder` (128 -> 256 -> 512 -> 1024, LeakyReLU(0.2), BatchNorm on all but the first):
+  ``(z [N, latent_dim], labels [N])`` -> ``[N, C, H, W]`` in ``[-1, 1]`` (tanh).
+* D: the flattened image concatenated with its own label embedding, through :func:`zoo.layers.mlp_features`
+  (512 -> 512 -> 512, LeakyReLU(0.2)) and a linear head: ``(images [N, C, H, W], labels [N]) -> [N]`` logits.
 
-Deviations from the paper: Mirza & Osindero used fully connected networks with one-hot labels (and dropout);
-here the networks are DCGAN's, and G's label goes through a learned embedding.
+Trained by :class:`zoo.gan.GANTrainer` with the paper's value function (non-saturating G loss; the batch labels
+condition D on real images and G and D on fakes). Adam(lr 2e-4, betas (0.5, 0.999)). Any image size.
 
-Why not a projection discriminator (Miyato & Koyama 2018): on MNIST with these small DCGAN networks and the
-cross-entropy loss it made G ignore ``z``, drawing one image per class, while input conditioning kept the
-samples diverse at the same cost (``benchmarks/cgan_conditioning.py``; figures in ``benchmarks/README.md``).
+Deviations from PyTorch-GAN, and why:
+
+* BatchNorm with PyTorch's default ``eps=1e-5``, not ``BatchNorm1d(n, 0.8)`` (which sets eps=0.8 and all but
+  disables the normalisation; the unconditional version of that network collapses, see
+  :mod:`genzoo_plugins.vanilla_gan`).
+* The cross-entropy GAN loss of the paper, not PyTorch-GAN's least-squares (MSE) loss.
+* No dropout in D (PyTorch-GAN: 0.4 on D's 2nd and 3rd layers; the paper also used dropout). Measured on MNIST,
+  one seed: label accuracy 0.85 with dropout vs 0.90 without at 4,000 steps; 0.95 without at 8,000 steps.
+
+Deviations from the paper: LeakyReLU(0.2) instead of ReLU in G and maxout units in D, BatchNorm in G, larger
+layers (the paper's G: z -> 200 and y -> 1000, joined -> 1200 -> 784), a learned label embedding instead of the
+one-hot vector, and Adam instead of SGD with momentum.
+
+Why not DCGAN networks (zoo's cgan until November 2026): at the cpu profile's equal-time budget the conditional
+DCGAN got ~1,400 steps and a label accuracy of ~0.8 (0.93-0.96 only after 2,500 steps); the MLP's steps are
+several times cheaper and it reaches 0.95 in its budget.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from zoo import Discriminator, Generator, ImageShape, ModelSpec, hookimpl
 from zoo.gan import GANTrainer
-from zoo.layers import conv_decoder, conv_features, dcgan_init
+from zoo.layers import mlp_decoder, mlp_features
 
 
 def _require_labels(labels: torch.Tensor | None) -> torch.Tensor:
@@ -38,38 +49,33 @@ def _require_labels(labels: torch.Tensor | None) -> torch.Tensor:
 
 
 class ConditionalGenerator(Generator):
-    """``(z [N, latent_dim], labels [N])`` -> ``[N, C, H, W]`` in ``[-1, 1]``: ``conv_decoder([z, embed(labels)])``."""
+    """``(z [N, latent_dim], labels [N])`` -> ``[N, C, H, W]`` in ``[-1, 1]``: ``mlp_decoder([z, embed(labels)])``."""
 
-    def __init__(self, image_shape: ImageShape, num_classes: int, latent_dim: int, width: int, embed_dim: int):
+    def __init__(self, image_shape: ImageShape, num_classes: int, latent_dim: int, hidden: tuple[int, ...]):
         super().__init__()
         self.num_classes = num_classes
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
-        self.embed = nn.Embedding(num_classes, embed_dim)
-        self.net = conv_decoder(latent_dim + embed_dim, self.image_shape, width, batchnorm=True)
-        self.net.apply(dcgan_init)
+        self.embed = nn.Embedding(num_classes, num_classes)
+        self.net = mlp_decoder(latent_dim + num_classes, hidden, self.image_shape)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(torch.cat([z, self.embed(_require_labels(labels))], dim=1))
 
 
 class ConditionalDiscriminator(Discriminator):
-    """``(images [N, C, H, W], labels [N])`` -> logits ``[N]``: the DCGAN discriminator on the image channels
-    concatenated with ``num_classes`` one-hot label maps."""
+    """``(images [N, C, H, W], labels [N])`` -> logits ``[N]``: an MLP on the flattened image and the label's
+    embedding, concatenated."""
 
-    def __init__(self, image_shape: ImageShape, num_classes: int, width: int):
+    def __init__(self, image_shape: ImageShape, num_classes: int, hidden: tuple[int, ...]):
         super().__init__()
-        channels, height, width_px = image_shape
-        self.num_classes = num_classes
-        self.features, num_features = conv_features((channels + num_classes, height, width_px), width, batchnorm=True)
-        self.linear = nn.Linear(num_features, 1)
-        self.apply(dcgan_init)
+        self.embed = nn.Embedding(num_classes, num_classes)
+        self.features = mlp_features(math.prod(image_shape) + num_classes, hidden)
+        self.linear = nn.Linear(hidden[-1], 1)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        n, _, height, width = images.shape
-        one_hot = F.one_hot(_require_labels(labels), self.num_classes).to(images.dtype)
-        maps = one_hot[:, :, None, None].expand(n, self.num_classes, height, width)
-        return self.linear(self.features(torch.cat([images, maps], dim=1))).squeeze(1)
+        joined = torch.cat([images.flatten(1), self.embed(_require_labels(labels))], dim=1)
+        return self.linear(self.features(joined)).squeeze(1)
 
 
 def build(
@@ -77,14 +83,17 @@ def build(
     num_classes: int,
     *,
     latent_dim: int = 100,
-    width: int = 64,
-    embed_dim: int = 50,
+    hidden: tuple[int, ...] = (128, 256, 512, 1024),
+    d_hidden: tuple[int, ...] = (512, 512, 512),
     lr: float = 2e-4,
     betas: tuple[float, float] = (0.5, 0.999),
 ) -> GANTrainer:
-    """Conditional DCGAN networks (G's label embedding of ``embed_dim``), the standard adversarial step, Adam."""
-    generator = ConditionalGenerator(image_shape, num_classes, latent_dim, width, embed_dim)
-    discriminator = ConditionalDiscriminator(image_shape, num_classes, width)
+    """Conditional MLP G (``hidden`` widths) and D (``d_hidden`` widths), the standard adversarial step, Adam."""
+    for name, widths in (("hidden", hidden), ("d_hidden", d_hidden)):
+        if not widths or min(widths) < 1:
+            raise ValueError(f"{name} must be a non-empty list of positive widths, got {list(widths)}")
+    generator = ConditionalGenerator(image_shape, num_classes, latent_dim, hidden)
+    discriminator = ConditionalDiscriminator(image_shape, num_classes, d_hidden)
     return GANTrainer(generator, discriminator, lr=lr, betas=betas)
 
 
@@ -97,8 +106,8 @@ def register_models(register):
             conditional=True,
             paper="Mirza & Osindero 2014, Conditional Generative Adversarial Nets, arXiv:1411.1784",
             factory=build,
-            tiny_hparams={"latent_dim": 8, "width": 4, "embed_dim": 4},
-            description="Class-conditional DCGAN: the label is an input of G (embedded) and D (one-hot maps)",
+            tiny_hparams={"latent_dim": 8, "hidden": [16, 32], "d_hidden": [32, 16]},
+            description="Class-conditional MLP GAN (PyTorch-GAN's networks): the label is an input of G and D",
             license="MIT",
         )
     )

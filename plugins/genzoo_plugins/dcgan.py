@@ -6,9 +6,10 @@ The paper's guidelines, all kept: strided (transposed) convolutions instead of p
 initialised from N(0, 0.02), Adam with lr 2e-4 and beta1 0.5, and the standard adversarial step
 (:class:`zoo.gan.GANTrainer`, non-saturating G loss).
 
-Deviation from the paper: its 64x64 networks have four stride-2 layers (1024 -> 512 -> 256 -> 128 channels);
-for 28x28/32x32 images :class:`zoo.layers.DCGANGenerator` / :class:`zoo.layers.DCGANDiscriminator` have two
-stride-2 layers of ``2*width`` and ``width`` channels, the usual small-image scaling. With ``width=64`` at 1x28x28:
+Depth follows the image size (:func:`zoo.layers.stride2_layers`): from 64x64 up the paper's depth (at 64x64 four
+stride-2 layers; the paper's 1024 -> 512 -> 256 -> 128 channels are ``width=128``). Deviation from the paper: below
+64 pixels a side (28x28, 32x32) the networks have two stride-2 layers of ``2*width`` and ``width`` channels, the
+usual small-image scaling (pytorch/examples' DCGAN has no smaller variant). With ``width=64`` at 1x28x28:
 G has 771,969 parameters, D 138,689 (3x32x32: 969,859 and 142,657).
 """
 

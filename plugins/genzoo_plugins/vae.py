@@ -1,6 +1,7 @@
 """Variational autoencoder: Kingma & Welling 2014, "Auto-Encoding Variational Bayes", arXiv:1312.6114.
 
-* Encoder q(z|x): two stride-2 convs (:func:`zoo.layers.conv_features`, BatchNorm on the second) and a linear
+* Encoder q(z|x): stride-2 convs (:func:`zoo.layers.conv_features`: two below 64x64, one more per doubling from
+  64x64, BatchNorm on all but the first) and a linear
   layer to ``2 * latent_dim`` values: the mean ``mu`` and log-variance ``logvar`` of a diagonal Gaussian.
 * Reparameterisation: ``z = mu + exp(0.5 * logvar) * e`` with ``e ~ N(0, I)``.
 * Decoder p(x|z) (:class:`VAEDecoder`, the trainer's ``generator``): :func:`zoo.layers.conv_decoder` gives the

@@ -1,55 +1,53 @@
-"""The original GAN: Goodfellow et al. 2014, "Generative Adversarial Networks", arXiv:1406.2661.
+"""The original GAN: Goodfellow et al. 2014, "Generative Adversarial Networks", arXiv:1406.2661, with the networks
+of the best-known PyTorch MLP GAN (eriklindernoren/PyTorch-GAN, ``implementations/gan/gan.py``).
 
 Fully connected networks trained with the paper's value function by :class:`zoo.gan.GANTrainer` (one D update,
 then one G update, per step; the paper's ``k = 1``).
 
-* G: ``z [N, latent_dim]`` -> ``hidden[0]`` -> ``hidden[1]`` ... (LeakyReLU(0.2) after each) -> ``C*H*W`` -> tanh,
-  reshaped to ``[N, C, H, W]`` in ``[-1, 1]``.
-* D: images flattened -> ``reversed(hidden)`` (LeakyReLU(0.2) after each) -> 1 logit, ``[N]``.
+* G (:func:`zoo.layers.mlp_decoder`): ``z [N, latent_dim]`` -> 128 -> 256 -> 512 -> 1024 (LeakyReLU(0.2) after
+  each, BatchNorm before it on all but the first) -> ``C*H*W`` -> tanh, reshaped to ``[N, C, H, W]`` in ``[-1, 1]``.
+* D (:func:`zoo.layers.mlp_features` + linear): images flattened -> 512 -> 256 (LeakyReLU(0.2)) -> 1 logit, ``[N]``.
 
 Works for any image size. G loss: ``g_loss="non_saturating"`` (default) maximises ``log D(G(z))``, the
 paper's own practical recommendation (Sec. 3); ``"minimax"`` minimises ``log(1 - D(G(z)))`` as in the game.
+Adam(lr 2e-4, betas (0.5, 0.999)), batch 64 in zoo's profiles, as PyTorch-GAN.
 
-Deviations from the paper: LeakyReLU(0.2) in both networks (the paper: ReLU/sigmoid units in G, maxout units in
-D); no dropout in D (the paper used it; zoo models avoid dropout); Adam(lr 2e-4, betas (0.5, 0.999)) instead
-of SGD with momentum, for stable training at a fixed step budget; a tanh output for images in ``[-1, 1]``.
+Deviations from PyTorch-GAN, and why:
+
+* BatchNorm with PyTorch's default ``eps=1e-5``. PyTorch-GAN writes ``nn.BatchNorm1d(out_feat, 0.8)``, whose
+  second positional argument is ``eps``, not ``momentum``: an epsilon of 0.8 against activations of variance ~1
+  all but switches the normalisation off, and that network collapsed on MNIST (classes missing from the samples,
+  recall 0.000 at 20k steps), as did the same network without BatchNorm; with ``eps=1e-5`` every class is
+  present (smallest class share 8.3% at 10k steps). ``benchmarks/vanilla_gan_diagnosis.py`` reproduces this.
+* The output is reshaped to the dataset's ``image_shape`` (PyTorch-GAN: a fixed 1x28x28 / opt.img_size).
+
+Deviations from the paper: LeakyReLU(0.2) in both networks (the paper: ReLU/sigmoid units in G, maxout units
+and dropout in D; dropout in D made the collapse worse, not better, in the diagnosis); BatchNorm in G (not in
+the paper; what makes an MLP G cover every class at this budget); Adam instead of SGD with momentum; a tanh
+output for images in ``[-1, 1]``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from zoo import Discriminator, Generator, ImageShape, ModelSpec, hookimpl
 from zoo.gan import GENERATOR_LOSSES, GANTrainer, GeneratorLossName
-
-
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
-    """Linear layers between consecutive ``sizes``, LeakyReLU(0.2) between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        if i:
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
+from zoo.layers import mlp_decoder, mlp_features
 
 
 class MLPGenerator(Generator):
     """``z [N, latent_dim]`` -> ``[N, C, H, W]`` in ``[-1, 1]``; unconditional (``labels`` is ignored)."""
 
-    def __init__(self, image_shape: ImageShape, latent_dim: int, hidden: Sequence[int]):
+    def __init__(self, image_shape: ImageShape, latent_dim: int, hidden: tuple[int, ...]):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.num_classes = 0
         self.latent_dim = latent_dim
-        self.net = nn.Sequential(
-            _mlp([latent_dim, *hidden, math.prod(self.image_shape)]),
-            nn.Tanh(),
-            nn.Unflatten(1, self.image_shape),
-        )
+        self.net = mlp_decoder(latent_dim, hidden, self.image_shape)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z)
@@ -58,9 +56,9 @@ class MLPGenerator(Generator):
 class MLPDiscriminator(Discriminator):
     """``[N, C, H, W]`` -> ``[N]`` logits (``D(x) = sigmoid(logit)``); ``labels`` is ignored."""
 
-    def __init__(self, image_shape: ImageShape, hidden: Sequence[int]):
+    def __init__(self, image_shape: ImageShape, hidden: tuple[int, ...]):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), _mlp([math.prod(image_shape), *hidden, 1]))
+        self.net = nn.Sequential(nn.Flatten(), mlp_features(math.prod(image_shape), hidden), nn.Linear(hidden[-1], 1))
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(images).squeeze(1)
@@ -70,17 +68,19 @@ def build(
     image_shape: ImageShape,
     num_classes: int,
     *,
-    latent_dim: int = 64,
-    hidden: tuple[int, ...] = (256, 512),
+    latent_dim: int = 100,
+    hidden: tuple[int, ...] = (128, 256, 512, 1024),
+    d_hidden: tuple[int, ...] = (512, 256),
     lr: float = 2e-4,
     betas: tuple[float, float] = (0.5, 0.999),
     g_loss: GeneratorLossName = "non_saturating",
 ) -> GANTrainer:
-    """MLP G with ``hidden`` widths (input to output) and MLP D with them reversed; Adam(lr, betas) for both."""
-    if not hidden or min(hidden) < 1:
-        raise ValueError(f"hidden must be a non-empty list of positive widths, got {list(hidden)}")
+    """MLP G with ``hidden`` widths and MLP D with ``d_hidden`` widths (input to output); Adam(lr, betas) for both."""
+    for name, widths in (("hidden", hidden), ("d_hidden", d_hidden)):
+        if not widths or min(widths) < 1:
+            raise ValueError(f"{name} must be a non-empty list of positive widths, got {list(widths)}")
     generator = MLPGenerator(image_shape, latent_dim, hidden)
-    discriminator = MLPDiscriminator(image_shape, hidden[::-1])
+    discriminator = MLPDiscriminator(image_shape, d_hidden)
     return GANTrainer(generator, discriminator, lr=lr, betas=betas, g_loss=GENERATOR_LOSSES[g_loss])
 
 
@@ -93,8 +93,8 @@ def register_models(register):
             conditional=False,
             paper="Goodfellow et al. 2014, Generative Adversarial Networks, arXiv:1406.2661",
             factory=build,
-            tiny_hparams={"latent_dim": 8, "hidden": [16, 32]},
-            description="Fully connected GAN (MLP generator and discriminator), any image size",
+            tiny_hparams={"latent_dim": 8, "hidden": [16, 32], "d_hidden": [32, 16]},
+            description="Fully connected GAN (PyTorch-GAN's MLP G with BatchNorm, MLP D), any image size",
             license="MIT",
         )
     )
