@@ -329,7 +329,10 @@ def process_main(conn: Connection, job: Job) -> None:
         os.environ.update(job.origin.environ)
         os.chdir(job.origin.cwd)
     outcome = run_job(job)
-    conn.send(outcome)
+    try:
+        conn.send(outcome)
+    except (BrokenPipeError, ConnectionResetError):  # the driver was killed: nobody is left to report to
+        return
     conn.close()
 
 
