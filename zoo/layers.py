@@ -11,12 +11,12 @@ image size (:func:`stride2_layers`):
 
 Channels double with each stride-2 layer away from the image: ``width`` next to the image, ``width * 2**(n-1)``
 at the smallest maps (the paper's 64x64 generator is ``width=128``: 1024 -> 512 -> 256 -> 128 channels).
-:class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's networks built from these stacks; WGAN-GP,
-the VAE and the conditional GAN reuse them.
+:class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's networks built from these stacks; WGAN-GP
+and the VAE reuse them.
 
 The fully connected stacks (:func:`mlp_decoder`, :func:`mlp_features`) follow the PyTorch-GAN MLP GAN
 (eriklindernoren/PyTorch-GAN, ``implementations/gan/gan.py``): LeakyReLU(0.2) between layers, BatchNorm after
-every hidden layer of the generator but the first.
+every hidden layer of the generator but the first. The vanilla and the conditional GAN are built from them.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def conv_features(image_shape: ImageShape, width: int, batchnorm: bool = True) -
 def mlp_decoder(in_features: int, hidden: Sequence[int], image_shape: ImageShape) -> nn.Sequential:
     """``[N, in_features]`` -> ``[N, C, H, W]`` in ``[-1, 1]`` (tanh): linear layers through the ``hidden`` widths,
     LeakyReLU(0.2) after each, BatchNorm (PyTorch's default ``eps=1e-5``) before it on all but the first, then a
-    linear layer to ``C*H*W`` values and tanh."""
+    linear layer to ``C*H*W`` values and tanh. ``ValueError`` unless ``hidden`` is non-empty and positive."""
+    _check_widths(hidden)
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip([in_features, *hidden[:-1]], hidden, strict=True)):
         layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out) if i else nn.Identity(), nn.LeakyReLU(0.2, True)]
@@ -115,11 +116,18 @@ def mlp_decoder(in_features: int, hidden: Sequence[int], image_shape: ImageShape
 
 def mlp_features(in_features: int, hidden: Sequence[int]) -> nn.Sequential:
     """``[N, in_features]`` -> ``[N, hidden[-1]]``: linear layers through the ``hidden`` widths, LeakyReLU(0.2)
-    after each, no normalisation (a discriminator's body; its head is the caller's)."""
+    after each, no normalisation (a discriminator's body; its head is the caller's). ``ValueError`` unless
+    ``hidden`` is non-empty and positive."""
+    _check_widths(hidden)
     layers: list[nn.Module] = []
     for n_in, n_out in zip([in_features, *hidden[:-1]], hidden, strict=True):
         layers += [nn.Linear(n_in, n_out), nn.LeakyReLU(0.2, True)]
     return nn.Sequential(*layers)
+
+
+def _check_widths(hidden: Sequence[int]) -> None:
+    if not hidden or min(hidden) < 1:
+        raise ValueError(f"hidden widths must be a non-empty list of positive integers, got {list(hidden)}")
 
 
 def dcgan_init(module: nn.Module) -> None:

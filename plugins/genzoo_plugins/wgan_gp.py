@@ -13,7 +13,8 @@ and betas (0.5, 0.9) (the paper uses beta1 = 0 or 0.5, beta2 = 0.9).
 Deviation from the paper: a zoo step is one generator update and consumes ONE batch, so the ``n_critic`` critic
 updates of a step all use the same real batch, each with fresh noise (and a fresh interpolation factor); the
 paper (and the authors' gan_mnist.py) draws a new real batch for every critic update. Drawing one per critic
-update made no measurable difference on MNIST at 800 steps (classifier FID 28.1 vs 29.2, one seed), and one batch
+update made no measurable difference on MNIST at 800 steps in a one-off research run outside this repository
+(classifier FID 28.1 vs 29.2, one seed), and one batch
 per step keeps "images seen" and the data pipeline the same for every model. Initialisation is DCGAN's
 N(0, 0.02); the networks' depth follows the image size (:func:`zoo.layers.stride2_layers`; the authors' MNIST
 networks have three stride-2 layers with 5x5 kernels, 28 -> 14 -> 7 -> 4, and 64/128/256 channels: here DCGAN's
