@@ -75,7 +75,7 @@ def assert_error(result: Result, exit_code: int, *fragments: str) -> str:
     return errors[0]
 
 
-TRAIN = ("train", "toy_flaky", "--dataset", "mnist", "--steps", "3", "--batch-size", "4", "--out", "run")
+TRAIN = ("train", "toy_flaky", "--dataset", "mnist", "--steps", "3", "--batch-size", "4", "--out", "run", "--no-eval")
 
 
 @pytest.mark.parametrize("action", ["crash", "nan"])
@@ -147,6 +147,7 @@ def finished_run(zoo) -> Path:
 
 
 RESUME = ("train", "vae", "--dataset", "mnist", "--steps", 2, "--batch-size", 4, "--out", "vae", "--resume")
+RESUME += ("--no-eval",)
 
 
 @pytest.mark.parametrize(

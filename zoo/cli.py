@@ -34,12 +34,15 @@ from zoo.data import resolve_data_root
 from zoo.data.sources import DEFAULT_SIZE, FolderOptions, with_datasets
 from zoo.device import DEVICE_CHOICES, resolve_device
 from zoo.errors import UsageError, ZooError, ZooWarning
+from zoo.export import export_run
 from zoo.fileio import writable_dir
 from zoo.metrics.domain import DEFAULT_MIN_ACCURACY, train_for_dataset, user_extractor_dir
 from zoo.plugin_probe import installed_plugins, probe_plugins
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry, plugin_selection
-from zoo.runs import GRID_SIZE, RunConfig, load_run, save_samples, train_run
+from zoo.runs import GRID_SIZE, Evaluation, Run, RunConfig, load_run, save_samples
 from zoo.scaffold import new_plugin
+from zoo.scoring import folder_samples, generator_samples, references
+from zoo.scoring import score as score_samples
 from zoo.training import PRECISIONS, Interrupted
 
 MAX_SEED = 2**32 - 1
@@ -97,6 +100,11 @@ def main() -> None:
         faulthandler.enable(sys.__stderr__)  # a crash in C code (a plugin's, say) prints where it happened
 
 
+def _note(line: str) -> None:
+    """A remark on stderr (what a profile left out or replaced), apart from the command's output."""
+    click.echo(line, err=True)
+
+
 def _print_table(rows: list[dict[str, Any]], empty: str) -> None:
     click.echo(pd.DataFrame(rows).to_string(index=False) if rows else empty)
 
@@ -140,6 +148,44 @@ def _folder_dataset_options(command: Any) -> Any:
 def _seed_option(what: str) -> Any:
     """``--seed``, bounded so that no RNG rejects it (a usage error, not a traceback)."""
     return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help=f"{what}.")
+
+
+_precision_option = click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="fp32",
+    show_default=True,
+    help="bf16: bfloat16 autocast for the models that opt in (meant for GPUs); recorded with the run.",
+)
+_compile_option = click.option(
+    "--compile", "compile_", is_flag=True, help="torch.compile each network (recorded with the run)."
+)
+_work_dir_option = click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".zoo-work"),
+    show_default=True,
+    help="Bench run folders and cached reference features, under WORK_DIR/PROFILE (not for git).",
+)
+_scoring_profile_option = click.option(
+    "--profile",
+    default="cpu",
+    show_default=True,
+    help="Whose evaluation protocols score (a built-in profile or a .toml: `zoo profiles`).",
+)
+
+
+def _comma_steps(ctx: click.Context, param: click.Parameter, raw: str | None) -> frozenset[int]:
+    """``--eval-at 100,200`` as a set of positive step numbers."""
+    if not raw:
+        return frozenset()
+    try:
+        steps = frozenset(int(part) for part in raw.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{raw!r} is not a comma-separated list of step numbers") from None
+    if min(steps) < 1:
+        raise click.BadParameter(f"{raw!r}: steps are counted from 1")
+    return steps
 
 
 _device_option = click.option(
@@ -316,6 +362,17 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
     "--resume", is_flag=True, help="Continue the run in --out from its checkpoint (same config; --steps may grow)."
 )
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option(
+    "--eval-at",
+    callback=_comma_steps,
+    metavar="STEPS",
+    help="Also score at these steps (comma-separated); the last step is always scored, unless --no-eval.",
+)
+@click.option("--no-eval", is_flag=True, help="Train without scoring.")
+@_scoring_profile_option
+@_work_dir_option
+@_precision_option
+@_compile_option
 @_device_option
 @_data_root_option
 @click.option("--download", is_flag=True, help="Download missing dataset files through torchvision (needs internet).")
@@ -330,6 +387,12 @@ def train(
     hparam: tuple[str, ...],
     resume: bool,
     checkpoint_every: int,
+    eval_at: frozenset[int],
+    no_eval: bool,
+    profile: str,
+    work_dir: Path,
+    precision: str,
+    compile_: bool,
     device: str,
     data_root: Path | None,
     download: bool,
@@ -337,39 +400,60 @@ def train(
     test_fraction: float,
     on_error: str,
 ) -> None:
-    """Train MODEL on a dataset (a registered one, or folder:PATH), with a progress bar, periodic checkpoints and a
-    final sample grid.
+    """Train MODEL on a dataset (a registered one, or folder:PATH), with a progress bar, periodic checkpoints,
+    scores and a final sample grid.
 
-    Writes config.json, checkpoint.pt, generator.safetensors, samples.png and summary.json to the run folder.
-    Ctrl-C saves a checkpoint at the end of the current step (a second Ctrl-C stops at once); continue with --resume.
-    A run that stopped before its first checkpoint is started afresh by the same command.
+    The run is scored at its last step (and at --eval-at steps) under the protocols --profile has for the dataset:
+    the same metrics, computed the same way, as a bench row. Writes config.json, checkpoint.pt,
+    generator.safetensors, samples.png and summary.json (with the scores) to the run folder. Ctrl-C saves a
+    checkpoint at the end of the current step (a second Ctrl-C stops at once); continue with --resume. A run that
+    stopped before its first checkpoint is started afresh by the same command.
     """
+    if no_eval and eval_at:
+        raise click.UsageError("--eval-at and --no-eval contradict each other")
+    if eval_at and max(eval_at) > steps:
+        raise click.UsageError(f"--eval-at {max(eval_at)} is past --steps {steps}")
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
     config = RunConfig(
-        model=model, dataset=dataset, steps=steps, batch_size=batch_size, seed=seed, hparams=_parse_hparams(hparam)
+        model=model,
+        dataset=dataset,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        hparams=_parse_hparams(hparam),
+        precision=precision,
+        compile=compile_,
     )
+    evaluation = None
+    if not no_eval:
+        chosen = load_profile(profile)
+        try:
+            refs = references(registry, chosen, dataset, data_root=data_root, echo=_note)
+        except ZooError as error:
+            if eval_at:
+                raise
+            click.echo(f"not scored: {error}", err=True)
+        else:
+            evaluation = Evaluation(refs, eval_at, work_dir / chosen.name / "reference-cache")
+    run = Run(registry, config, out, device=resolve_device(device), data_root=data_root, download=download,
+              evaluation=evaluation)  # fmt: skip
     try:
-        result = train_run(
-            registry,
-            config,
-            out,
-            device=device,
-            data_root=data_root,
-            download=download,
-            resume=resume,
-            checkpoint_every=checkpoint_every,
-        )
+        result = run.execute(resume=resume, checkpoint_every=checkpoint_every)
     except Interrupted as stop:
         if stop.saved_step is None:
             advice = f"start it again with: {_this_command(resume=False)}"
         else:
             advice = f"continue from step {stop.saved_step} with: {_this_command(resume=True)}"
         raise click.ClickException(f"{stop}; {advice}") from None
+    for scored in run.scores:
+        if scored.step == result.step:
+            value = f"{scored.value:.4g}" if scored.value is not None else f"unavailable ({scored.reason})"
+            click.echo(f"{scored.protocol} {scored.metric}: {value}")
     click.echo(
         f"trained {model} on {dataset}: {result.step} steps, {result.images_per_second:.0f} img/s; "
-        f"samples in {out / 'samples.png'}"
+        f"samples in {out / 'samples.png'}" + (f", scores in {out / 'summary.json'}" if run.scores else "")
     )
 
 
@@ -420,6 +504,82 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
 
 
 @main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dataset", help="Score against this dataset's reference [default: a run's own dataset].")
+@click.option("--protocol", "protocols", multiple=True, help="Only this protocol of the profile; repeatable.")
+@_scoring_profile_option
+@_work_dir_option
+@_device_option
+@_data_root_option
+@_folder_dataset_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def score(
+    source: Path,
+    dataset: str | None,
+    protocols: tuple[str, ...],
+    profile: str,
+    work_dir: Path,
+    device: str,
+    data_root: Path | None,
+    size: int | None,
+    test_fraction: float,
+    on_error: str,
+    as_json: bool,
+) -> None:
+    """Score SOURCE against a dataset's reference images under the profile's protocols.
+
+    SOURCE is a run folder (zoo train's, a bench cell's, or zoo export's: its generator draws the samples, as in a
+    bench) or a folder of image files (centre-cropped and resized to the dataset's size; a protocol's sample count is
+    drawn from them with its seed). The numbers are the bench's for the same generator and protocol.
+    """
+    chosen = load_profile(profile)
+    is_run = (source / "config.json").is_file()
+    if not is_run and dataset is None:
+        raise click.UsageError(f"{source} is a folder of images: say which dataset to score it against (--dataset)")
+    torch_device = resolve_device(device)
+    if is_run:
+        generator, config = load_run(source, device=device)
+        dataset = dataset or config["dataset"]
+    folders = FolderOptions(size or chosen.image_size, test_fraction, on_error)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
+    spec = registry.datasets[dataset]
+    refs = references(registry, chosen, dataset, data_root=data_root, only=protocols or None, echo=_note)
+    samples = generator_samples(generator) if is_run else folder_samples(source, spec.image_shape, data_root=data_root)
+    scores = score_samples(refs, samples, cache_dir=work_dir / chosen.name / "reference-cache", device=torch_device)
+    records = [
+        {
+            "protocol": s.protocol.name,
+            "protocol_id": s.protocol.id,
+            "metric": s.metric,
+            "value": s.value.value,
+            "reason": s.value.reason or "",
+        }
+        for s in scores
+    ]
+    if as_json:
+        click.echo(json.dumps({"source": str(source), "dataset": dataset, "profile": chosen.name, "scores": records}))
+        return
+    _print_table(records, "no scores")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--results",
+    "results_csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A bench's results.csv: adds each score's mean ± std over seeds to the model card.",
+)
+def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
+    """Write RUN_DIR as a Hugging Face Hub model folder in OUT_DIR: config.json, model.safetensors and a README.md
+    model card (model, paper, data, protocols, scores, budget, machine). zoo.load_run(OUT_DIR) opens it; push it
+    with huggingface_hub if you like (README: "Share a run")."""
+    card = export_run(run_dir, out_dir, results_csv=results_csv)
+    click.echo(f"exported {run_dir} to {out_dir} (model card: {card})")
+
+
+@main.command()
 @click.argument("models", nargs=-1)
 @click.option("--all", "all_models", is_flag=True, help="Bench every registered model (built-in and third-party).")
 @click.option(
@@ -443,13 +603,7 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
     show_default=True,
     help="Results root; tables go to RESULTS/PROFILE.",
 )
-@click.option(
-    "--work-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".zoo-work"),
-    show_default=True,
-    help="Checkpoints and cached reference features (not for git).",
-)
+@_work_dir_option
 @_device_option
 @_data_root_option
 @_folder_dataset_options
@@ -483,14 +637,8 @@ def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: in
     "--address",
     help="With --executor ray: the cluster, auto or ray://HOST:PORT [default: RAY_ADDRESS or a new local one].",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(PRECISIONS),
-    default="fp32",
-    show_default=True,
-    help="bf16: bfloat16 autocast for the models that opt in (meant for GPUs); recorded in every row.",
-)
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile each network (recorded in every row).")
+@_precision_option
+@_compile_option
 def bench(
     models: tuple[str, ...],
     all_models: bool,

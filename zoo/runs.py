@@ -1,13 +1,18 @@
-"""A training run on disk: what ``zoo train`` writes, and :func:`load_run` for reading it back.
+"""A training run: :class:`Run`, the one pipeline of ``zoo train`` and of every bench cell, the folder it writes,
+and :func:`load_run` for reading it back.
 
 A run folder holds::
 
     config.json            model, dataset, image shape and classes, resolved hyperparameters, seed, batch size,
-                           step budget, plugin distribution + version, and provenance (git commit, versions, device)
+                           step budget, precision, compilation, plugin distribution + version, and provenance (git
+                           commit, versions, device)
     checkpoint.pt          full training state for --resume (torch.load(weights_only=True))
     generator.safetensors  generator weights at the last step
     samples.png            a grid of samples from the last step (fixed sampling seed)
-    summary.json           steps done, images seen, training seconds, img/s, parameter counts, loss history
+    summary.json           steps done, images seen, training seconds, img/s, parameter counts, loss history, and
+                           every metric at every evaluated step (the values a bench row holds)
+
+A bench cell is such a run, in ``<work dir>/runs/<dataset>/<model>-s<seed>``; its rows name that folder.
 
 For your own analysis::
 
@@ -22,7 +27,9 @@ lacks a field is a one-line :class:`ZooError` naming it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,15 +44,18 @@ from zoo.errors import PluginError, UnknownName, UsageError, ZooError, describe
 from zoo.factory import create_trainer
 from zoo.fileio import read_json, writable_dir, write_json
 from zoo.imaging import save_grid
-from zoo.interfaces import Generator, Trainer
+from zoo.interfaces import Generator, ModelSpec, Trainer
 from zoo.plugins import Registry, load_registry
 from zoo.provenance import provenance
+from zoo.scoring import Reference, generator_samples, score
 from zoo.training import TrainResult, train
 
 SAMPLING_SEED = 0
 GRID_SIZE = 64
 # The config keys that define the trajectory: a resume must match all of them (the step budget may grow).
 _IDENTITY = ("model", "dataset", "seed", "batch_size", "hparams")
+_TRAINING_STATE = ("checkpoint.pt", "generator.safetensors", "summary.json", "samples.png")
+"""What a run writes as it trains; a folder holding either of the first two holds a run."""
 
 
 @dataclass(frozen=True)
@@ -116,73 +126,208 @@ def save_samples(generator: Generator, path: Path, n: int = GRID_SIZE, **options
     return save_grid(images, path, nrow=nrow), len(images)
 
 
-def train_run(
-    registry: Registry,
-    config: RunConfig,
-    out_dir: Path,
-    *,
-    device: str = "auto",
-    data_root: Path | None = None,
-    download: bool = False,
-    resume: bool = False,
-    checkpoint_every: int = 500,
-    progress: bool = True,
-) -> TrainResult:
-    """Train ``config`` into ``out_dir`` (see the module docstring for what is written there).
+def resolve_config(spec: ModelSpec, config: RunConfig, *, tiny: bool = False) -> RunConfig:
+    """``config`` as it runs: the model's hyperparameters resolved for its dataset (``tiny``: with the spec's
+    ``tiny_hparams`` under the overrides) and ``bf16`` kept only for a model that opts in (``ModelSpec.bf16``)."""
+    return dataclasses.replace(
+        config,
+        hparams=spec.resolve_hparams(config.dataset, config.hparams, tiny=tiny),
+        precision=config.precision if spec.bf16 else "fp32",
+    )
 
-    ``resume`` continues the run already in ``out_dir``; its config must match except for ``steps``.
-    Without ``resume``, a folder that holds training state (a checkpoint or generator weights) is refused rather
-    than overwritten; one whose training stopped before its first checkpoint is started over.
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a run is scored under and when: ``references`` (:func:`zoo.scoring.references`), the ``steps`` after
+    which to score (the run's last step is always scored too), and the reference-feature ``cache_dir``."""
+
+    references: list[Reference]
+    steps: frozenset[int]
+    cache_dir: Path
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One metric of a run at one evaluated step, with what the run had cost by then: the columns a bench row
+    takes from its run. ``train_seconds`` counts training steps only; ``eval_seconds`` every evaluation so far."""
+
+    protocol: str
+    protocol_id: str
+    metric: str
+    value: float | None
+    status: str
+    reason: str
+    step: int
+    images_seen: int
+    train_seconds: float
+    images_per_second: float
+    eval_seconds: float
+
+
+class Run:
+    """One training run, from its config to its folder: the pipeline of ``zoo train`` and of every bench cell.
+    ``config`` is resolved on the way in (:func:`resolve_config`).
+
+    :meth:`execute` loads the training images, builds the model (:func:`zoo.create_trainer`, seeded), trains it
+    through zoo's one loop (:func:`zoo.training.train`), scores it under ``evaluation`` at its steps, and writes the
+    run folder (see the module docstring). ``phase`` names what it is doing (for a failure's cause); ``scores``
+    grows at each evaluation, so they survive a :class:`~zoo.errors.Diverged` raised later.
     """
-    torch_device = resolve_device(device)
-    spec, dataset = registry.models[config.model], registry.datasets[config.dataset]
-    config = RunConfig(**{**asdict(config), "hparams": spec.resolve_hparams(config.dataset, config.hparams)})
-    config_path, checkpoint_path = out_dir / "config.json", out_dir / "checkpoint.pt"
-    if resume:
-        _check_resumable(config, out_dir)
-    elif checkpoint_path.exists() or (out_dir / "generator.safetensors").exists():
-        raise ZooError(f"{out_dir} already holds a run; pass --resume to continue it, or choose another --out")
-    writable_dir(out_dir, "choose another --out")
 
-    trainer = create_trainer(
-        spec, dataset.image_shape, dataset.num_classes, hparams=config.hparams, seed=config.seed, device=torch_device
-    )
-    images, labels = load_split(dataset, "train", root=data_root, download=download)
-    data = InMemoryDataset(images, labels, device=torch_device, num_classes=dataset.num_classes)
-    plugin = registry.models.plugin(config.model)
-    write_json(
-        config_path,
-        {
-            **asdict(config),
-            "image_shape": list(dataset.image_shape),
-            "num_classes": dataset.num_classes,
-            "plugin": {"name": plugin.name, "distribution": plugin.distribution, "version": plugin.version},
-            "provenance": provenance(torch_device),
-        },
-    )
-    result = train(
-        trainer,
-        data,
-        steps=config.steps,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        checkpoint_path=checkpoint_path,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        progress=progress,
-        description=f"{config.model}/{config.dataset}",
-        precision=config.precision,
-        compile=config.compile,
-    )
-    save_generator(out_dir / "generator.safetensors", trainer.generator)
-    save_samples(trainer.generator, out_dir / "samples.png")
-    write_json(out_dir / "summary.json", {**asdict(result), "parameters": parameter_counts(trainer)})
-    return result
+    def __init__(
+        self,
+        registry: Registry,
+        config: RunConfig,
+        out_dir: Path,
+        *,
+        device: torch.device,
+        data_root: Path | None = None,
+        download: bool = False,
+        train_limit: int | None = None,
+        evaluation: Evaluation | None = None,
+        progress: bool = True,
+        description: str | None = None,
+    ):
+        self.registry, self.out_dir, self.device = registry, Path(out_dir), device
+        self.spec, self.dataset = registry.models[config.model], registry.datasets[config.dataset]
+        self.config = resolve_config(self.spec, config)
+        self.data_root, self.download, self.train_limit = data_root, download, train_limit
+        self.evaluation, self.progress = evaluation, progress
+        self.description = description or f"{config.model}/{config.dataset}"
+        self.phase = "starting"
+        self.scores: list[Scored] = []
+        self.parameters: dict[str, int] = {}
+        self.params_generator = 0
+
+    def execute(self, *, resume: bool = False, replace: bool = False, checkpoint_every: int = 500) -> TrainResult:
+        """Train, score and write the run folder; returns what the training loop did.
+
+        ``resume`` continues the run already in the folder (its config must match except for ``steps``); without
+        it, a folder holding training state (a checkpoint or generator weights) is refused, unless ``replace``
+        (the bench's own work folder), which deletes that state first. Raises :class:`~zoo.errors.Diverged`,
+        :class:`~zoo.training.Interrupted` and :class:`~zoo.errors.PluginError` as :func:`zoo.training.train` does.
+        """
+        config, out = self.config, self.out_dir
+        if resume:
+            _check_resumable(config, out)
+        elif replace:
+            for name in _TRAINING_STATE:
+                (out / name).unlink(missing_ok=True)
+        elif any((out / name).exists() for name in _TRAINING_STATE[:2]):
+            raise ZooError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+        writable_dir(out, "choose another --out")
+        self.phase = "loading the training images"
+        images, labels = load_split(
+            self.dataset, "train", root=self.data_root, download=self.download, limit=self.train_limit
+        )
+        data = InMemoryDataset(images, labels, device=self.device, num_classes=self.dataset.num_classes)
+        self.phase = "building the model"
+        trainer = create_trainer(
+            self.spec,
+            self.dataset.image_shape,
+            self.dataset.num_classes,
+            hparams=config.hparams,
+            seed=config.seed,
+            device=self.device,
+        )
+        self.parameters = parameter_counts(trainer)
+        self.params_generator = sum(p.numel() for p in trainer.generator.parameters())
+        self._write_config()
+        if resume:
+            self.scores = _saved_scores(out)
+        eval_seconds = 0.0
+
+        def on_evaluate(step: int, train_seconds: float) -> None:
+            nonlocal eval_seconds
+            assert self.evaluation is not None
+            self.phase = f"sampling and scoring at step {step}"
+            started = time.perf_counter()
+            scores = score(
+                self.evaluation.references,
+                generator_samples(trainer.generator),
+                cache_dir=self.evaluation.cache_dir,
+                device=self.device,
+            )
+            eval_seconds += time.perf_counter() - started
+            self.scores = [s for s in self.scores if s.step < step]  # a resumed run passes a saved point again
+            images_seen = step * config.batch_size
+            cost = dict(
+                step=step,
+                images_seen=images_seen,
+                train_seconds=train_seconds,
+                images_per_second=images_seen / max(train_seconds, 1e-9),
+                eval_seconds=eval_seconds,
+            )
+            self.scores.extend(
+                Scored(
+                    protocol=s.protocol.name,
+                    protocol_id=s.protocol.id,
+                    metric=s.metric,
+                    value=s.value.value,
+                    status="ok" if s.value.available else "unavailable",
+                    reason=s.value.reason or "",
+                    **cost,
+                )
+                for s in scores
+            )
+            self._write_summary(None)
+            self.phase = "training"
+
+        self.phase = "training"
+        result = train(
+            trainer,
+            data,
+            steps=config.steps,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            checkpoint_path=out / "checkpoint.pt",
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            evaluate_at=self.evaluation.steps | {config.steps} if self.evaluation else frozenset(),
+            on_evaluate=on_evaluate if self.evaluation else None,
+            progress=self.progress,
+            description=self.description,
+            precision=config.precision,
+            compile=config.compile,
+        )
+        self.phase = "drawing the sample grid"
+        save_generator(out / "generator.safetensors", trainer.generator)
+        save_samples(trainer.generator, out / "samples.png")
+        self._write_summary(result)
+        return result
+
+    def _write_config(self) -> None:
+        plugin = self.registry.models.plugin(self.config.model)
+        write_json(
+            self.out_dir / "config.json",
+            {
+                **asdict(self.config),
+                "image_shape": list(self.dataset.image_shape),
+                "num_classes": self.dataset.num_classes,
+                "plugin": {"name": plugin.name, "distribution": plugin.distribution, "version": plugin.version},
+                "provenance": provenance(self.device),
+            },
+        )
+
+    def _write_summary(self, result: TrainResult | None) -> None:
+        """``summary.json``: the training loop's result (None while training: written at each evaluation too, so
+        the scores of a run that stops later are kept), the parameter counts and every score so far."""
+        write_json(
+            self.out_dir / "summary.json",
+            {
+                **(asdict(result) if result else {"finished": False}),
+                "parameters": self.parameters,
+                "params_generator": self.params_generator,
+                "metrics": [asdict(s) for s in self.scores],
+            },
+        )
 
 
 def load_run(run_dir: str | Path, *, device: str = "auto", registry: Registry | None = None) -> TrainedRun:
     """The generator of the finished run in ``run_dir`` (rebuilt from ``config.json`` and its safetensors
-    weights, on ``device``, in eval mode) and that config. Needs the model's plugin installed."""
+    weights, on ``device``, in eval mode) and that config. ``run_dir``: a ``zoo train`` run, a bench cell's run
+    (the ``run`` column of its rows, under the bench's work folder) or an exported one (:mod:`zoo.export`). Needs
+    the model's plugin installed."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     registry = registry or load_registry()
@@ -201,8 +346,17 @@ def load_run(run_dir: str | Path, *, device: str = "auto", registry: Registry | 
         )
     except UsageError as error:  # hyperparameters the model (as installed now) does not take
         raise ZooError(f"{run_dir / 'config.json'} does not fit {spec.name!r} as installed: {error}") from None
-    load_generator(run_dir / "generator.safetensors", trainer.generator)
+    load_generator(weights_file(run_dir), trainer.generator)
     return TrainedRun(trainer.generator.eval(), config)
+
+
+def weights_file(run_dir: Path) -> Path:
+    """The generator weights of a run folder (``generator.safetensors``) or of an exported one
+    (``model.safetensors``, :mod:`zoo.export`); a :class:`ZooError` when there are none."""
+    for name in ("generator.safetensors", "model.safetensors"):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise ZooError(f"{run_dir} holds no generator weights (generator.safetensors): its training has not finished")
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:
@@ -221,6 +375,17 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     except ValueError as error:  # not JSON, not text
         problem = f"not valid JSON ({describe(error)})"
     raise ZooError(f"{path} is damaged: {problem}; restore it, or train the run again in another folder")
+
+
+def _saved_scores(run_dir: Path) -> list[Scored]:
+    """The scores in ``run_dir``'s ``summary.json`` (none when it has none, or none yet)."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return []
+    try:
+        return [Scored(**record) for record in read_json(path).get("metrics", [])]
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ZooError(f"{path} is damaged ({describe(error)}); delete it to resume without its scores") from None
 
 
 def _check_resumable(config: RunConfig, out_dir: Path) -> None:

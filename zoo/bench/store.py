@@ -78,6 +78,11 @@ class Cell:
         )
 
 
+def cell_run_dir(cell: Cell) -> str:
+    """The run folder of a model cell, relative to the bench's work folder: ``runs/<dataset>/<model>-s<seed>``."""
+    return f"runs/{cell.dataset}/{cell.name}"
+
+
 @dataclass(frozen=True)
 class Row:
     """One line of the long table: one metric value of one cell at one evaluated step, or a cell's ``diverged``
@@ -88,7 +93,9 @@ class Row:
     ``hparams`` is the model's resolved hyperparameters as JSON; ``cell_key`` the id of the cell's key (every
     setting that changes its result); ``precision`` (``fp32`` or ``bf16``) and ``compiled`` how the steps ran;
     ``threads`` the torch threads of the worker process, ``workers`` how many cells the bench ran at once, ``host``
-    the machine the cell ran on. (Their defaults are what rows stored before these columns existed mean.)
+    the machine the cell ran on; ``run`` the cell's run folder (:func:`cell_run_dir`), relative to the bench's work
+    folder: it opens with :func:`zoo.load_run`. (Their defaults are what rows stored before these columns existed
+    mean.)
     """
 
     model: str
@@ -118,6 +125,7 @@ class Row:
     cell_key: str = ""
     precision: str = "fp32"
     compiled: bool = False
+    run: str = ""
     threads: int | None = None
     workers: int | None = None
     host: str = ""

@@ -1,8 +1,9 @@
-"""Running one bench cell, in a worker process: train, evaluate at the profile's steps, draw the sample grid.
+"""Running one bench cell, in a worker process: a :class:`zoo.runs.Run` into the cell's run folder, as rows.
 
 :func:`run_job` is what every executor calls in its worker (a local process or a Ray task). It loads the plugins
-itself, checks that it has the model's plugin at the version the driver planned with, trains through zoo's one
-loop, scores under every protocol of the profile, and returns an :class:`~zoo.bench.jobs.Outcome`: rows and the
+itself, checks that it has the model's plugin at the version the driver planned with, runs the cell through zoo's
+one run pipeline (train, score under every protocol of the profile at its steps, write the run folder in the work
+folder), and returns an :class:`~zoo.bench.jobs.Outcome`: rows and the
 grid as PNG bytes, never files in the results folder (the driver writes those). Everything a plugin's code does
 (build, train, sample, evaluate; an exception, ``SystemExit`` or ``KeyboardInterrupt`` included) becomes this
 cell's failure, with the phase it happened in; what it does that Python cannot catch (``os._exit``, a segfault,
@@ -22,51 +23,34 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from zoo import scoring
 from zoo.bench.jobs import Job, Outcome
-from zoo.bench.store import Row
-from zoo.data import InMemoryDataset, load_split
+from zoo.bench.store import Row, cell_run_dir
+from zoo.data import load_split
 from zoo.data.sources import with_datasets
 from zoo.errors import Diverged, ZooError
-from zoo.factory import create_trainer
-from zoo.interfaces import ExtractorSpec
-from zoo.metrics import MetricValue, Protocol, Samples, evaluate, generate_samples
+from zoo.metrics import Samples
 from zoo.plugins import Registry, ZooPluginWarning, load_registry
 from zoo.provenance import provenance
-from zoo.runs import parameter_counts, save_samples
-from zoo.training import train
-
-SAMPLE_BATCH = {"cpu": 500, "cuda": 5000}
-"""Samples drawn per generator call when scoring (:func:`zoo.metrics.generate_samples`), by device type: large
-on a GPU, where a call is cheap and each one synchronises."""
-Scored = list[tuple[Protocol, str, MetricValue]]
-"""(protocol, metric name, value) for every metric under every protocol of a profile."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One protocol resolved for one dataset: its extractor, the extractor's weights and the reference images."""
-
-    protocol: Protocol
-    extractor: ExtractorSpec
-    weights: Path
-    images: torch.Tensor
+from zoo.runs import Evaluation, Run
 
 
 class CellRun:
-    """One job inside its worker: the registry, the data and the references it needs, and the phase it is in
-    (named in a failure's cause)."""
+    """One job inside its worker: the registry, the references it needs, and the phase it is in (named in a
+    failure's cause). A model cell is a :class:`zoo.runs.Run` into its run folder in the work folder; what is the
+    bench's here is the check of what the driver planned with, and the rows."""
 
     def __init__(self, job: Job):
         self.job, self.phase = job, "loading plugins"
         self.device = torch.device(job.device)
+        self.run: Run | None = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ZooPluginWarning)  # the driver has shown them once
             self.registry: Registry = load_registry(job.load_plugins)
@@ -86,98 +70,65 @@ class CellRun:
             git_commit=facts["git_commit"],
         )
 
-    def references(self) -> list[Reference]:
-        """Each protocol scoring this dataset, resolved with its reference images, and checked to use the extractor
+    @property
+    def where(self) -> str:
+        """The phase the cell is in: its run's, once the run has started."""
+        return self.run.phase if self.run else self.phase
+
+    def references(self) -> list[scoring.Reference]:
+        """Each protocol scoring this dataset (:func:`zoo.scoring.references`), checked to use the extractor
         weights the driver planned with."""
         self.phase = "loading the reference images"
-        cell, profile = self.job.cell, self.job.profile
-        spec = self.registry.datasets[cell.dataset]
+        dataset = self.job.cell.dataset
+        found = scoring.references(self.registry, self.job.profile, dataset, data_root=self.job.data_root)
         planned = {p["weights_sha256"] for p in self.job.key["protocols"]}
-        found = []
-        for settings in profile.protocols_for(spec, self.registry.extractors, lambda line: None):
-            weights = profile.weights_path(settings, cell.dataset)
-            extractor = self.registry.extractors[settings.extractor]
-            images, labels = load_split(
-                spec, settings.reference_split, root=self.job.data_root, limit=settings.num_reference
-            )
-            if len(images) < settings.num_reference:
+        for ref in found:
+            if ref.protocol.weights_sha256 not in planned:
                 raise ZooError(
-                    f"{cell.dataset}/{settings.reference_split} has {len(images)} images; protocol {settings.name!r} "
-                    f"needs {settings.num_reference}"
+                    f"{ref.weights} on {socket.gethostname()} is not the extractor the bench was planned with (sha256 "
+                    f"{ref.protocol.weights_sha256}): every node needs the same zoo and extractor weights"
                 )
-            protocol = Protocol.resolve(
-                settings,
-                dataset=cell.dataset,
-                extractor=extractor,
-                weights_path=weights,
-                reference_images=images,
-                reference_labels=labels,
-                num_classes=spec.num_classes,
-            )
-            if protocol.weights_sha256 not in planned:
-                raise ZooError(
-                    f"{weights} on {socket.gethostname()} is not the extractor the bench was planned with (sha256 "
-                    f"{protocol.weights_sha256}): every node needs the same zoo and extractor weights"
-                )
-            found.append(Reference(protocol, extractor, weights, images))
         return found
-
-    def score(self, references: list[Reference], samples_for: Callable[[Protocol], Samples]) -> Scored:
-        """Every metric under every protocol; ``samples_for(protocol)`` gives the samples to score under it."""
-        scored = []
-        for ref in references:
-            values = evaluate(
-                samples_for(ref.protocol),
-                reference_u8=ref.images,
-                protocol=ref.protocol,
-                extractor=ref.extractor,
-                weights_path=ref.weights,
-                cache_dir=Path(self.job.work_dir) / "reference-cache",
-                device=self.device,
-            )
-            scored.extend((ref.protocol, metric, value) for metric, value in values.items())
-        return scored
-
-    def rows(self, scored: Scored, **fields: Any) -> list[Row]:
-        """One row per scored metric; ``fields`` are the cell's and the evaluation's columns."""
-        return [
-            Row(
-                protocol=p.name,
-                protocol_id=p.id,
-                metric=metric,
-                value=value.value,
-                status="ok" if value.available else "unavailable",
-                reason=value.reason or "",
-                **self.machine,
-                **fields,
-            )
-            for p, metric, value in scored
-        ]
 
     def floor(self) -> Outcome:
         """Real-vs-real rows: training images scored as if generated, against each protocol's reference."""
         job, cell = self.job, self.job.cell
-        references = self.references()
+        refs = self.references()
         self.phase = "scoring the training images"
         spec, plugin = self.registry.datasets[cell.dataset], self.registry.datasets.plugin(cell.dataset)
-        most = max(ref.protocol.settings.num_generated for ref in references)
+        most = max(ref.protocol.settings.num_generated for ref in refs)
         images, _ = load_split(spec, "train", root=job.data_root, limit=min(most, job.profile.train_limit or most))
-        scored = self.score(references, lambda protocol: Samples(images[: protocol.settings.num_generated]))
-        rows = self.rows(
-            scored,
-            **self._identity(plugin.distribution, plugin.version, hparams={}, precision="fp32", compiled=False),
-            step=0,
-            images_seen=0,
-            train_seconds=0.0,
-            images_per_second=None,
-            eval_seconds=None,
-            params_generator=None,
-            params_total=None,
+        scores = scoring.score(
+            refs,
+            lambda protocol: Samples(images[: protocol.settings.num_generated]),
+            cache_dir=self._cache_dir,
+            device=self.device,
         )
-        return Outcome("ok", rows, _protocols(references))
+        base = self._identity(plugin.distribution, plugin.version, hparams={}, precision="fp32", compiled=False)
+        rows = [
+            self._row(
+                base,
+                protocol=s.protocol.name,
+                protocol_id=s.protocol.id,
+                metric=s.metric,
+                value=s.value.value,
+                status="ok" if s.value.available else "unavailable",
+                reason=s.value.reason or "",
+                step=0,
+                images_seen=0,
+                train_seconds=0.0,
+                images_per_second=None,
+                eval_seconds=None,
+                params_generator=None,
+                params_total=None,
+            )
+            for s in scores
+        ]
+        return Outcome("ok", rows, _protocols(refs))
 
     def model_cell(self) -> Outcome:
-        """Train, evaluate and draw the grid of one (model, dataset, seed) cell: ``ok`` or ``diverged at step N``."""
+        """Train, evaluate and draw the grid of one (model, dataset, seed) cell into its run folder: ``ok`` or
+        ``diverged at step N``."""
         job, cell, config = self.job, self.job.cell, self.job.config
         assert config is not None
         plugin = self.registry.models.plugin(cell.model)
@@ -186,95 +137,64 @@ class CellRun:
                 f"this worker ({socket.gethostname()}) has {plugin.distribution} {plugin.version}, the bench was "
                 f"planned with {job.plugin[0]} {job.plugin[1]}: install the same plugin versions on every node"
             )
-        references = self.references()
-        self.phase = "loading the training images"
-        dataset = self.registry.datasets[cell.dataset]
-        images, labels = load_split(dataset, "train", root=job.data_root, limit=job.profile.train_limit)
-        data = InMemoryDataset(images, labels, device=self.device, num_classes=dataset.num_classes)
-        self.phase = "building the model"
-        trainer = create_trainer(
-            self.registry.models[cell.model],
-            dataset.image_shape,
-            dataset.num_classes,
-            hparams=config.hparams,
-            seed=config.seed,
+        evaluation = Evaluation(
+            self.references(),
+            job.profile.eval_steps_for(cell.model),
+            self._cache_dir,
+        )
+        run = self.run = Run(
+            self.registry,
+            config,
+            Path(job.work_dir) / cell_run_dir(cell),
             device=self.device,
+            data_root=job.data_root,
+            train_limit=job.profile.train_limit,
+            evaluation=evaluation,
+            progress=job.progress,
+            description=f"{cell.model}/{cell.dataset}/s{cell.seed}",
         )
-        params = parameter_counts(trainer)
-        base = dict(
-            **self._identity(
-                plugin.distribution,
-                plugin.version,
-                hparams=config.hparams,
-                precision=config.precision,
-                compiled=config.compile,
-            ),
-            params_generator=sum(p.numel() for p in trainer.generator.parameters()),
-            params_total=sum(params.values()),
-        )
-        rows: list[Row] = []
-        eval_seconds = 0.0
-
-        def on_evaluate(step: int, train_seconds: float) -> None:
-            nonlocal eval_seconds
-            self.phase = f"sampling and scoring at step {step}"
-            started = time.perf_counter()
-            batch = SAMPLE_BATCH.get(self.device.type, SAMPLE_BATCH["cpu"])
-            scored = self.score(references, lambda p: generate_samples(trainer.generator, p, batch_size=batch))
-            eval_seconds += time.perf_counter() - started
-            rows.extend(
-                self.rows(
-                    scored,
-                    **base,
-                    step=step,
-                    images_seen=step * config.batch_size,
-                    train_seconds=train_seconds,
-                    images_per_second=step * config.batch_size / max(train_seconds, 1e-9),
-                    eval_seconds=eval_seconds,
-                )
-            )
-            self.phase = "training"
-
-        self.phase = "training"
-        work = Path(job.work_dir) / "runs" / cell.dataset / cell.name
+        diverged = None
         try:
-            train(
-                trainer,
-                data,
-                steps=config.steps,
-                batch_size=config.batch_size,
-                seed=config.seed,
-                checkpoint_path=work / "checkpoint.pt",
-                checkpoint_every=config.steps,
-                evaluate_at=job.profile.eval_steps_for(cell.model),
-                on_evaluate=on_evaluate,
-                progress=job.progress,
-                description=f"{cell.model}/{cell.dataset}/s{cell.seed}",
-                precision=config.precision,
-                compile=config.compile,
+            run.execute(replace=True, checkpoint_every=config.steps)
+        except Diverged as error:
+            diverged = error
+        base = self._identity(
+            plugin.distribution,
+            plugin.version,
+            hparams=run.config.hparams,
+            precision=run.config.precision,
+            compiled=run.config.compile,
+            run=cell_run_dir(cell),
+        )
+        base |= dict(params_generator=run.params_generator, params_total=sum(run.parameters.values()))
+        rows = [self._row(base, **asdict(s)) for s in run.scores]
+        protocols = _protocols(evaluation.references)
+        if diverged is None:
+            return Outcome("ok", rows, protocols, (run.out_dir / "samples.png").read_bytes())
+        rows.append(
+            self._row(
+                base,
+                protocol="",
+                protocol_id="",
+                metric="diverged",
+                value=None,
+                status="diverged",
+                reason=f"non-finite loss: {diverged.losses}",
+                step=diverged.step,
+                images_seen=diverged.step * config.batch_size,
+                train_seconds=None,
+                images_per_second=None,
+                eval_seconds=run.scores[-1].eval_seconds if run.scores else 0.0,
             )
-        except Diverged as diverged:
-            rows.append(
-                Row(
-                    **base,
-                    **self.machine,
-                    protocol="",
-                    protocol_id="",
-                    metric="diverged",
-                    value=None,
-                    status="diverged",
-                    reason=f"non-finite loss: {diverged.losses}",
-                    step=diverged.step,
-                    images_seen=diverged.step * config.batch_size,
-                    train_seconds=None,
-                    images_per_second=None,
-                    eval_seconds=eval_seconds,
-                )
-            )
-            return Outcome(f"diverged at step {diverged.step}", rows, _protocols(references))
-        self.phase = "drawing the sample grid"
-        grid, _ = save_samples(trainer.generator, work / "grid.png")
-        return Outcome("ok", rows, _protocols(references), grid.read_bytes())
+        )
+        return Outcome(f"diverged at step {diverged.step}", rows, protocols)
+
+    @property
+    def _cache_dir(self) -> Path:
+        return Path(self.job.work_dir) / "reference-cache"
+
+    def _row(self, base: dict[str, Any], **fields: Any) -> Row:
+        return Row(**base, **self.machine, **fields)
 
     def _identity(self, plugin: str, version: str, **run: Any) -> dict[str, Any]:
         cell = self.job.cell
@@ -288,10 +208,11 @@ class CellRun:
             cell_key=self.job.key_id,
             precision=run["precision"],
             compiled=run["compiled"],
+            run=run.get("run", ""),
         )
 
 
-def _protocols(references: list[Reference]) -> dict[str, dict[str, Any]]:
+def _protocols(references: list[scoring.Reference]) -> dict[str, dict[str, Any]]:
     """Protocol id -> settings, as stored beside the rows in each cell file."""
     return {ref.protocol.id: ref.protocol.record() for ref in references}
 
@@ -305,7 +226,7 @@ def run_job(job: Job) -> Outcome:
         run = CellRun(job)
         outcome = run.floor() if job.cell.is_floor else run.model_cell()
     except BaseException as error:  # noqa: BLE001 - plugin code: whatever it raises is this cell's failure
-        phase = run.phase if run else "loading plugins"
+        phase = run.where if run else "loading plugins"
         cause = f"{phase}: {type(error).__name__}: {error}".replace("\n", " ")
         return Outcome.failed("error", cause, time.perf_counter() - started)
     return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
