@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -13,7 +12,7 @@ import click
 from zoo.bench.executors import CPU_THREADS_PER_WORKER, local_executor
 from zoo.bench.profiles import Profile, load_profile
 from zoo.bench.report import profile_record, record_invocation, write_report
-from zoo.bench.runner import Bench, Executor, RunSettings
+from zoo.bench.runner import Bench, BenchOptions, Executor
 from zoo.bench.store import Cell, ResultStore
 from zoo.data import resolve_data_root
 from zoo.device import resolve_device
@@ -24,25 +23,6 @@ from zoo.provenance import provenance
 __all__ = ["Bench", "BenchOptions", "Cell", "Profile", "ResultStore", "load_profile", "run_bench"]
 
 EXECUTORS = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    """How a bench runs its cells.
-
-    ``workers``: cells at once (None: one per GPU x ``cells_per_device`` on CUDA, the measured default on a CPU,
-    what the cluster fits on Ray); ``cell_timeout``: seconds a cell may run (None: the profile's ``cell_timeout``,
-    else no limit); ``executor``: ``local`` processes or ``ray`` tasks (at ``address``); ``precision`` (``fp32`` or
-    ``bf16`` for the models that opt in) and ``compile``: how steps run (part of each cell's key).
-    """
-
-    workers: int | None = None
-    cells_per_device: int = 1
-    cell_timeout: float | None = None
-    executor: str = "local"
-    address: str | None = None
-    precision: str = "fp32"
-    compile: bool = False
 
 
 def run_bench(
@@ -73,20 +53,14 @@ def run_bench(
     if models is not None and not models:
         raise ZooError("no models to bench: name some, or pass --all")
     executor = _executor(options, device, profile)
-    settings = RunSettings(
-        device=executor.device_type,
-        threads=executor.threads,
-        workers=executor.capacity,
-        precision=options.precision,
-        compile=options.compile,
-        progress=progress and executor.capacity == 1 and options.executor == "local",
-    )
     bench = Bench(
         registry,
         profile,
         results_dir=results_dir,
         work_dir=Path(work_dir).absolute(),
-        settings=settings,
+        executor=executor,
+        options=options,
+        progress=progress and executor.capacity == 1 and options.executor == "local",
         data_root=resolve_data_root(data_root).absolute(),  # workers may have another cwd, or be other nodes
         load_plugins=load_plugins,
         echo=echo,
@@ -96,7 +70,7 @@ def run_bench(
     facts = provenance(resolve_device(device) if options.executor == "local" else resolve_device("cpu"))
     started, interrupted = time.time(), True
     try:
-        bench.run(plan, executor, force=force)
+        bench.run(plan, force=force)
         interrupted = False
     finally:
         counts = bench.counts

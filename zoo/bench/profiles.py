@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     NonNegativeInt,
@@ -53,31 +52,11 @@ ProtocolEntry = create_model(  # ProtocolSettings' fields, as a [[protocols]] en
 )
 
 
-class ProfileFile(BaseModel):
-    """The keys of a profile file and their types (documented in docs/profiles.md); nothing else is accepted."""
-
-    model_config = _STRICT
-
-    description: str = ""
-    budget: str = ""
-    datasets: Annotated[list[str], Field(min_length=1)]
-    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
-    batch_size: PositiveInt
-    steps: PositiveInt
-    eval_at: list[PositiveInt] = []
-    steps_per_model: dict[str, PositiveInt] = {}
-    hparams_per_model: dict[str, dict[str, Any]] = {}
-    tiny_models: bool = False
-    train_limit: PositiveInt | None = None
-    image_size: PositiveInt = DEFAULT_SIZE
-    label_free_fallback: bool = True
-    cell_timeout: PositiveFloat | None = None
-    protocols: Annotated[list[ProtocolEntry], Field(min_length=1)]  # type: ignore[valid-type]
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
-    """What one bench run does for every (model, dataset, seed) cell; the keys are :class:`ProfileFile`'s.
+    """What one bench run does for every (model, dataset, seed) cell. Declared once: the fields after ``name`` and
+    ``directory`` are the keys of a profile file, with the types and bounds :data:`ProfileFile` checks (docs/profiles.md
+    documents each).
 
     ``datasets`` are registered names or ``folder:PATH`` (made absolute, relative paths taken from the profile's
     folder), read at ``image_size`` pixels a side.
@@ -85,21 +64,21 @@ class Profile:
 
     name: str
     directory: Path
-    datasets: tuple[str, ...]
-    seeds: tuple[int, ...]
-    batch_size: int
-    steps: int
-    eval_at: tuple[int, ...]
-    protocols: tuple[ProtocolSettings, ...]
     description: str = ""
     budget: str = ""
-    steps_per_model: dict[str, int] = field(default_factory=dict)
+    datasets: Annotated[tuple[str, ...], Field(min_length=1)]
+    seeds: Annotated[tuple[NonNegativeInt, ...], Field(min_length=1)]
+    batch_size: PositiveInt
+    steps: PositiveInt
+    eval_at: tuple[PositiveInt, ...] = ()
+    steps_per_model: dict[str, PositiveInt] = field(default_factory=dict)
     hparams_per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
     tiny_models: bool = False
-    train_limit: int | None = None
-    image_size: int = DEFAULT_SIZE
+    train_limit: PositiveInt | None = None
+    image_size: PositiveInt = DEFAULT_SIZE
     label_free_fallback: bool = True
-    cell_timeout: float | None = None
+    cell_timeout: PositiveFloat | None = None
+    protocols: Annotated[tuple[ProtocolSettings, ...], Field(min_length=1)]
 
     def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path:
         """The extractor weights file ``settings`` names for ``dataset`` (:mod:`zoo.bench.weights`); raises
@@ -154,6 +133,36 @@ class Profile:
         """The profile's evaluation points that fall within this model's budget, plus its last step."""
         steps = self.steps_for(model)
         return frozenset(s for s in self.eval_at if s <= steps) | {steps}
+
+
+def _as_written(hint: Any) -> Any:
+    """A :class:`Profile` field's type as a TOML file writes it: tuples are lists, a protocol is a table."""
+    if typing.get_origin(hint) is Annotated:
+        base, *bounds = typing.get_args(hint)
+        return Annotated[(_as_written(base), *bounds)]
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+        return list[ProtocolEntry if item is ProtocolSettings else item]
+    return hint
+
+
+def _as_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return Field(default_factory=f.default_factory)
+    if f.default is dataclasses.MISSING:
+        return ...
+    return list(f.default) if isinstance(f.default, tuple) else f.default
+
+
+ProfileFile = create_model(  # Profile's fields as a file states them: nothing else is accepted
+    "ProfileFile",
+    __config__=_STRICT,
+    **{
+        f.name: (_as_written(typing.get_type_hints(Profile, include_extras=True)[f.name]), _as_default(f))
+        for f in dataclasses.fields(Profile)
+        if f.name not in ("name", "directory")
+    },
+)
 
 
 def label_free(settings: ProtocolSettings) -> ProtocolSettings:

@@ -37,16 +37,19 @@ from zoo.fileio import atomic_path
 from zoo.metrics import METRICS_CODE_VERSION
 from zoo.metrics.hashing import sha256_file
 from zoo.plugins import Registry
-from zoo.runs import RunConfig
+from zoo.runs import RunConfig, resolve_config
 
 POLL_SECONDS = 2.0
 """How often the driver looks again at cells another bench holds (and refreshes its view of the workers)."""
 
 
 class Executor(Interface):
-    """Where cells run: :class:`zoo.bench.executors.LocalExecutor` or :class:`zoo.bench.ray_executor.RayExecutor`."""
+    """Where cells run: :class:`zoo.bench.executors.LocalExecutor` or :class:`zoo.bench.ray_executor.RayExecutor`.
+    ``capacity`` cells at once, each with ``threads`` torch threads, on ``device_type`` (``cpu`` or ``cuda``)."""
 
     capacity: int
+    threads: int
+    device_type: str
 
     def running(self) -> int: ...
 
@@ -68,23 +71,31 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """How the workers run a cell: ``device`` type (``cpu`` or ``cuda``), torch ``threads`` per worker, ``workers``
-    at once, ``precision`` asked for (used by models that opt in), ``compile``, and progress bars."""
+class BenchOptions:
+    """How a bench runs its cells (the CLI's options, one name each).
 
-    device: str = "cpu"
-    threads: int = 1
-    workers: int = 1
+    ``workers``: cells at once (None: one per GPU x ``cells_per_device`` on CUDA, the measured default on a CPU,
+    what the cluster fits on Ray); ``cell_timeout``: seconds a cell may run (None: the profile's ``cell_timeout``,
+    else no limit); ``executor``: ``local`` processes or ``ray`` tasks (at ``address``); ``precision`` (``fp32`` or
+    ``bf16`` for the models that opt in) and ``compile``: how steps run (each cell's :class:`~zoo.runs.RunConfig`,
+    so part of its key).
+    """
+
+    workers: int | None = None
+    cells_per_device: int = 1
+    cell_timeout: float | None = None
+    executor: str = "local"
+    address: str | None = None
     precision: str = "fp32"
     compile: bool = False
-    progress: bool = False
 
 
 class Bench:
     """Runs a profile's cells for a registry of models into a results folder.
 
-    ``results_dir`` receives the tables and grids (``results/<profile>``); ``work_dir`` the bulky, disposable
-    files: checkpoints and the reference-feature cache (workers write there; on a cluster, each node its own).
+    ``results_dir`` receives the tables and grids (``results/<profile>``); ``work_dir`` the bulky files: each
+    cell's run folder and the reference-feature cache (workers write there; on a cluster, each node its own).
+    Cells run on ``executor`` as ``options`` say; ``progress``: workers show progress bars.
     """
 
     def __init__(
@@ -94,12 +105,15 @@ class Bench:
         *,
         results_dir: Path,
         work_dir: Path,
-        settings: RunSettings,
+        executor: Executor,
+        options: BenchOptions = BenchOptions(),  # noqa: B008 - frozen, so sharing the default is safe
         data_root: Path | None = None,
         load_plugins: tuple[str, ...] | None = None,
+        progress: bool = False,
         echo: Callable[[str], None] = click.echo,
     ):
-        self.registry, self.profile, self.settings = registry, profile, settings
+        self.registry, self.profile, self.executor, self.options = registry, profile, executor, options
+        self.progress = progress
         self.store, self.claims = ResultStore(results_dir), Claims(results_dir)
         self.results_dir, self.work_dir = Path(results_dir), Path(work_dir)
         self.data_root, self.load_plugins, self.echo = data_root, load_plugins, echo
@@ -141,28 +155,27 @@ class Bench:
     def config(self, cell: Cell) -> RunConfig:
         """The run configuration of ``cell``: the profile's budget, the model's resolved hyperparameters, and the
         precision (``bf16`` only when asked for and the model opts in) and compilation its steps run with."""
-        spec = self.registry.models[cell.model]
-        overrides = self.profile.hparams_per_model.get(cell.model, {})
-        return RunConfig(
+        asked = RunConfig(
             model=cell.model,
             dataset=cell.dataset,
             steps=self.profile.steps_for(cell.model),
             batch_size=self.profile.batch_size,
             seed=cell.seed,
-            hparams=spec.resolve_hparams(cell.dataset, overrides, tiny=self.profile.tiny_models),
-            precision=self.settings.precision if spec.bf16 else "fp32",
-            compile=self.settings.compile,
+            hparams=self.profile.hparams_per_model.get(cell.model, {}),
+            precision=self.options.precision,
+            compile=self.options.compile,
         )
+        return resolve_config(self.registry.models[cell.model], asked, tiny=self.profile.tiny_models)
 
-    def run(self, plan: Plan, executor: Executor, *, force: bool = False) -> dict[str, int]:
-        """Run the unfinished jobs of ``plan`` (all with ``force``) on ``executor``; returns (and keeps in
+    def run(self, plan: Plan, *, force: bool = False) -> dict[str, int]:
+        """Run the unfinished jobs of ``plan`` (all with ``force``) on the executor; returns (and keeps in
         ``self.counts`` as it goes, for an interrupted run) the cells done, skipped and diverged. Failures are in
         ``self.failures``. On any exit (Ctrl-C included) the running workers are ended and the claims released."""
         self.store.write_table()  # derived: repairs a table a crash left behind
         for cell, cause in plan.unrunnable:
             self._fail(cell, {}, "not run", cause)
         todo = [job for job in plan.jobs if self._needs_run(job, force)]
-        self._drive(deque(todo), executor, force)
+        self._drive(deque(todo), self.executor, force)
         return self.counts
 
     def _needs_run(self, job: Job, force: bool) -> bool:
@@ -314,12 +327,12 @@ class Bench:
             key=key,
             profile=self.profile,
             plugin=(plugin.distribution, plugin.version),
-            device=self.settings.device,
-            threads=self.settings.threads,
-            workers=self.settings.workers,
+            device=self.executor.device_type,
+            threads=self.executor.threads,
+            workers=self.executor.capacity,
             work_dir=str(self.work_dir),
             data_root=None if self.data_root is None else str(self.data_root),
             load_plugins=self.load_plugins,
-            progress=self.settings.progress,
+            progress=self.progress,
             folder=folder_source(dataset),
         )
