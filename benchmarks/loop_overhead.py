@@ -3,7 +3,8 @@
 Both loops train the same networks (built by the dcgan plugin with the same seed) on the same in-memory
 MNIST, for the same number of steps, alternating A/B/A/B in one process so that machine noise hits both.
 zoo's side is the real thing: ``zoo.training.train`` with ``GANTrainer``, progress bar, loss history and a
-checkpoint every 500 steps. The bare side is the textbook loop with nothing around it.
+checkpoint every 500 steps. The bare side is GANTrainer's step written out by hand, the same work (D frozen with
+``requires_grad_(False)`` during the G update, the mean scores it reports), with nothing around it.
 
     python benchmarks/loop_overhead.py --data-root ../shared/datasets [--steps 400] [--repeats 3]
 
@@ -49,8 +50,26 @@ def zoo_loop(registry, data: InMemoryDataset, steps: int, folder: Path) -> float
     return time.perf_counter() - started
 
 
+def bare_step(G, D, opt_g, opt_d, real: torch.Tensor) -> list[float]:
+    """The work of ``GANTrainer.train_step`` (zoo/gan.py) on ``real``, written out by hand; its losses and scores."""
+    fake = G(torch.randn(len(real), G.latent_dim, device=real.device))
+    real_scores, fake_scores = D(real), D(fake.detach())
+    loss_d = F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    D.requires_grad_(False)  # as GANTrainer.update_generator: no gradients for D's weights in the G update
+    loss_g = F.softplus(-D(fake)).mean()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+    scores = real_scores.detach().mean(), fake_scores.detach().mean()  # GANTrainer reports these too
+    return [value.item() for value in (loss_d, loss_g, *scores)]  # the zoo loop reads its losses too
+
+
 def bare_loop(registry, data: InMemoryDataset, steps: int) -> float:
-    """The same updates as GANTrainer, written out by hand; no progress, history or checkpoints."""
+    """``steps`` of :func:`bare_step` on batches drawn as zoo draws them; no progress, history or checkpoints."""
     trainer = build(registry, data.device)
     G, D = trainer.generator, trainer.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -60,17 +79,7 @@ def bare_loop(registry, data: InMemoryDataset, steps: int) -> float:
     started = time.perf_counter()
     for _ in range(steps):
         index = torch.randint(len(images), (BATCH,), generator=sampler, device=data.device)
-        real = images[index].float() / 127.5 - 1
-        fake = G(torch.randn(BATCH, G.latent_dim, device=data.device))
-        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        loss_g = F.softplus(-D(fake)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        loss_d.item(), loss_g.item()  # the zoo loop reads its losses too
+        bare_step(G, D, opt_g, opt_d, images[index].float() / 127.5 - 1)
     if data.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - started

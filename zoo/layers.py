@@ -1,4 +1,13 @@
-"""Networks shared by the built-in architectures; third-party plugins may use them too.
+"""Networks shared by the built-in architectures; third-party plugins may use them too (a public API: CONTRIBUTING's
+LSGAN builds on :class:`DCGANGenerator` and :class:`DCGANDiscriminator`).
+
+Only what more than one model uses lives here; a network of one model lives in that model's plugin module, whose
+docstring lists the layers and shapes of all its networks, these included. Who uses what among the built-ins:
+
+* :class:`DCGANGenerator`, :class:`DCGANDiscriminator` (and :func:`dcgan_init`): ``dcgan`` and ``wgan_gp``;
+* :func:`conv_decoder`, :func:`conv_features` (and :func:`stride2_layers`): those two, through the classes, and
+  ``vae``'s encoder and decoder;
+* :func:`mlp_decoder`, :func:`mlp_features`: ``vanilla_gan`` and ``cgan``.
 
 The convolutional stacks follow DCGAN's recipe (Radford et al. 2015): stride-2 (transposed) convolutions with
 4x4 kernels, BatchNorm, ReLU in the generator and LeakyReLU(0.2) in the discriminator. Their depth comes from the
@@ -11,8 +20,7 @@ image size (:func:`stride2_layers`):
 
 Channels double with each stride-2 layer away from the image: ``width`` next to the image, ``width * 2**(n-1)``
 at the smallest maps (the paper's 64x64 generator is ``width=128``: 1024 -> 512 -> 256 -> 128 channels).
-:class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's networks built from these stacks; WGAN-GP
-and the VAE reuse them.
+:class:`DCGANGenerator` and :class:`DCGANDiscriminator` are DCGAN's networks built from these stacks.
 
 The fully connected stacks (:func:`mlp_decoder`, :func:`mlp_features`) follow the PyTorch-GAN MLP GAN
 (eriklindernoren/PyTorch-GAN, ``implementations/gan/gan.py``): LeakyReLU(0.2) between layers, BatchNorm after
@@ -66,19 +74,20 @@ def conv_decoder(latent_dim: int, image_shape: ImageShape, width: int, batchnorm
         return nn.BatchNorm1d(c) if dims == 1 else nn.BatchNorm2d(c)
 
     net = [
-        nn.Linear(latent_dim, maps * side_h * side_w, bias=not batchnorm),
+        nn.Linear(latent_dim, maps * side_h * side_w, bias=not batchnorm),  # [N, latent_dim] -> [N, maps*h*w]
         norm(maps * side_h * side_w, dims=1),
         nn.ReLU(inplace=True),
-        nn.Unflatten(1, (maps, side_h, side_w)),
+        nn.Unflatten(1, (maps, side_h, side_w)),  # -> [N, maps, h, w], h = H/2**n, w = W/2**n
     ]
     for _ in range(layers - 1):
         net += [
-            nn.ConvTranspose2d(maps, maps // 2, 4, stride=2, padding=1, bias=not batchnorm),
+            nn.ConvTranspose2d(maps, maps // 2, 4, stride=2, padding=1, bias=not batchnorm),  # -> [N, maps/2, 2h, 2w]
             norm(maps // 2),
             nn.ReLU(inplace=True),
         ]
         maps //= 2
-    return nn.Sequential(*net, nn.ConvTranspose2d(maps, channels, 4, stride=2, padding=1), nn.Tanh())
+    output = nn.ConvTranspose2d(maps, channels, 4, stride=2, padding=1)  # [N, width, H/2, W/2] -> [N, C, H, W]
+    return nn.Sequential(*net, output, nn.Tanh())
 
 
 def conv_features(image_shape: ImageShape, width: int, batchnorm: bool = True) -> tuple[nn.Sequential, int]:
@@ -90,11 +99,14 @@ def conv_features(image_shape: ImageShape, width: int, batchnorm: bool = True) -
     """
     layers = stride2_layers(image_shape)
     channels, height, width_px = image_shape
-    net: list[nn.Module] = [nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+    net: list[nn.Module] = [
+        nn.Conv2d(channels, width, 4, stride=2, padding=1),  # [N, C, H, W] -> [N, width, H/2, W/2]
+        nn.LeakyReLU(0.2, inplace=True),
+    ]
     maps = width
     for _ in range(layers - 1):
         net += [
-            nn.Conv2d(maps, 2 * maps, 4, stride=2, padding=1, bias=not batchnorm),
+            nn.Conv2d(maps, 2 * maps, 4, stride=2, padding=1, bias=not batchnorm),  # -> [N, 2*maps, h/2, w/2]
             nn.BatchNorm2d(2 * maps) if batchnorm else nn.Identity(),
             nn.LeakyReLU(0.2, inplace=True),
         ]

@@ -1,32 +1,81 @@
 """The original GAN: Goodfellow et al. 2014, "Generative Adversarial Networks", arXiv:1406.2661, with the networks
 of the best-known PyTorch MLP GAN (eriklindernoren/PyTorch-GAN, ``implementations/gan/gan.py``).
 
-Fully connected networks trained with the paper's value function by :class:`zoo.gan.GANTrainer` (one D update,
-then one G update, per step; the paper's ``k = 1``).
+Fully connected networks, below in this file; their stacks come from :mod:`zoo.layers`, shared with the
+conditional GAN. Every layer at the default sizes is listed under "Layer shapes" below.
 
-* G (:func:`zoo.layers.mlp_decoder`): ``z [N, latent_dim]`` -> 128 -> 256 -> 512 -> 1024 (LeakyReLU(0.2) after
-  each, BatchNorm before it on all but the first) -> ``C*H*W`` -> tanh, reshaped to ``[N, C, H, W]`` in ``[-1, 1]``.
-* D (:func:`zoo.layers.mlp_features` + linear): images flattened -> 512 -> 256 (LeakyReLU(0.2)) -> 1 logit, ``[N]``.
+* G (:class:`MLPGenerator`, :func:`zoo.layers.mlp_decoder`): ``z [N, latent_dim]`` -> 128 -> 256 -> 512 -> 1024
+  (LeakyReLU(0.2) after each, BatchNorm before it on all but the first) -> ``C*H*W`` -> tanh, reshaped to
+  ``[N, C, H, W]`` in ``[-1, 1]``.
+* D (:class:`MLPDiscriminator`, :func:`zoo.layers.mlp_features` + linear): images flattened -> 512 -> 256
+  (LeakyReLU(0.2) after each) -> 1 logit, ``[N]``.
 
-Works for any image size. G loss: ``g_loss="non_saturating"`` (default) maximises ``log D(G(z))``, the
-paper's own practical recommendation (Sec. 3); ``"minimax"`` minimises ``log(1 - D(G(z)))`` as in the game.
-Adam(lr 2e-4, betas (0.5, 0.999)), batch 64 in zoo's profiles, as PyTorch-GAN.
+Works for any image size. Adam(lr 2e-4, betas (0.5, 0.999)) for both, batch 64 in zoo's profiles, as
+PyTorch-GAN.
+
+Training step (:class:`zoo.gan.GANTrainer`: one D update, then one G update, the paper's ``k = 1``; the losses
+with logits, ``D(x) = sigmoid(logit)``), on real images ``x`` ``[N, C, H, W]``:
+
+1. ``fake = G(z)``, fresh ``z ~ N(0, I)`` ``[N, latent_dim]``.
+2. D update: ``loss_d = -mean log D(x) - mean log(1 - D(fake))`` (:func:`zoo.gan.discriminator_loss`) on ``D(x)``
+   and ``D(fake.detach())``; one Adam step on D.
+3. G update on the same fakes, through the updated D, with D frozen (``requires_grad_(False)`` on D's parameters
+   for this update: gradients reach G through D, none is computed for D's weights); one Adam step on G. Its loss
+   is ``g_loss``: ``"non_saturating"`` (default) minimises ``-mean log D(fake)``, the paper's own practical
+   recommendation (Sec. 3); ``"minimax"`` minimises ``mean log(1 - D(fake))``, the game as written.
+
+Reports ``loss_d``, ``loss_g`` and the mean logits ``score_real`` and ``score_fake``.
 
 Deviations from PyTorch-GAN, and why:
 
 * BatchNorm with PyTorch's default ``eps=1e-5``. PyTorch-GAN writes ``nn.BatchNorm1d(out_feat, 0.8)``, whose
   second positional argument is ``eps``, not ``momentum``: an epsilon of 0.8 against activations of variance ~1
-  all but switches the normalisation off, and that network collapsed on MNIST (smallest class share 0.03% of
-  10k samples after 10k steps, seed 0), as did the same network without BatchNorm (one digit only); with
-  ``eps=1e-5`` every class is present (smallest share 7.6%). ``benchmarks/vanilla_gan_diagnosis.py`` makes
-  these figures.
+  all but switches the normalisation off, and that network collapsed on MNIST (as did the same network without
+  BatchNorm) where this one draws every class (the figures, and the command that makes them:
+  ``docs/models/vanilla_gan.md``).
 * The output is reshaped to the dataset's ``image_shape`` (PyTorch-GAN: a fixed 1x28x28 / opt.img_size).
 
 Deviations from the paper: LeakyReLU(0.2) in both networks (the paper: ReLU/sigmoid units in G, maxout units
-and dropout in D; dropout in D alone did not prevent the collapse in one-off research runs outside this
-repository); BatchNorm in G (not in
-the paper; what makes an MLP G cover every class at this budget); Adam instead of SGD with momentum; a tanh
-output for images in ``[-1, 1]``.
+and dropout in D); BatchNorm in G (not in the paper; what makes an MLP G cover every class at this budget, see
+above); Adam instead of SGD with momentum; a tanh output for images in ``[-1, 1]``.
+
+Layer shapes at the defaults (``latent_dim=100``, ``hidden=(128, 256, 512, 1024)``, ``d_hidden=(512, 256)``), per
+image (the batch dimension left out). A row is one module or a run of consecutive ones, named as in the network's
+state dict (``net.3-5`` is ``net.3``, ``net.4``, ``net.5``), their classes, and the shape of the output;
+``tests/test_model_shapes.py`` checks every row against the built network. The ``Identity`` holds the place of
+the BatchNorm that the first hidden layer does not have.
+
+G at 1x28x28, 1,510,032 parameters::
+
+    net.0-2    Linear Identity LeakyReLU     128
+    net.3-5    Linear BatchNorm1d LeakyReLU  256
+    net.6-8    Linear BatchNorm1d LeakyReLU  512
+    net.9-11   Linear BatchNorm1d LeakyReLU  1024
+    net.12-13  Linear Tanh                   784
+    net.14     Unflatten                     1x28x28
+
+D at 1x28x28, 533,505 parameters::
+
+    net.0      Flatten           784
+    net.1.0-1  Linear LeakyReLU  512
+    net.1.2-3  Linear LeakyReLU  256
+    net.2      Linear            1
+
+G at 3x64x64, 13,301,632 parameters::
+
+    net.0-2    Linear Identity LeakyReLU     128
+    net.3-5    Linear BatchNorm1d LeakyReLU  256
+    net.6-8    Linear BatchNorm1d LeakyReLU  512
+    net.9-11   Linear BatchNorm1d LeakyReLU  1024
+    net.12-13  Linear Tanh                   12288
+    net.14     Unflatten                     3x64x64
+
+D at 3x64x64, 6,423,553 parameters::
+
+    net.0      Flatten           12288
+    net.1.0-1  Linear LeakyReLU  512
+    net.1.2-3  Linear LeakyReLU  256
+    net.2      Linear            1
 """
 
 from __future__ import annotations
@@ -49,7 +98,7 @@ class MLPGenerator(Generator):
         self.image_shape = tuple(image_shape)
         self.num_classes = 0
         self.latent_dim = latent_dim
-        self.net = mlp_decoder(latent_dim, hidden, self.image_shape)
+        self.net = mlp_decoder(latent_dim, hidden, self.image_shape)  # z [N, latent_dim] -> [N, C, H, W]
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z)
@@ -60,7 +109,11 @@ class MLPDiscriminator(Discriminator):
 
     def __init__(self, image_shape: ImageShape, hidden: tuple[int, ...]):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), mlp_features(math.prod(image_shape), hidden), nn.Linear(hidden[-1], 1))
+        self.net = nn.Sequential(
+            nn.Flatten(),  # [N, C, H, W] -> [N, C*H*W]
+            mlp_features(math.prod(image_shape), hidden),  # -> [N, hidden[-1]]
+            nn.Linear(hidden[-1], 1),  # -> [N, 1], squeezed to [N] logits
+        )
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(images).squeeze(1)

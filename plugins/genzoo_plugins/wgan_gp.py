@@ -3,22 +3,70 @@
 Networks: the DCGAN generator (:class:`zoo.layers.DCGANGenerator`, BatchNorm, tanh output in ``[-1, 1]``) and the
 DCGAN discriminator *without* BatchNorm as the critic (:class:`zoo.layers.DCGANDiscriminator` with
 ``batchnorm=False``): the penalty constrains the critic's gradient for each input independently, which batch
-normalisation breaks (paper, Sec. 4). The critic outputs unbounded scores ``[N]``.
+normalisation breaks (paper, Sec. 4). The critic outputs unbounded scores ``[N]``. Both are DCGAN's networks
+(:mod:`genzoo_plugins.dcgan` describes them) and live in :mod:`zoo.layers`, shared; every layer at the default
+sizes is listed under "Layer shapes" below.
 
-Training (paper, Algorithm 1; :class:`zoo.gan.WGANGPTrainer`): per zoo step, ``n_critic`` (5) critic updates
-minimising ``E[D(fake)] - E[D(real)] + lambda * GP`` (``lambda = 10``, :func:`zoo.gan.gradient_penalty` with the
-interpolation factor drawn per sample), then one generator update minimising ``-E[D(G(z))]``. Adam with lr 1e-4
-and betas (0.5, 0.9) (the paper uses beta1 = 0 or 0.5, beta2 = 0.9).
+Training step (paper, Algorithm 1; :class:`zoo.gan.WGANGPTrainer`), on real images ``x`` ``[N, C, H, W]``:
+
+1. ``n_critic`` (5) critic updates, each: ``fake = G(z)`` from fresh ``z ~ N(0, I)`` without gradients (under
+   ``torch.no_grad()``: G is not trained here); ``loss_d = mean D(fake) - mean D(x) + gp_weight * GP`` with
+   ``gp_weight`` (lambda) 10 and ``GP = mean (||grad D(x_hat)||_2 - 1)^2`` at ``x_hat = eps * x + (1 - eps) *
+   fake``, one ``eps ~ U[0, 1]`` per sample (:func:`zoo.gan.gradient_penalty`, its graph kept so that the penalty
+   trains the critic); one Adam step on the critic.
+2. One G update: a fresh ``fake = G(z)``, the critic frozen (``requires_grad_(False)`` on its parameters for this
+   update: gradients reach G through it, none is computed for its weights), ``loss_g = -mean D(fake)``; one
+   Adam step on G.
+
+Adam with lr 1e-4 and betas (0.5, 0.9) for both (the paper uses beta1 = 0 or 0.5, beta2 = 0.9). Reports the means
+over the critic updates of ``loss_d``, ``gp`` (before its factor) and ``wasserstein`` (``mean D(x) - mean
+D(fake)``), and ``loss_g``.
 
 Deviation from the paper: a zoo step is one generator update and consumes ONE batch, so the ``n_critic`` critic
 updates of a step all use the same real batch, each with fresh noise (and a fresh interpolation factor); the
-paper (and the authors' gan_mnist.py) draws a new real batch for every critic update. Drawing one per critic
-update made no measurable difference on MNIST at 800 steps in a one-off research run outside this repository
-(classifier FID 28.1 vs 29.2, one seed), and one batch
-per step keeps "images seen" and the data pipeline the same for every model. Initialisation is DCGAN's
-N(0, 0.02); the networks' depth follows the image size (:func:`zoo.layers.stride2_layers`; the authors' MNIST
-networks have three stride-2 layers with 5x5 kernels, 28 -> 14 -> 7 -> 4, and 64/128/256 channels: here DCGAN's
-4x4 kernels and two layers below 64x64, so that WGAN-GP differs from DCGAN only in its loss and critic).
+paper (and the authors' gan_mnist.py) draws a new real batch for every critic update. One batch per step keeps
+"images seen" and the data pipeline the same for every model (what drawing one per critic update changed in a
+one-off run: ``docs/models/wgan_gp.md``). Initialisation is DCGAN's N(0, 0.02); the networks' depth follows the
+image size (:func:`zoo.layers.stride2_layers`; the authors' MNIST networks have three stride-2 layers with 5x5
+kernels, 28 -> 14 -> 7 -> 4, and 64/128/256 channels: here DCGAN's 4x4 kernels and two layers below 64x64, so
+that WGAN-GP differs from DCGAN only in its loss and critic).
+
+Layer shapes at the defaults (``latent_dim=100``, ``width=64``), per image (the batch dimension left out). A row is
+one module or a run of consecutive ones, named as in the network's state dict (``net.4-6`` is ``net.4``,
+``net.5``, ``net.6``), their classes, and the shape of the output; ``tests/test_model_shapes.py`` checks every
+row against the built network. The critic's ``Identity`` modules hold the place of DCGAN's BatchNorm.
+
+G at 1x28x28, 771,969 parameters::
+
+    net.0-2  Linear BatchNorm1d ReLU           6272
+    net.3    Unflatten                         128x7x7
+    net.4-6  ConvTranspose2d BatchNorm2d ReLU  64x14x14
+    net.7-8  ConvTranspose2d Tanh              1x28x28
+
+D at 1x28x28, 138,561 parameters::
+
+    features.0-1  Conv2d LeakyReLU           64x14x14
+    features.2-4  Conv2d Identity LeakyReLU  128x7x7
+    features.5    Flatten                    6272
+    head          Linear                     1
+
+G at 3x64x64, 3,592,067 parameters::
+
+    net.0-2    Linear BatchNorm1d ReLU           8192
+    net.3      Unflatten                         512x4x4
+    net.4-6    ConvTranspose2d BatchNorm2d ReLU  256x8x8
+    net.7-9    ConvTranspose2d BatchNorm2d ReLU  128x16x16
+    net.10-12  ConvTranspose2d BatchNorm2d ReLU  64x32x32
+    net.13-14  ConvTranspose2d Tanh              3x64x64
+
+D at 3x64x64, 2,764,737 parameters::
+
+    features.0-1   Conv2d LeakyReLU           64x32x32
+    features.2-4   Conv2d Identity LeakyReLU  128x16x16
+    features.5-7   Conv2d Identity LeakyReLU  256x8x8
+    features.8-10  Conv2d Identity LeakyReLU  512x4x4
+    features.11    Flatten                    8192
+    head           Linear                     1
 """
 
 from __future__ import annotations
