@@ -3,12 +3,12 @@ budgets that give every model the same training time.
 
 Each (model, dataset) is measured by two processes at once (``--workers``), each with one torch thread and the
 bench workers' environment (:func:`zoo.bench.executors.worker_environment`), as ``zoo bench`` runs cells on a
-2-core CPU. A process builds the model with :func:`zoo.create_trainer` (the profile's batch size and its
-``hparams_per_model``), takes ``--warmup`` steps through :func:`zoo.training.train`, then trains for about
-``--seconds`` more through it; its cost is that second call's training seconds (``TrainResult.seconds``, what a
-bench row records as ``train_seconds``) per step. Prints the costs, then a TOML snippet for the profile: the steps
-that make each model train for ``--target`` seconds (two significant digits), and evaluation points (``eval_at``)
-that give every model at least ``--points`` of them, spaced by factors of about two.
+2-core CPU. A process runs the model through zoo's run pipeline (:class:`zoo.runs.Run`, as a bench cell does, with
+the profile's batch size and ``hparams_per_model``, unscored, into a temporary folder) for ``--warmup`` steps, then
+resumes it for about ``--seconds`` more; its cost is that second call's training seconds (``TrainResult.seconds``,
+what a bench row records as ``train_seconds``) per step. Prints the costs, then a TOML snippet for the profile: the
+steps that make each model train for ``--target`` seconds (two significant digits), and evaluation points
+(``eval_at``) that give every model at least ``--points`` of them, spaced by factors of about two.
 
     python benchmarks/step_costs.py --data-root ../shared/datasets [--profile cpu] [--target 150] [--seconds 20]
         [--models vanilla_gan,dcgan] [--datasets mnist,fashion-mnist]
@@ -19,6 +19,7 @@ Measure on a quiet machine: other processes' CPU load inflates the costs (the lo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -26,30 +27,34 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import torch
 
-from zoo import create_trainer
 from zoo.bench.executors import worker_environment
 from zoo.bench.profiles import Profile, load_profile
-from zoo.data import InMemoryDataset, load_split
 from zoo.plugins import load_registry
-from zoo.training import train
+from zoo.runs import Run, RunConfig
 
 
 def measure(model: str, dataset: str, profile: Profile, data_root: str | None, warmup: int, seconds: float) -> float:
-    """Seconds per step of ``model`` on ``dataset`` in this process (one thread), through ``zoo.training.train``."""
+    """Seconds per step of ``model`` on ``dataset`` in this process (one thread), through :class:`zoo.runs.Run`."""
     torch.set_num_threads(1)
     registry = load_registry()
-    spec, dataset_spec = registry.models[model], registry.datasets[dataset]
-    images, labels = load_split(dataset_spec, "train", root=data_root)
-    data = InMemoryDataset(images, labels)
-    hparams = spec.resolve_hparams(dataset, profile.hparams_per_model.get(model, {}))
-    trainer = create_trainer(spec, dataset_spec.image_shape, dataset_spec.num_classes, hparams=hparams, seed=0)
-    options = dict(batch_size=profile.batch_size, seed=0, progress=False)
-    first = train(trainer, data, steps=warmup, **options)
-    steps = max(5, round(seconds * warmup / max(first.seconds, 1e-9)))
-    return train(trainer, data, steps=steps, **options).seconds / steps
+    hparams = profile.hparams_per_model.get(model, {})
+    config = RunConfig(model, dataset, steps=warmup, batch_size=profile.batch_size, seed=0, hparams=hparams)
+    root = None if data_root is None else Path(data_root)
+    with tempfile.TemporaryDirectory() as folder:
+
+        def run(steps: int, resume: bool) -> float:
+            budget = dataclasses.replace(config, steps=steps)
+            options = dict(device=torch.device("cpu"), data_root=root, progress=False)
+            return Run(registry, budget, Path(folder), **options).execute(resume=resume, checkpoint_every=steps).seconds
+
+        first = run(warmup, resume=False)
+        steps = max(5, round(seconds * warmup / max(first, 1e-9)))
+        return run(warmup + steps, resume=True) / steps
 
 
 def measure_in_workers(model: str, dataset: str, args: argparse.Namespace) -> list[float]:
