@@ -32,6 +32,7 @@ from zoo.metrics import (
     ProtocolSettings,
     Samples,
     evaluate,
+    extractor_networks,
     fid_helper_weights_path,
     generate_samples,
     load_domain_classifier,
@@ -41,7 +42,7 @@ from zoo.metrics import (
 )
 from zoo.metrics.cache import cached_features
 from zoo.metrics.classes import class_metrics
-from zoo.metrics.extractors import DomainClassifierExtractor, FidHelperInceptionV3, InceptionV3
+from zoo.metrics.extractor_networks import DomainClassifierExtractor, FidHelperInceptionV3, InceptionV3
 from zoo.metrics.inception import load_fid_helper_network
 from zoo.metrics.sampling import evaluation_labels
 from zoo.plugins import load_registry
@@ -120,9 +121,11 @@ def score(samples, reference, protocol, weights_path, cache_dir, labels=None):
 
 
 def register_with_torch_fidelity(name: str) -> None:
-    """Make torch-fidelity know zoo's extractor ``name`` for a direct torch-fidelity call (zoo never needs it)."""
+    """Make torch-fidelity know zoo's extractor ``name`` for a direct torch-fidelity call (zoo never needs it): the
+    network class of the same name as the class the spec registers, which builds it."""
     if name not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
-        torch_fidelity.register_feature_extractor(name, EXTRACTORS[name].extractor)
+        network = getattr(extractor_networks, EXTRACTORS[name].extractor.__name__)
+        torch_fidelity.register_feature_extractor(name, network)
 
 
 class Images(torch.utils.data.Dataset):

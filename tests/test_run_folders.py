@@ -240,7 +240,7 @@ def test_a_file_the_system_refuses_mid_command_is_a_one_line_error(zoo, finished
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", "grid.png")
 
-    monkeypatch.setattr("zoo.cli.save_samples", disk_full)
+    monkeypatch.setattr("zoo.runs.save_samples", disk_full)
     assert_error(zoo("sample", finished_run), 1, "grid.png: No space left on device")
 
 

@@ -8,33 +8,30 @@ What a plugin author imports (see CONTRIBUTING.md)::
 
 and what an analysis script uses: :func:`create_trainer` (build any registered model) and :func:`load_run`
 (a finished ``zoo train`` run's generator and config).
+
+Each name is imported on first use (:mod:`zoo.lazy`): ``import zoo`` alone, and so ``zoo --help``, imports no torch,
+and the contracts a plugin imports do not bring in the data readers and the training loop behind ``create_trainer``
+and ``load_run``.
 """
 
-from zoo.factory import create_trainer
-from zoo.hookspecs import hookimpl
-from zoo.interfaces import (
-    Batch,
-    DatasetSpec,
-    Discriminator,
-    ExtractorSpec,
-    Generator,
-    ImageShape,
-    ModelSpec,
-    Trainer,
-)
-from zoo.runs import load_run
+from zoo.lazy import lazy_exports
 
-__all__ = [
-    "Batch",
-    "DatasetSpec",
-    "Discriminator",
-    "ExtractorSpec",
-    "Generator",
-    "ImageShape",
-    "ModelSpec",
-    "Trainer",
-    "create_trainer",
-    "hookimpl",
-    "load_run",
-]
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "zoo.factory": ("create_trainer",),
+        "zoo.hookspecs": ("hookimpl",),
+        "zoo.interfaces": (
+            "Batch",
+            "DatasetSpec",
+            "Discriminator",
+            "ExtractorSpec",
+            "Generator",
+            "ImageShape",
+            "ModelSpec",
+            "Trainer",
+        ),
+        "zoo.runs": ("load_run",),
+    },
+)
 __version__ = "0.1.0"

@@ -1,5 +1,8 @@
 """The ``zoo`` command. Each command parses its options, calls the library and prints; no logic lives here.
 
+The module imports only click and torch-free modules (the options' choices and defaults come from
+:mod:`zoo.options`); each command imports what it calls, so ``zoo --help`` and ``zoo --version`` import no torch.
+
 User errors are printed as one line, never a traceback. Exit status 2: the command line asks for something that
 does not exist or is not allowed (click's usage errors and :class:`zoo.errors.UsageError`: an unknown name, a value
 of the wrong type or out of range). Exit status 1: any other :class:`zoo.errors.ZooError` (a file, folder, run,
@@ -17,33 +20,27 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
-import torch
 
-from zoo.bench import EXECUTORS, BenchOptions, load_profile, run_bench
-from zoo.bench.drop import drop_models, uninstalled_models
-from zoo.bench.executors import CPU_THREADS_PER_WORKER
-from zoo.bench.leaderboard import LOWER_IS_BETTER
-from zoo.bench.profiles import builtin_profiles, profile_path
-from zoo.bench.report import HTML, PLOTS, leaderboard_text, write_report
-from zoo.conformance import Probe, models_of, run_checks
-from zoo.data import resolve_data_root
-from zoo.data.sources import DEFAULT_SIZE, FolderOptions, with_datasets
-from zoo.device import DEVICE_CHOICES, resolve_device
-from zoo.errors import UsageError, ZooError, ZooWarning
-from zoo.export import export_run
+from zoo.errors import UsageError, ZooError, ZooPluginWarning, ZooWarning
 from zoo.fileio import writable_dir
-from zoo.metrics.domain import DEFAULT_MIN_ACCURACY, train_for_dataset, user_extractor_dir
-from zoo.plugin_probe import installed_plugins, probe_plugins
-from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry, plugin_selection
-from zoo.runs import GRID_SIZE, Evaluation, Run, RunConfig, load_run, save_samples
+from zoo.options import (
+    CPU_THREADS_PER_WORKER,
+    DEFAULT_MIN_ACCURACY,
+    DEFAULT_SIZE,
+    DEFAULT_TEST_FRACTION,
+    DEVICE_CHOICES,
+    EXECUTORS,
+    GRID_SIZE,
+    LOWER_IS_BETTER,
+    PRECISIONS,
+)
 from zoo.scaffold import new_plugin
-from zoo.scoring import folder_samples, generator_samples, references
-from zoo.scoring import score as score_samples
-from zoo.training import PRECISIONS, Interrupted
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_SEED = 2**32 - 1
 """The largest seed the commands take: every RNG a plugin may seed (torch, numpy, random) accepts it."""
@@ -106,6 +103,8 @@ def _note(line: str) -> None:
 
 
 def _print_table(rows: list[dict[str, Any]], empty: str) -> None:
+    import pandas as pd
+
     click.echo(pd.DataFrame(rows).to_string(index=False) if rows else empty)
 
 
@@ -124,7 +123,7 @@ _folder_options = [
     click.option(
         "--test-fraction",
         type=click.FloatRange(0, 1, min_open=True, max_open=True),
-        default=FolderOptions.test_fraction,
+        default=DEFAULT_TEST_FRACTION,
         show_default=True,
         help="For folder:PATH: the share of each class held out as the test split (by a hash of the file names).",
     ),
@@ -200,6 +199,8 @@ _device_option = click.option(
 @main.command()
 def models() -> None:
     """List the registered models."""
+    from zoo.plugins import load_registry
+
     registry = load_registry()
     rows = []
     for name in registry.models:
@@ -228,6 +229,9 @@ def datasets(data_root: Path | None) -> None:
     Any folder of images is a dataset too, with no plugin: --dataset folder:PATH (class sub-folders give labels,
     a flat folder is unlabelled) in train, bench and extractor train.
     """
+    from zoo.data import resolve_data_root
+    from zoo.plugins import load_registry
+
     registry = load_registry()
     rows = []
     for name in registry.datasets:
@@ -249,6 +253,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand:
         return
+    from zoo.plugins import LOAD_PLUGINS_ENV, load_registry
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZooPluginWarning)  # failures are shown in the table instead
         registry = load_registry()
@@ -296,6 +302,9 @@ def plugins_new(name: str, family: str, conditional: bool, own_trainer: bool, ou
 def plugins_probe(names: tuple[str, ...]) -> None:
     """Load each plugin (or NAMES) in a Python process of its own and report the ones that end or hang the process
     (os._exit, a segfault, a kill, an endless import): what zoo cannot survive in-process. Exit 1 if any does."""
+    from zoo.plugin_probe import installed_plugins, probe_plugins
+    from zoo.plugins import LOAD_PLUGINS_ENV
+
     results = probe_plugins(names)
     _print_table([{"name": r.name, "status": r.status, "detail": r.detail} for r in results], "no plugins installed")
     fatal = [r.name for r in results if r.status == "fatal"]
@@ -313,6 +322,10 @@ def plugins_probe(names: tuple[str, ...]) -> None:
 @_device_option
 def plugins_check(names: tuple[str, ...], shape: str, classes: int, device: str) -> None:
     """Run zoo's conformance kit on models (or on every model of the named plugins); exit 1 on any failure."""
+    from zoo.conformance import Probe, models_of, run_checks
+    from zoo.device import resolve_device
+    from zoo.plugins import load_registry
+
     try:
         image_shape = tuple(int(d) for d in shape.lower().split("x"))
     except ValueError:
@@ -413,6 +426,15 @@ def train(
         raise click.UsageError("--eval-at and --no-eval contradict each other")
     if eval_at and max(eval_at) > steps:
         raise click.UsageError(f"--eval-at {max(eval_at)} is past --steps {steps}")
+
+    from zoo.bench.profiles import load_profile
+    from zoo.data.sources import FolderOptions, with_datasets
+    from zoo.device import resolve_device
+    from zoo.plugins import load_registry
+    from zoo.runs import Evaluation, Run, RunConfig
+    from zoo.scoring import references
+    from zoo.training import Interrupted
+
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
@@ -466,6 +488,8 @@ def _this_command(*, resume: bool) -> str:
 def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     if raw is None:
         return None
+    import torch
+
     try:
         classes = [int(v) for v in raw.split(",")]
     except ValueError:
@@ -497,6 +521,8 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
 @_device_option
 def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: int, device: str) -> None:
     """Draw samples from a trained run folder and save them as a PNG grid."""
+    from zoo.runs import load_run, save_samples
+
     writable_dir(output.parent, "choose another -o")
     generator, _ = load_run(run_dir, device=device)
     _, written = save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
@@ -532,6 +558,14 @@ def score(
     bench) or a folder of image files (centre-cropped and resized to the dataset's size; a protocol's sample count is
     drawn from them with its seed). The numbers are the bench's for the same generator and protocol.
     """
+    from zoo.bench.profiles import load_profile
+    from zoo.data.sources import FolderOptions, with_datasets
+    from zoo.device import resolve_device
+    from zoo.plugins import load_registry
+    from zoo.runs import load_run
+    from zoo.scoring import folder_samples, generator_samples, references
+    from zoo.scoring import score as score_samples
+
     chosen = load_profile(profile)
     is_run = (source / "config.json").is_file()
     if not is_run and dataset is None:
@@ -574,7 +608,9 @@ def score(
 def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
     """Write RUN_DIR as a Hugging Face Hub model folder in OUT_DIR: config.json, model.safetensors and a README.md
     model card (model, paper, data, protocols, scores, budget, machine). zoo.load_run(OUT_DIR) opens it; push it
-    with huggingface_hub if you like (README: "Share a run")."""
+    with huggingface_hub if you like (README.md, "Use")."""
+    from zoo.export import export_run
+
     card = export_run(run_dir, out_dir, results_csv=results_csv)
     click.echo(f"exported {run_dir} to {out_dir} (model card: {card})")
 
@@ -673,6 +709,10 @@ def bench(
         raise click.UsageError("name models or pass --all, not both")
     if address and executor != "ray":
         raise click.UsageError("--address is for --executor ray")
+    from zoo.bench import BenchOptions, load_profile, run_bench
+    from zoo.data.sources import FolderOptions, with_datasets
+    from zoo.plugins import load_registry, plugin_selection
+
     chosen = load_profile(profile)
     folders = FolderOptions(size or chosen.image_size, test_fraction, on_error)
     registry, names = with_datasets(load_registry(), datasets or chosen.datasets, folders, data_root=data_root)
@@ -721,6 +761,8 @@ _results_option = click.option(
 def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None) -> None:
     """Print the leaderboards stored in RESULTS/PROFILE (one per dataset and evaluation protocol), and rewrite
     the folder's report: leaderboard.md, its plots and leaderboard.html."""
+    from zoo.bench.report import leaderboard_text, write_report
+
     click.echo(leaderboard_text(results / profile, dataset=dataset, metric=metric))
     click.echo(f"\nreport: {write_report(results / profile)}")
 
@@ -737,6 +779,8 @@ def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | 
 def report(profile: str, results: Path, html: bool) -> None:
     """Rewrite the report of RESULTS/PROFILE from its stored results: leaderboard.md, the figures in plots/ and
     (with --html) leaderboard.html, a single page with every table, figure and sample grid inlined."""
+    from zoo.bench.report import HTML, PLOTS, write_report
+
     folder = results / profile
     if not (folder / "cells").is_dir():
         raise ZooError(f"no results in {folder}; run `zoo bench --profile {profile}` first")
@@ -758,6 +802,9 @@ def results_group() -> None:
 def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None, profile: str, results: Path) -> None:
     """Delete the cells and sample grids of MODELS (or of the uninstalled ones) from RESULTS/PROFILE, then
     rebuild results.csv and the report."""
+    from zoo.bench.drop import drop_models, uninstalled_models
+    from zoo.plugins import load_registry
+
     folder = results / profile
     chosen = list(models) + (uninstalled_models(folder, load_registry()) if uninstalled else [])
     if not chosen:
@@ -776,6 +823,9 @@ def profiles(ctx: click.Context) -> None:
     docs/profiles.md describes every key."""
     if ctx.invoked_subcommand:
         return
+    from zoo.bench import load_profile
+    from zoo.bench.profiles import builtin_profiles
+
     rows = [
         {"name": path.stem, "description": load_profile(path).description, "file": str(path)}
         for path in builtin_profiles()
@@ -788,6 +838,9 @@ def profiles(ctx: click.Context) -> None:
 def profiles_show(profile: str) -> None:
     """Check PROFILE (a built-in name or a .toml path) and print it; start your own from a built-in with
     `zoo profiles show smoke > mine.toml`."""
+    from zoo.bench import load_profile
+    from zoo.bench.profiles import profile_path
+
     path = profile_path(profile)
     load_profile(path)  # a broken profile is a one-line error naming the key
     click.echo(path.read_text(encoding="utf-8"), nl=False)
@@ -801,6 +854,8 @@ def extractor() -> None:
 @extractor.command("list")
 def extractor_list() -> None:
     """List the feature extractors protocols can name: zoo's own and those plugins register."""
+    from zoo.plugins import load_registry
+
     registry = load_registry()
     rows = [
         {
@@ -862,6 +917,11 @@ def extractor_train(
     sha256 and test accuracy, which bench profiles then name in their protocols.
 
     Never replaces an existing classifier without --force, and never saves one below --min-accuracy."""
+    from zoo.data.sources import FolderOptions, with_datasets
+    from zoo.device import resolve_device
+    from zoo.metrics.domain import train_for_dataset, user_extractor_dir
+    from zoo.plugins import load_registry
+
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
     path, test_accuracy = train_for_dataset(
@@ -880,3 +940,7 @@ def extractor_train(
         f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} "
         f"(sha256 in {path.with_suffix('.json').name})"
     )
+
+
+if __name__ == "__main__":  # python -m zoo.cli
+    main()

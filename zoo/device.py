@@ -11,8 +11,7 @@ from pathlib import Path
 import torch
 
 from zoo.errors import ZooError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+from zoo.options import DEVICE_CHOICES
 
 
 def resolve_device(choice: str = "auto") -> torch.device:

@@ -14,6 +14,10 @@ class ZooWarning(UserWarning):
     """Something the user should know that does not stop the command; the CLI prints it as one line."""
 
 
+class ZooPluginWarning(UserWarning):
+    """A plugin was skipped or clashes with another (:mod:`zoo.plugins`); the CLI prints these as one line each."""
+
+
 class UsageError(ZooError):
     """A value the user asked for that zoo cannot take: an unknown name, a hyperparameter of the wrong type, a class
     label the model does not have. The CLI exits 2."""

@@ -238,7 +238,8 @@ class DatasetSpec:
 class ExtractorSpec:
     """A feature extractor a plugin registers for the metrics; a bench profile's protocol can then name it.
 
-    ``extractor`` is a ``torch_fidelity.FeatureExtractorBase`` subclass: built as
+    ``extractor`` is a ``torch_fidelity.FeatureExtractorBase`` subclass (or a class whose construction returns an
+    instance of one, as zoo's own do so that loading the registry imports no torch-fidelity): built as
     ``extractor(name, features_list, feature_extractor_weights_path=path)``, it takes uint8 ``[N, C, H, W]``
     and returns one float ``[N, D]`` tensor per requested feature name. ``feature_layer`` feeds FID, KID and
     precision/recall; ``logits_layer`` feeds the Inception Score (None if it has none: the IS is then reported

@@ -3,7 +3,8 @@ feature extractors.
 
 Built-in architectures are found exactly like third-party ones, through the entry points that their
 distribution declares; zoo's own feature extractors come through the same ``register_extractors`` hook, from
-:mod:`zoo.metrics.extractors` (registered as the plugin ``zoo``, as pytest registers its own plugins). Every
+:mod:`zoo.metrics.extractors`, registered by module name as the plugin ``zoo`` (as pytest and llm register their
+default plugins): this module sits below the metrics and imports them only when it loads a registry. Every
 plugin is loaded and called on its own: one that fails to import, raises in a hook or registers something
 invalid is recorded as failed (with the error) and skipped, with a one-line warning, and never takes the
 others down. That holds for whatever plugin code raises, ``SystemExit`` and ``KeyboardInterrupt`` included (only a
@@ -19,6 +20,7 @@ an empty string to load none (compare ``LLM_LOAD_PLUGINS``).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import signal
@@ -33,14 +35,15 @@ from typing import Generic, TypeVar
 import pluggy
 
 from zoo import hookspecs
-from zoo.errors import PluginError, UnknownName, describe
+from zoo.errors import PluginError, UnknownName, ZooPluginWarning, describe
 from zoo.interfaces import DatasetSpec, ExtractorSpec, ModelSpec
-from zoo.metrics import extractors
 
 ENTRY_POINT_GROUP = "zoo"
 LOAD_PLUGINS_ENV = "ZOO_LOAD_PLUGINS"
 CORE = "zoo"
 """The plugin name of zoo's own hook implementations (its feature extractors), always loaded."""
+CORE_MODULE = "zoo.metrics.extractors"
+"""The module of zoo's own hook implementations, imported by name when a registry is loaded."""
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 REAL_DATA = "real-data"
 """The model name of a bench's real-data floor rows (training images scored as if generated)."""
@@ -138,10 +141,6 @@ class Registry:
         return [*self.models.clashes(), *self.datasets.clashes(), *self.extractors.clashes()]
 
 
-class ZooPluginWarning(UserWarning):
-    """A plugin was skipped or clashes with another; the CLI prints these as one line each."""
-
-
 def plugin_selection() -> tuple[str, ...] | None:
     """The plugins ``$ZOO_LOAD_PLUGINS`` names (None when it is not set: all), e.g. to pass to worker processes."""
     if LOAD_PLUGINS_ENV not in os.environ:
@@ -157,7 +156,7 @@ def load_registry(only: Iterable[str] | None = None) -> Registry:
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
     core = PluginInfo(CORE, "genzoo", metadata.version("genzoo"))
-    manager.register(extractors, name=CORE)
+    manager.register(importlib.import_module(CORE_MODULE), name=CORE)
     plugins = [core]
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if wanted is not None and entry_point.name not in wanted:

@@ -45,13 +45,13 @@ from zoo.factory import create_trainer
 from zoo.fileio import read_json, writable_dir, write_json
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator, ModelSpec, Trainer
+from zoo.options import GRID_SIZE
 from zoo.plugins import Registry, load_registry
 from zoo.provenance import provenance
 from zoo.scoring import Reference, generator_samples, score
 from zoo.training import TrainResult, train
 
 SAMPLING_SEED = 0
-GRID_SIZE = 64
 # The config keys that define the trajectory: a resume must match all of them (the step budget may grow).
 _IDENTITY = ("model", "dataset", "seed", "batch_size", "hparams")
 _TRAINING_STATE = ("checkpoint.pt", "generator.safetensors", "summary.json", "samples.png")

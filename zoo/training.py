@@ -47,9 +47,7 @@ from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data import InMemoryDataset
 from zoo.errors import Diverged, PluginError, ZooError, describe
 from zoo.interfaces import Trainer
-
-PRECISIONS = ("fp32", "bf16")
-"""``fp32``: float32 throughout; ``bf16``: each step under bfloat16 autocast."""
+from zoo.options import PRECISIONS
 
 
 @dataclass

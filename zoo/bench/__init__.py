@@ -17,12 +17,11 @@ from zoo.bench.store import Cell, ResultStore
 from zoo.data import resolve_data_root
 from zoo.device import resolve_device
 from zoo.errors import ZooError
+from zoo.options import EXECUTORS
 from zoo.plugins import Registry
 from zoo.provenance import provenance
 
 __all__ = ["Bench", "BenchOptions", "Cell", "Profile", "ResultStore", "load_profile", "run_bench"]
-
-EXECUTORS = ("local", "ray")
 
 
 def run_bench(

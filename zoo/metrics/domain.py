@@ -32,12 +32,7 @@ from zoo.errors import ZooError
 from zoo.fileio import atomic_path, read_json, writable_dir, write_json
 from zoo.imaging import to_unit_range
 from zoo.interfaces import DatasetSpec, ImageShape
-
-DEFAULT_MIN_ACCURACY = 0.8
-"""The test accuracy below which a trained classifier is not saved unless asked: far above chance (10% for ten
-classes: what a 2-step run reaches) and below what the default recipe reaches on the shipped datasets (99.2% on
-MNIST, 91.4% on Fashion-MNIST). A classifier that barely separates the classes gives features, and so scores, that
-say little about the samples."""
+from zoo.options import DEFAULT_MIN_ACCURACY
 
 
 def user_extractor_dir() -> Path:
