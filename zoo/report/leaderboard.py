@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from zoo.bench.store import REAL_DATA
 from zoo.errors import ZooError
+from zoo.results import REAL_DATA
 
 LOWER_IS_BETTER = {
     "fid": True,
