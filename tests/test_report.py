@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -88,6 +90,20 @@ def results(tmp_path) -> Path:
 
 def frame_of(root: Path) -> pd.DataFrame:
     return ResultStore(root).rows()
+
+
+@pytest.mark.parametrize(
+    ("module", "apart_from"),
+    [("zoo.report", ("zoo.bench",)), ("zoo.results", ("zoo.bench", "zoo.report"))],
+)
+def test_the_report_and_the_results_format_import_nothing_of_the_bench(module, apart_from):
+    """The report reads the results folder only, and the folder's format belongs to neither its writer nor its
+    reader: importing them, in a fresh interpreter, leaves the others unimported."""
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    imported = loaded.stdout.split()
+    assert module in imported
+    assert [m for m in imported if any(m == p or m.startswith(f"{p}.") for p in apart_from)] == []
 
 
 def test_leaderboard_shows_the_new_metrics_and_flags_collapse_and_label_accuracy_plainly(results):
