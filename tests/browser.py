@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo.bench.html import CSP
+from zoo.report.html import CSP
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(

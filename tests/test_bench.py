@@ -11,9 +11,9 @@ import pytest
 
 from tests.helpers import toy_plugin_source, zoo
 from zoo.bench import load_profile
-from zoo.bench.leaderboard import check_single_protocol, leaderboard
-from zoo.bench.store import ResultStore
 from zoo.errors import ZooError
+from zoo.report.leaderboard import check_single_protocol, leaderboard
+from zoo.results import ResultStore
 
 TINY_HPARAMS = """
 [hparams_per_model]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import cli_args, hooked_plugin_source, smoke_profile, toy_plugin_source
-from zoo.bench.store import ResultStore
+from zoo.results import ResultStore
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None,

@@ -17,8 +17,8 @@ import pytest
 
 from tests.helpers import cli_args, hooked_plugin_source, smoke_profile, toy_plugin_source, zoo
 from zoo.bench.claims import Claims
-from zoo.bench.store import Cell, ResultStore
 from zoo.plugins import ZooPluginWarning, load_registry
+from zoo.results import Cell, ResultStore
 
 ZOO = str(Path(sys.executable).parent / "zoo")
 
@@ -262,7 +262,7 @@ def test_a_dead_owner_never_holds_a_claim(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from zoo.bench.claims import Claims; from zoo.bench.store import Cell; "
+            "import sys, time; from zoo.bench.claims import Claims; from zoo.results import Cell; "
             f"claim = Claims({str(tmp_path)!r}).try_claim(Cell('vae', 'mnist', 0)); print(claim is not None, "
             "flush=True); time.sleep(600)",
         ],

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import zoo
-from zoo.bench.store import ResultStore
+from zoo.results import ResultStore
 
 DOC = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import write_image_folder, zoo
-from zoo.bench.store import ResultStore
+from zoo.results import ResultStore
 
 FOLDER = dict(size=32, test_fraction=0.34)
 

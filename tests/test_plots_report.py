@@ -15,10 +15,10 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from tests.browser import chromium, needs_chromium, probed
-from zoo.bench import plots
-from zoo.bench.html import CSP, PNG_SIGNATURE, Section, render_html, write_html
-from zoo.bench.store import COLUMNS, REAL_DATA
 from zoo.errors import ZooError
+from zoo.report import plots
+from zoo.report.html import CSP, PNG_SIGNATURE, Section, render_html, write_html
+from zoo.results import COLUMNS, REAL_DATA
 
 METRICS = {"fid": 40.0, "kid_mean": 0.05, "is_mean": 3.0, "precision": 0.6, "recall": 0.5}
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -19,12 +21,12 @@ import torch
 from tests.browser import chromium, needs_chromium, probed
 from tests.helpers import read_png, zoo
 from zoo.bench import load_profile
-from zoo.bench.html import PNG_SIGNATURE
-from zoo.bench.leaderboard import BOLD_RULE, leaderboard, warnings_of
-from zoo.bench.report import HTML, MARKDOWN, PLOTS, profile_record, record_invocation, write_report
-from zoo.bench.store import REAL_DATA, Cell, ResultStore, Row
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator
+from zoo.report import HTML, MARKDOWN, PLOTS, write_report
+from zoo.report.html import PNG_SIGNATURE
+from zoo.report.leaderboard import BOLD_RULE, leaderboard, warnings_of
+from zoo.results import REAL_DATA, Cell, ResultStore, Row, record_invocation
 from zoo.runs import sample_images, save_samples
 
 BASE = dict(
@@ -88,6 +90,20 @@ def results(tmp_path) -> Path:
 
 def frame_of(root: Path) -> pd.DataFrame:
     return ResultStore(root).rows()
+
+
+@pytest.mark.parametrize(
+    ("module", "apart_from"),
+    [("zoo.report", ("zoo.bench",)), ("zoo.results", ("zoo.bench", "zoo.report"))],
+)
+def test_the_report_and_the_results_format_import_nothing_of_the_bench(module, apart_from):
+    """The report reads the results folder only, and the folder's format belongs to neither its writer nor its
+    reader: importing them, in a fresh interpreter, leaves the others unimported."""
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    imported = loaded.stdout.split()
+    assert module in imported
+    assert [m for m in imported if any(m == p or m.startswith(f"{p}.") for p in apart_from)] == []
 
 
 def test_leaderboard_shows_the_new_metrics_and_flags_collapse_and_label_accuracy_plainly(results):
@@ -164,7 +180,7 @@ def test_the_report_states_the_bold_rule_the_budget_rule_and_the_measured_budget
         num_reference = 2000
     """)
     )
-    record_invocation(results, invocation(profile_record(load_profile(str(profile)))))
+    record_invocation(results, invocation(load_profile(str(profile)).record()))
     text = (write_report(results)).read_text()
     assert BOLD_RULE in text and "several models at precision 0" in BOLD_RULE
     assert "Budget rule: equal training time per model (±25%): steps from measured per-step costs." in text
@@ -188,7 +204,7 @@ def invocation(profile_settings: dict | None = None) -> dict:
 
 SETTINGS = {"name": "toy", "description": "", "budget": "", "batch_size": 16, "steps": 100,
             "steps_per_model": {"wgan_gp": 50}, "eval_at": [50], "datasets": ["mnist"], "seeds": [0]}  # fmt: skip
-"""A profile as recorded with an invocation (:func:`profile_record`), without a budget rule."""
+"""A profile as recorded with an invocation (:meth:`Profile.record`), without a budget rule."""
 
 
 def test_a_profile_without_a_budget_rule_gets_its_steps_stated_and_old_folders_say_so(results):

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.helpers import cli_args, toy_plugin_source, zoo
-from zoo.bench.store import ResultStore
 from zoo.cli import main
+from zoo.results import ResultStore
 
 BIN = Path(sys.executable).parent
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo.bench.store import ResultStore
+from zoo.results import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -761,7 +761,7 @@ _results_option = click.option(
 def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None) -> None:
     """Print the leaderboards stored in RESULTS/PROFILE (one per dataset and evaluation protocol), and rewrite
     the folder's report: leaderboard.md, its plots and leaderboard.html."""
-    from zoo.bench.report import leaderboard_text, write_report
+    from zoo.report import leaderboard_text, write_report
 
     click.echo(leaderboard_text(results / profile, dataset=dataset, metric=metric))
     click.echo(f"\nreport: {write_report(results / profile)}")
@@ -779,7 +779,7 @@ def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | 
 def report(profile: str, results: Path, html: bool) -> None:
     """Rewrite the report of RESULTS/PROFILE from its stored results: leaderboard.md, the figures in plots/ and
     (with --html) leaderboard.html, a single page with every table, figure and sample grid inlined."""
-    from zoo.bench.report import HTML, PLOTS, write_report
+    from zoo.report import HTML, PLOTS, write_report
 
     folder = results / profile
     if not (folder / "cells").is_dir():
@@ -802,8 +802,9 @@ def results_group() -> None:
 def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None, profile: str, results: Path) -> None:
     """Delete the cells and sample grids of MODELS (or of the uninstalled ones) from RESULTS/PROFILE, then
     rebuild results.csv and the report."""
-    from zoo.bench.drop import drop_models, uninstalled_models
     from zoo.plugins import load_registry
+    from zoo.report import write_report
+    from zoo.results.drop import drop_models, uninstalled_models
 
     folder = results / profile
     chosen = list(models) + (uninstalled_models(folder, load_registry()) if uninstalled else [])
@@ -813,6 +814,7 @@ def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None
             return
         raise click.UsageError("name the models to drop, or pass --uninstalled")
     deleted = drop_models(folder, list(dict.fromkeys(chosen)), dataset=dataset)
+    write_report(folder)
     click.echo(f"dropped {', '.join(dict.fromkeys(chosen))}: deleted {len(deleted)} files; report rebuilt")
 
 

@@ -1,4 +1,5 @@
-"""The benchmark harness: profiles, the driver and its executors, the results store, leaderboards and the report."""
+"""The benchmark harness: profiles, the driver and its executors. It writes a results folder (:mod:`zoo.results`)
+and, at the end of a run, its report (:mod:`zoo.report`)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ import click
 
 from zoo.bench.executors import CPU_THREADS_PER_WORKER, local_executor
 from zoo.bench.profiles import Profile, load_profile
-from zoo.bench.report import profile_record, record_invocation, write_report
 from zoo.bench.runner import Bench, BenchOptions, Executor
-from zoo.bench.store import Cell, ResultStore
 from zoo.data import resolve_data_root
 from zoo.device import resolve_device
 from zoo.errors import ZooError
 from zoo.options import EXECUTORS
 from zoo.plugins import Registry
 from zoo.provenance import provenance
+from zoo.report import write_report
+from zoo.results import record_invocation
 
-__all__ = ["Bench", "BenchOptions", "Cell", "Profile", "ResultStore", "load_profile", "run_bench"]
+__all__ = ["Bench", "BenchOptions", "Profile", "load_profile", "run_bench"]
 
 
 def run_bench(
@@ -78,7 +79,7 @@ def run_bench(
             {
                 "command": command,
                 "profile": profile.name,
-                "profile_settings": profile_record(profile),
+                "profile_settings": profile.record(),
                 "started_at": _utc(started),
                 "wall_seconds": round(time.time() - started, 1),
                 "ran": counts["done"] + counts["diverged"],

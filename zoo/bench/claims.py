@@ -17,8 +17,8 @@ from pathlib import Path
 
 import filelock
 
-from zoo.bench.store import Cell
 from zoo.fileio import read_json, write_json
+from zoo.results import Cell
 
 
 class Claim:

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zoo.bench.profiles import Profile
-from zoo.bench.store import Cell, Row
 from zoo.data.folder import FolderDataset
 from zoo.data.sources import FOLDER_PREFIX, FolderOptions
 from zoo.interfaces import DatasetSpec
 from zoo.metrics.hashing import sha256_json
+from zoo.results import Cell, Row
 from zoo.runs import RunConfig
 
 

@@ -134,6 +134,21 @@ class Profile:
         steps = self.steps_for(model)
         return frozenset(s for s in self.eval_at if s <= steps) | {steps}
 
+    def record(self) -> dict[str, Any]:
+        """What the report shows of this profile, stored with each bench invocation (JSON values only): its
+        description, its budget rule and the budgets it sets."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "budget": self.budget,
+            "batch_size": self.batch_size,
+            "steps": self.steps,
+            "steps_per_model": dict(sorted(self.steps_per_model.items())),
+            "eval_at": list(self.eval_at),
+            "datasets": list(self.datasets),
+            "seeds": list(self.seeds),
+        }
+
 
 def _as_written(hint: Any) -> Any:
     """A :class:`Profile` field's type as a TOML file writes it: tuples are lists, a protocol is a table."""

@@ -31,12 +31,12 @@ import click
 from zoo.bench.claims import Claim, Claims
 from zoo.bench.jobs import Job, Outcome, cell_key, folder_source, key_changes, key_id
 from zoo.bench.profiles import Profile
-from zoo.bench.store import Cell, ResultStore
 from zoo.errors import PluginError, ZooError
 from zoo.fileio import atomic_path
 from zoo.metrics import METRICS_CODE_VERSION
 from zoo.metrics.hashing import sha256_file
 from zoo.plugins import Registry
+from zoo.results import Cell, ResultStore
 from zoo.runs import RunConfig, resolve_config
 
 POLL_SECONDS = 2.0

@@ -32,13 +32,13 @@ import torch
 
 from zoo import scoring
 from zoo.bench.jobs import Job, Outcome
-from zoo.bench.store import Row, cell_run_dir
 from zoo.data import load_split
 from zoo.data.sources import with_datasets
 from zoo.errors import Diverged, ZooError
 from zoo.metrics import Samples
 from zoo.plugins import Registry, ZooPluginWarning, load_registry
 from zoo.provenance import provenance
+from zoo.results import Row, cell_run_dir
 from zoo.runs import Evaluation, Run
 
 

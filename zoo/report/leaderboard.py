@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from zoo.bench.store import REAL_DATA
 from zoo.errors import ZooError
 from zoo.options import LOWER_IS_BETTER
+from zoo.results import REAL_DATA
 
 LABELS = {
     "fid": "FID",

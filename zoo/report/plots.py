@@ -1,7 +1,7 @@
 """Figures of the results long table, for leaderboard.md and the HTML report: small PNGs, fit to commit.
 
-Every function takes rows of the long table (:data:`zoo.bench.store.COLUMNS`) of ONE dataset under ONE
-evaluation protocol (what :func:`zoo.bench.leaderboard.select` returns) and raises :class:`ZooError` on a
+Every function takes rows of the long table (:data:`zoo.results.COLUMNS`) of ONE dataset under ONE
+evaluation protocol (what :func:`zoo.report.leaderboard.select` returns) and raises :class:`ZooError` on a
 frame that mixes datasets or protocols. Figures are drawn on matplotlib's Agg canvas (no display, no pyplot
 state) under matplotlib's default style (a user's matplotlibrc changes nothing), and saved atomically as PNGs
 without timestamps: the same rows give the same bytes under the same matplotlib and Pillow versions.
@@ -24,17 +24,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from zoo.bench.leaderboard import CHECKS, LABELS, LOWER_IS_BETTER, check_single_protocol, final_rows
-from zoo.bench.store import REAL_DATA
 from zoo.errors import ZooError
 from zoo.fileio import atomic_path
+from zoo.report.leaderboard import CHECKS, LABELS, LOWER_IS_BETTER, check_single_protocol, final_rows
+from zoo.results import REAL_DATA
 
 Spread = Literal["std", "range"]
 DPI = 100
 PANELS_PER_ROW = 5
 """At most this many panels per row of the final-metrics figure, so that it stays readable at a page's width."""
 SCALES = {"kid_mean": 1e3}
-"""Display factors matching :data:`~zoo.bench.leaderboard.LABELS` (``KID ×10³``)."""
+"""Display factors matching :data:`~zoo.report.leaderboard.LABELS` (``KID ×10³``)."""
 _SPREAD_TEXT = {"std": "± 1 std over seeds", "range": "min–max over seeds"}
 _STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False,

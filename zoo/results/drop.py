@@ -2,8 +2,9 @@
 
 A model's results are its cell files (``cells/<dataset>/<model>-s<seed>.json``, recognised by the model their
 rows name, not by their file name) and its sample grids (``grids/<dataset>/<model>-s<seed>.png``). Each file goes
-in one ``unlink``, the cell files first; then ``results.csv`` and the report are rewritten atomically. A drop cut
-short leaves every file whole and is finished by running it again.
+in one ``unlink``, the cell files first; then ``results.csv`` is rewritten atomically. A drop cut short leaves
+every file whole and is finished by running it again. The report is the caller's to rewrite
+(:func:`zoo.report.write_report`, as ``zoo results drop`` does).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zoo.bench.report import write_report
-from zoo.bench.store import REAL_DATA, ResultStore
 from zoo.errors import ZooError
 from zoo.plugins import Registry
+from zoo.results.store import REAL_DATA, ResultStore
 
 
 def stored_models(results_dir: Path) -> list[str]:
@@ -29,7 +29,7 @@ def uninstalled_models(results_dir: Path, registry: Registry) -> list[str]:
 
 def drop_models(results_dir: Path, models: list[str], *, dataset: str | None = None) -> list[Path]:
     """Delete the cells and sample grids of ``models`` (on ``dataset`` only, when given) from ``results_dir``,
-    then rebuild ``results.csv`` and the report. Returns the files deleted.
+    then rebuild ``results.csv``. Returns the files deleted.
 
     Raises :class:`ZooError`, deleting nothing, when a name is the real-data floor or has no cells there."""
     results_dir = Path(results_dir)
@@ -56,5 +56,4 @@ def drop_models(results_dir: Path, models: list[str], *, dataset: str | None = N
             grid.unlink()
             deleted.append(grid)
     ResultStore(results_dir).write_table()
-    write_report(results_dir)
     return deleted

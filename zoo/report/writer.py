@@ -6,8 +6,12 @@ It holds the profile's budget rule, then per dataset and protocol: the ranked le
 against training seconds and the final metrics as figures, the metric at every evaluated step, the metrics that
 could not be computed and why, and the protocol's full settings; then the sample grids side by side, the
 diverged runs and every bench invocation that wrote the folder (command, wall time, machine), so each figure can
-be traced and reproduced. The inputs are ``cells/``, ``grids/`` and ``invocations.json``: the same folder gives
-the same report.
+be traced and reproduced. The inputs are ``cells/``, ``failures/``, ``grids/`` and ``invocations.json``: the same
+folder gives the same report.
+
+:func:`write_report` is one pass: :func:`build_report` reads the folder once into a :class:`Report` (every
+table, sentence and figure path), :func:`draw_figures` draws the figures it names, :func:`render_markdown` and
+:func:`write_page` write it out.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from zoo.bench.html import Section, write_html
-from zoo.bench.leaderboard import (
+from zoo.errors import ZooError
+from zoo.fileio import write_text
+from zoo.report.html import Section, write_html
+from zoo.report.leaderboard import (
     BOLD_RULE,
     budget_summary,
     final_rows,
@@ -34,13 +40,9 @@ from zoo.bench.leaderboard import (
     unavailable,
     warnings_of,
 )
-from zoo.bench.plots import plot_curve, plot_final_metrics, plot_sample_grids
-from zoo.bench.profiles import Profile
-from zoo.bench.store import REAL_DATA, Cell, ResultStore
-from zoo.errors import ZooError
-from zoo.fileio import read_json, write_json, write_text
+from zoo.report.plots import plot_curve, plot_final_metrics, plot_sample_grids
+from zoo.results import REAL_DATA, Cell, ResultStore, read_invocations
 
-INVOCATIONS = "invocations.json"
 MARKDOWN, HTML, PLOTS = "leaderboard.md", "leaderboard.html", "plots"
 GRIDS_FIGURE = "sample-grids.png"
 Figure = tuple[str, Path]
@@ -50,30 +52,6 @@ Figure = tuple[str, Path]
 FAILED_NOTE = "Not results: each is tried again by the next run of the bench."
 
 
-def profile_record(profile: Profile) -> dict[str, Any]:
-    """What the report shows of the profile a bench ran under (stored with each invocation): its description,
-    its budget rule and the budgets it sets."""
-    return {
-        "name": profile.name,
-        "description": profile.description,
-        "budget": profile.budget,
-        "batch_size": profile.batch_size,
-        "steps": profile.steps,
-        "steps_per_model": dict(sorted(profile.steps_per_model.items())),
-        "eval_at": list(profile.eval_at),
-        "datasets": list(profile.datasets),
-        "seeds": list(profile.seeds),
-    }
-
-
-def record_invocation(results_dir: Path, record: dict[str, Any]) -> None:
-    """Append one bench invocation (command, wall time, counts, machine, profile) to the folder's history,
-    atomically."""
-    path = Path(results_dir) / INVOCATIONS
-    history = read_json(path) if path.exists() else []
-    write_json(path, [*history, record])
-
-
 @dataclass(frozen=True)
 class Board:
     """One leaderboard of the report: a dataset under one protocol, with what is said and drawn about it."""
@@ -81,28 +59,55 @@ class Board:
     dataset: str
     protocol_id: str
     protocol: str
+    rows: pd.DataFrame
+    """The dataset's rows under the protocol, its diverged rows included (what the figures are drawn from)."""
     table: pd.DataFrame
     warnings: list[str]
     budget: str
     steps: pd.DataFrame
     unavailable: dict[str, str]
     settings: dict[str, Any] | None
-    figures: list[Figure]
+    curve: Path | None
+    """The figure of FID against training seconds, when some model has an FID."""
+    final: Path | None
+    """The figure of the final metrics, when some model's cell did not diverge."""
 
     @property
     def heading(self) -> str:
         return f"{self.dataset} — protocol {self.protocol} (id {self.protocol_id})"
 
+    @property
+    def figures(self) -> list[Figure]:
+        """(caption, path) of the board's figures, in the report's order."""
+        figures = [
+            (f"FID against training seconds — {self.dataset}, protocol {self.protocol}", self.curve),
+            (f"Final metrics — {self.dataset}, protocol {self.protocol}", self.final),
+        ]
+        return [(caption, path) for caption, path in figures if path is not None]
+
+
+@dataclass(frozen=True)
+class Grids:
+    """A dataset's sample grids (``grids/<dataset>/<model>-s<seed>.png``) and the figure of them side by side."""
+
+    folder: Path
+    files: list[Path]
+    composite: Path | None
+    """The lowest seed's grid of each of ``models`` side by side; None when none of them has one."""
+    models: list[str]
+    """The models in the composite, best first by the dataset's first leaderboard."""
+    seed: int | None
+
 
 @dataclass(frozen=True)
 class Report:
-    """Everything the report of one results folder says, before it is written as markdown or HTML."""
+    """Everything the report of one results folder says, before it is drawn and written as markdown or HTML."""
 
     root: Path
     profile: list[str]
     boards: list[Board]
-    grids: dict[str, tuple[Path | None, list[Path]]]
-    """dataset -> (the side-by-side figure of its models' grids, each grid file)."""
+    grids: dict[str, Grids]
+    """Dataset -> its sample grids, for the datasets with a leaderboard and grid files."""
     diverged: list[str]
     failed: list[str]
     """The cells whose last attempt failed (not results: the next run tries them again), with the cause."""
@@ -125,97 +130,115 @@ class Report:
 def write_report(results_dir: Path, *, html: bool = True) -> Path:
     """(Re)write ``leaderboard.md``, its figures under ``plots/`` (dropping figures no longer made) and, with
     ``html``, ``leaderboard.html`` in ``results_dir``, every file atomically; without ``html`` an existing page is
-    deleted, so that no page disagrees with the tables. Returns the markdown's path."""
-    results_dir = Path(results_dir)
-    draw_figures(results_dir, ResultStore(results_dir).rows())
+    deleted, so that no page disagrees with the tables. Returns the markdown's path.
+
+    The one way the report is written: by the bench at the end of a run and by ``zoo report``, ``zoo leaderboard``
+    and ``zoo results drop``."""
     report = build_report(results_dir)
-    write_text(results_dir / MARKDOWN, render_markdown(report))
+    draw_figures(report)
+    write_text(report.root / MARKDOWN, render_markdown(report))
     if html:
-        write_page(report, results_dir / HTML)
+        write_page(report, report.root / HTML)
     else:
-        (results_dir / HTML).unlink(missing_ok=True)
-    return results_dir / MARKDOWN
+        (report.root / HTML).unlink(missing_ok=True)
+    return report.root / MARKDOWN
 
 
 def build_report(results_dir: Path) -> Report:
-    """The report of ``results_dir``, with the figures :func:`draw_figures` left under ``plots/``."""
+    """The report of ``results_dir``, read from the folder once; draws and writes nothing.
+
+    Its boards come in the order of the latest recorded profile's datasets (then the others by name); a board's
+    figures are ``plots/<dataset>/<protocol>-fid.png`` and ``-final.png``, named after the protocol (file-safe) so
+    that links to them outlive a change of its settings, with the protocol id added when two protocols of one
+    dataset share a name; a dataset's grids figure is ``plots/<dataset>/sample-grids.png``."""
     results_dir = Path(results_dir)
     store = ResultStore(results_dir)
-    frame, protocols = store.rows(), store.protocols()
-    invocations = read_json(results_dir / INVOCATIONS) if (results_dir / INVOCATIONS).exists() else []
-    plots, found = results_dir / PLOTS, sections(frame, _profile_datasets(invocations))
-    figures = figure_files(plots, found)
-    boards = [
-        Board(
-            dataset=dataset,
-            protocol_id=protocol_id,
-            protocol=name,
-            table=leaderboard(frame, dataset=dataset, protocol_id=protocol_id),
-            warnings=warnings_of(frame, dataset=dataset, protocol_id=protocol_id),
-            budget=budget_summary(frame, dataset=dataset, protocol_id=protocol_id),
-            steps=progress_table(frame, dataset=dataset, protocol_id=protocol_id),
-            unavailable=unavailable(frame, dataset=dataset, protocol_id=protocol_id),
-            settings=protocols.get(protocol_id),
-            figures=[f for f in figures[dataset, protocol_id] if f[1].exists()],
-        )
-        for dataset, protocol_id, name in found
-    ]
-    grids = {}
-    for dataset in dict.fromkeys(board.dataset for board in boards):
-        files = sorted((results_dir / "grids" / dataset).glob("*.png"))
-        if files:
-            composite = plots / dataset / GRIDS_FIGURE
-            grids[dataset] = (composite if composite.exists() else None, files)
+    frame, protocols, invocations = store.rows(), store.protocols(), read_invocations(results_dir)
+    found = sections(frame, _profile_datasets(invocations))
+    shared = Counter((dataset, name) for dataset, _, name in found)
+    boards = []
+    for dataset, protocol_id, name in found:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name) + (f"-{protocol_id}" if shared[dataset, name] > 1 else "")
+        plots = results_dir / PLOTS / dataset
+        boards.append(_board(frame, dataset, protocol_id, name, protocols.get(protocol_id), plots, stem))
+    firsts: dict[str, Board] = {}
+    for board in boards:
+        firsts.setdefault(board.dataset, board)  # a dataset's first leaderboard orders its grids figure
+    grids = {dataset: _grids(results_dir, board) for dataset, board in firsts.items()}
     failed = [
         f"{Cell(f['model'], f['dataset'], f['seed'])}: {f['kind']} ({f['at']}): {f['cause']}" for f in store.failures()
     ]
-    return Report(results_dir, _profile_lines(invocations), boards, grids, _diverged(frame), failed, invocations)
+    return Report(
+        results_dir,
+        _profile_lines(invocations),
+        boards,
+        {dataset: found for dataset, found in grids.items() if found is not None},
+        _diverged(frame),
+        failed,
+        invocations,
+    )
 
 
-def figure_files(plots: Path, found: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[Figure]]:
-    """(dataset, protocol id) -> its leaderboard's figures, FID against training seconds and the final metrics,
-    for the :func:`~zoo.bench.leaderboard.sections` ``found``: ``plots/<dataset>/<protocol>-fid.png`` and
-    ``-final.png``, named after the protocol (file-safe) so that links to them outlive a change of its settings;
-    the protocol id is added when two protocols of one dataset share a name."""
-    names = Counter((dataset, name) for dataset, _, name in found)
-    files = {}
-    for dataset, protocol_id, name in found:
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name) + (f"-{protocol_id}" if names[dataset, name] > 1 else "")
-        files[dataset, protocol_id] = [
-            (f"FID against training seconds — {dataset}, protocol {name}", plots / dataset / f"{stem}-fid.png"),
-            (f"Final metrics — {dataset}, protocol {name}", plots / dataset / f"{stem}-final.png"),
-        ]
-    return files
-
-
-def draw_figures(results_dir: Path, frame: pd.DataFrame) -> list[Path]:
-    """Draw every figure of the report of ``frame`` (the rows stored in ``results_dir``) under ``plots/``, and
-    delete the PNGs there that it no longer makes (a dropped model's, a dataset's with no results left).
-
-    Per dataset and protocol: FID against training seconds (when some model has an FID) and the final metrics;
-    per dataset: its models' sample grids of the lowest seed side by side, best first by the dataset's first
-    leaderboard. Returns the paths written."""
-    results_dir = Path(results_dir)
-    plots = results_dir / PLOTS
+def draw_figures(report: Report) -> list[Path]:
+    """Draw every figure ``report`` names, under ``plots/`` in its folder, and delete the PNGs there that it no
+    longer makes (a dropped model's, a dataset's with no results left). Returns the paths written."""
     written: list[Path] = []
-    order: dict[str, list[str]] = {}
-    found = sections(frame)
-    for (dataset, protocol_id), ((_, fid_path), (_, final_path)) in figure_files(plots, found).items():
-        rows = select(frame, dataset=dataset, protocol_id=protocol_id)
-        models = rows[rows["model"] != REAL_DATA]
-        order.setdefault(dataset, ranked_models(leaderboard(frame, dataset=dataset, protocol_id=protocol_id)))
-        if ((models["metric"] == "fid") & (models["status"] == "ok")).any():
-            written.append(plot_curve(rows, fid_path, "fid"))
-        if (final_rows(models)["status"] != "diverged").any():
-            written.append(plot_final_metrics(rows, final_path))
-    for dataset, models in order.items():
-        grids = results_dir / "grids" / dataset
-        seeds = sorted(int(p.stem.rsplit("-s", 1)[1]) for p in grids.glob("*-s*.png"))
-        composite = plot_sample_grids(grids, plots / dataset / GRIDS_FIGURE, models, seed=seeds[0]) if seeds else None
-        written += [composite] if composite else []
-    for stale in set(plots.glob("*/*.png")) - set(written):
+    for board in report.boards:
+        if board.curve:
+            written.append(plot_curve(board.rows, board.curve, "fid"))
+        if board.final:
+            written.append(plot_final_metrics(board.rows, board.final))
+    for grids in report.grids.values():
+        if grids.composite and plot_sample_grids(grids.folder, grids.composite, grids.models, seed=grids.seed):
+            written.append(grids.composite)
+    for stale in set((report.root / PLOTS).glob("*/*.png")) - set(written):
         stale.unlink()
     return written
+
+
+def _board(
+    frame: pd.DataFrame,
+    dataset: str,
+    protocol_id: str,
+    name: str,
+    settings: dict[str, Any] | None,
+    plots: Path,
+    stem: str,
+) -> Board:
+    """The board of ``dataset`` under ``protocol_id`` (called ``name``), its figures ``plots/<stem>-fid.png`` and
+    ``-final.png``."""
+    rows = select(frame, dataset=dataset, protocol_id=protocol_id)
+    models = rows[rows["model"] != REAL_DATA]
+    has_fid = ((models["metric"] == "fid") & (models["status"] == "ok")).any()
+    has_final = (final_rows(models)["status"] != "diverged").any()
+    return Board(
+        dataset=dataset,
+        protocol_id=protocol_id,
+        protocol=name,
+        rows=rows,
+        table=leaderboard(rows, dataset=dataset, protocol_id=protocol_id),
+        warnings=warnings_of(rows, dataset=dataset, protocol_id=protocol_id),
+        budget=budget_summary(rows, dataset=dataset, protocol_id=protocol_id),
+        steps=progress_table(rows, dataset=dataset, protocol_id=protocol_id),
+        unavailable=unavailable(rows, dataset=dataset, protocol_id=protocol_id),
+        settings=settings,
+        curve=plots / f"{stem}-fid.png" if has_fid else None,
+        final=plots / f"{stem}-final.png" if has_final else None,
+    )
+
+
+def _grids(results_dir: Path, board: Board) -> Grids | None:
+    """The sample grids of ``board``'s dataset (None when it has none), the composite showing the lowest seed's grid
+    of each model of ``board``'s leaderboard that has one, in the leaderboard's order."""
+    folder = results_dir / "grids" / board.dataset
+    files = sorted(folder.glob("*.png"))
+    if not files:
+        return None
+    seeds = sorted(int(p.stem.rsplit("-s", 1)[1]) for p in folder.glob("*-s*.png"))
+    seed = seeds[0] if seeds else None
+    models = [m for m in ranked_models(board.table) if seed is not None and (folder / f"{m}-s{seed}.png").is_file()]
+    composite = results_dir / PLOTS / board.dataset / GRIDS_FIGURE if models else None
+    return Grids(folder, files, composite, models, seed)
 
 
 def render_markdown(report: Report) -> str:
@@ -249,10 +272,11 @@ def render_markdown(report: Report) -> str:
             "The lowest seed's grid per model, best first (a conditional model: one row per class).",
             "",
         ]
-        for dataset, (composite, files) in report.grids.items():
+        for dataset, grids in report.grids.items():
             lines += [f"### {dataset}", ""]
-            lines += [f"![sample grids, {dataset}]({_relative(composite, report.root)})", ""] if composite else []
-            lines += [" · ".join(f"[{f.stem}]({_relative(f, report.root)})" for f in files), ""]
+            if grids.composite:
+                lines += [f"![sample grids, {dataset}]({_relative(grids.composite, report.root)})", ""]
+            lines += [" · ".join(f"[{f.stem}]({_relative(f, report.root)})" for f in grids.files), ""]
     if report.diverged:
         lines += ["## Diverged runs", ""] + [f"- {line}" for line in report.diverged] + [""]
     if report.failed:
@@ -263,7 +287,7 @@ def render_markdown(report: Report) -> str:
 
 
 def write_page(report: Report, path: Path) -> Path:
-    """``leaderboard.html``: one self-contained page of ``report`` (see :mod:`zoo.bench.html`)."""
+    """``leaderboard.html``: one self-contained page of ``report`` (see :mod:`zoo.report.html`)."""
     parts = [Section("Profile and budget rule", report.profile)] if report.profile else []
     for board in report.boards:
         tables = [("leaderboard", board.table)]
@@ -273,10 +297,10 @@ def write_page(report: Report, path: Path) -> Path:
         paragraphs = [f"Budgets measured: {board.budget}."] if board.budget else []
         paragraphs += [f"{metric} unavailable: {reason}" for metric, reason in board.unavailable.items()]
         parts.append(Section(board.heading, paragraphs, tables, board.figures, board.settings, warnings=warnings))
-    for dataset, (composite, _) in report.grids.items():
-        if composite:
+    for dataset, grids in report.grids.items():
+        if grids.composite:
             caption = f"Sample grids, {dataset}: the lowest seed's per model (a conditional model: one row per class)"
-            parts.append(Section(f"Sample grids — {dataset}", images=[(caption, composite)]))
+            parts.append(Section(f"Sample grids — {dataset}", images=[(caption, grids.composite)]))
     if report.diverged:
         parts.append(Section("Diverged runs", report.diverged))
     if report.failed:
@@ -292,8 +316,7 @@ def leaderboard_text(results_dir: Path, *, dataset: str | None = None, metric: s
         frame = frame[frame["dataset"] == dataset]
     if frame.empty:
         raise ZooError(f"no results in {results_dir}" + (f" for dataset {dataset!r}" if dataset else ""))
-    path = Path(results_dir) / INVOCATIONS
-    invocations = read_json(path) if path.exists() else []
+    invocations = read_invocations(results_dir)
     blocks = ["\n".join(_profile_lines(invocations))]
     for name, protocol_id, protocol in sections(frame, _profile_datasets(invocations)):
         table = leaderboard(frame, dataset=name, protocol_id=protocol_id, metric=metric)

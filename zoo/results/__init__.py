@@ -1,0 +1,12 @@
+"""A profile's results folder, ``results/<profile>/``: the format the bench writes and the report reads.
+
+:mod:`zoo.results.store` holds the finished cells (:class:`Cell`, :class:`Row`, :data:`COLUMNS`,
+:class:`ResultStore`) and ``results.csv``; :mod:`zoo.results.invocations` the history of the benches that wrote
+the folder; :mod:`zoo.results.drop` removes a model's results. This package imports neither the bench
+(:mod:`zoo.bench`, the writer) nor the report (:mod:`zoo.report`, the reader): both import it.
+"""
+
+from zoo.results.invocations import INVOCATIONS, read_invocations, record_invocation
+from zoo.results.store import COLUMNS, REAL_DATA, Cell, ResultStore, Row
+
+__all__ = ["COLUMNS", "INVOCATIONS", "REAL_DATA", "Cell", "ResultStore", "Row", "read_invocations", "record_invocation"]
