@@ -7,6 +7,16 @@ the folder; :mod:`zoo.results.drop` removes a model's results. This package impo
 """
 
 from zoo.results.invocations import INVOCATIONS, read_invocations, record_invocation
-from zoo.results.store import COLUMNS, REAL_DATA, Cell, ResultStore, Row
+from zoo.results.store import COLUMNS, REAL_DATA, Cell, ResultStore, Row, cell_run_dir
 
-__all__ = ["COLUMNS", "INVOCATIONS", "REAL_DATA", "Cell", "ResultStore", "Row", "read_invocations", "record_invocation"]
+__all__ = [
+    "COLUMNS",
+    "INVOCATIONS",
+    "REAL_DATA",
+    "Cell",
+    "ResultStore",
+    "Row",
+    "cell_run_dir",
+    "read_invocations",
+    "record_invocation",
+]
