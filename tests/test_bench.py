@@ -75,6 +75,7 @@ def bench(profile: Path, results: Path, data_root: Path, *args: str):
     return zoo("bench", *args, profile=profile, results=results, work_dir=results / "work", data_root=data_root)
 
 
+@pytest.mark.slow
 def test_smoke_profile_runs_end_to_end(bench_dir, tiny_mnist_root, tmp_path):
     profile = write_profile(bench_dir)
     result = bench(profile, tmp_path, tiny_mnist_root, "dcgan", "vae")
@@ -104,6 +105,7 @@ def test_smoke_profile_runs_end_to_end(bench_dir, tiny_mnist_root, tmp_path):
     assert len(ResultStore(tmp_path / "tiny").rows()) == len(rows)
 
 
+@pytest.mark.slow
 def test_the_smoke_profile_benches_every_registered_model(registry, tiny_mnist_root, tmp_path):
     result = zoo(
         "bench", "--all", profile="smoke", results=tmp_path, work_dir=tmp_path / "work", data_root=tiny_mnist_root

@@ -257,6 +257,7 @@ def test_ctrl_c_ends_the_workers_and_keeps_every_finished_cell(twisted, tiny_mni
     assert json.loads((results / "invocations.json").read_text())[-1]["interrupted"] is True
 
 
+@pytest.mark.slow
 def test_a_dead_owner_never_holds_a_claim(tmp_path):
     holder = subprocess.Popen(
         [
@@ -279,6 +280,7 @@ def test_a_dead_owner_never_holds_a_claim(tmp_path):
     claim.release()
 
 
+@pytest.mark.slow
 def test_changed_settings_rerun_a_cell_and_its_rows_record_them(tiny_mnist_root, tmp_path):
     profile = smoke_profile(tmp_path, steps="20")
     assert bench(profile, tmp_path, tiny_mnist_root, "vae").exit_code == 0

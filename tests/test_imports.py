@@ -127,6 +127,7 @@ def test_every_public_name_of_a_lazy_package_resolves(package):
         package.nothing  # noqa: B018 - the access is the test
 
 
+@pytest.mark.slow
 def test_a_name_that_is_also_a_submodule_is_the_name_whichever_is_imported_first():
     modules_after(
         """

@@ -318,6 +318,7 @@ for _ in range(30):
 """
 
 
+@pytest.mark.slow
 def test_several_processes_can_fill_one_cache_entry_at_once(tmp_path):
     """Writers racing (and deleting) the same entry: every read sees a whole, valid entry or recomputes."""
     command = [sys.executable, "-c", _FILL_AND_DELETE, str(tmp_path)]

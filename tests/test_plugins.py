@@ -104,6 +104,7 @@ def test_load_only_named_plugins(monkeypatch):
     assert list(load_registry().models) == []
 
 
+@pytest.mark.slow
 def test_installed_zoo_command_lists_a_third_party_plugin(install_plugin):
     """The real console script, in a fresh process, sees a distribution on PYTHONPATH."""
     site = install_plugin("zoo-toy", {"toy": "toy_gan"}, {"toy_gan": toy_plugin_source()})

@@ -218,6 +218,7 @@ def test_a_profile_without_a_budget_rule_gets_its_steps_stated_and_old_folders_s
     assert "written under 2 different profile settings" in write_report(results).read_text()
 
 
+@pytest.mark.slow
 def test_datasets_come_in_the_profiles_order(results):
     write_cell(results, "dcgan", 0, {"fid": 12.0}, dataset="fashion-mnist")
     text = write_report(results).read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
 import zoo.device
@@ -43,6 +44,7 @@ def assert_same_state(first: dict, second: dict, where: str = "trainer") -> None
             assert value == second[key], f"{where}.{key} differs"
 
 
+@pytest.mark.slow
 def test_a_cell_is_the_same_whatever_the_cache_warmth_and_evaluation_schedule(bench_dir, tiny_mnist_root, tmp_path):  # noqa: F811
     profile = write_profile(bench_dir, "repro", seeds="[0]")
     rescheduled = bench_dir / "rescheduled" / "repro.toml"  # same name, so the same work folder and cache

@@ -96,6 +96,7 @@ def test_a_finished_run_is_still_not_overwritten(zoo, flaky):
     assert_error(zoo(*TRAIN), 1, "already holds a run", "--resume")
 
 
+@pytest.mark.slow
 def test_hung_step_first_ctrl_c_is_acknowledged_second_stops_and_the_advice_works(
     flaky, tiny_mnist_root, tmp_path, monkeypatch
 ):

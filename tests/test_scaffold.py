@@ -13,6 +13,7 @@ from zoo.errors import ZooError
 from zoo.scaffold import new_plugin
 
 
+@pytest.mark.slow
 def test_a_gan_with_its_own_trainer_passes_its_generated_conformance_tests(tmp_path):
     created = zoo("plugins", "new", "own_step", "--conditional", "--own-trainer", out=tmp_path)
     assert created.exit_code == 0, created.output
