@@ -258,18 +258,7 @@ class Run:
                 images_per_second=images_seen / max(train_seconds, 1e-9),
                 eval_seconds=eval_seconds,
             )
-            self.scores.extend(
-                Scored(
-                    protocol=s.protocol.name,
-                    protocol_id=s.protocol.id,
-                    metric=s.metric,
-                    value=s.value.value,
-                    status="ok" if s.value.available else "unavailable",
-                    reason=s.value.reason or "",
-                    **cost,
-                )
-                for s in scores
-            )
+            self.scores.extend(Scored(**s.columns(), **cost) for s in scores)
             self._write_summary(None)
             self.phase = "training"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -49,6 +49,17 @@ class Score:
     protocol: Protocol
     metric: str
     value: MetricValue
+
+    def columns(self) -> dict[str, Any]:
+        """The columns of a result row this score fills: protocol name and id, metric, value, status, reason."""
+        return dict(
+            protocol=self.protocol.name,
+            protocol_id=self.protocol.id,
+            metric=self.metric,
+            value=self.value.value,
+            status="ok" if self.value.available else "unavailable",
+            reason=self.value.reason or "",
+        )
 
 
 def references(

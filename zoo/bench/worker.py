@@ -108,12 +108,7 @@ class CellRun:
         rows = [
             self._row(
                 base,
-                protocol=s.protocol.name,
-                protocol_id=s.protocol.id,
-                metric=s.metric,
-                value=s.value.value,
-                status="ok" if s.value.available else "unavailable",
-                reason=s.value.reason or "",
+                **s.columns(),
                 step=0,
                 images_seen=0,
                 train_seconds=0.0,
