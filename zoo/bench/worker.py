@@ -2,13 +2,12 @@
 
 :func:`run_job` is what every executor calls in its worker (a local process or a Ray task). It loads the plugins
 itself, checks that it has the model's and the dataset's plugins (version and code digest) and the extractors the
-driver planned with, runs the cell through zoo's
-one run pipeline (train, score under every protocol of the profile at its steps, write the run folder in the work
-folder), and returns an :class:`~zoo.bench.jobs.Outcome`: rows and the
-grid as PNG bytes, never files in the results folder (the driver writes those). Everything a plugin's code does
-(build, train, sample, evaluate; an exception, ``SystemExit`` or ``KeyboardInterrupt`` included) becomes this
-cell's failure, with the phase it happened in; what it does that Python cannot catch (``os._exit``, a segfault,
-being killed) ends the process, and the executor records that.
+driver planned with, runs the cell through zoo's one run pipeline (train, score under every protocol of the
+profile at its steps, write the run folder in the work folder), and returns an :class:`~zoo.bench.jobs.Outcome`:
+rows and the grid as PNG bytes, never files in the results folder (the driver writes those). Everything a
+plugin's code does (build, train, sample, evaluate; an exception, ``SystemExit`` or ``KeyboardInterrupt`` included)
+becomes this cell's failure, with the phase it happened in; what it does that Python cannot catch (``os._exit``,
+a segfault, being killed) ends the process, and the executor records that.
 """
 
 from __future__ import annotations
