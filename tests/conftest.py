@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -42,19 +43,37 @@ def install_plugin(tmp_path, monkeypatch):
     ``install_plugin(dist, {entry_name: "module"}, {"module": source})``.
 
     Writes the modules and a ``.dist-info`` folder with an ``entry_points.txt`` for the ``zoo`` group,
-    exactly what ``pip install`` leaves behind, and returns the folder (usable as ``PYTHONPATH``).
+    exactly what ``pip install`` leaves behind, and returns the folder (usable as ``PYTHONPATH``). A module name may
+    be a package's file (``"toy_pkg/__init__"``). With ``editable=True`` it is what ``pip install -e`` leaves: the
+    modules go to a source folder of their own (``tmp_path/src``, put on ``sys.path`` as the editable install's
+    ``.pth`` file does) and the ``.dist-info`` has a ``direct_url.json`` pointing at it; the source folder is
+    returned.
     """
     site = tmp_path / "site"
 
-    def install(distribution: str, entry_points: dict[str, str], modules: dict[str, str], version: str = "1.0") -> Path:
+    def install(
+        distribution: str,
+        entry_points: dict[str, str],
+        modules: dict[str, str],
+        version: str = "1.0",
+        *,
+        editable: bool = False,
+    ) -> Path:
         info = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
         info.mkdir(parents=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
         lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
         (info / "entry_points.txt").write_text(f"[zoo]\n{lines}\n")
-        for module, source in modules.items():
-            (site / f"{module}.py").write_text(textwrap.dedent(source))
-        return site
+        source = tmp_path / "src" if editable else site
+        for module, text in modules.items():
+            path = source / f"{module}.py"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        if editable:
+            url = {"url": source.as_uri(), "dir_info": {"editable": True}}
+            (info / "direct_url.json").write_text(json.dumps(url))
+            monkeypatch.syspath_prepend(str(source))
+        return source
 
     monkeypatch.syspath_prepend(str(site))
     yield install

@@ -3,6 +3,7 @@ two benches sharing one results folder, cell keys, derived tables, reserved name
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -16,7 +17,13 @@ import pandas as pd
 import pytest
 
 from tests.helpers import cli_args, hooked_plugin_source, smoke_profile, toy_plugin_source, zoo
+from zoo.bench import load_profile
 from zoo.bench.claims import Claims
+from zoo.bench.executors import LocalExecutor
+from zoo.bench.runner import Bench
+from zoo.bench.worker import CellRun
+from zoo.errors import ZooError
+from zoo.plugin_code import code_sha256
 from zoo.plugins import ZooPluginWarning, load_registry
 from zoo.results import Cell, ResultStore
 
@@ -319,6 +326,45 @@ def test_a_new_plugin_version_reruns_its_cells(install_plugin, tiny_mnist_root, 
     result = bench(profile, tmp_path, tiny_mnist_root, "toy")
     assert "settings changed (plugin.version '1.0' -> '1.1')" in result.output
     assert set(ResultStore(tmp_path / "tiny").rows().query("model == 'toy'")["plugin_version"]) == {"1.1"}
+
+
+def test_editing_an_editable_plugin_reruns_its_cells(install_plugin, tiny_mnist_root, tmp_path):
+    profile = smoke_profile(tmp_path)
+    source = install_plugin("zoo-toy", {"toy": "toy_gan"}, {"toy_gan/__init__": toy_plugin_source()}, editable=True)
+    assert bench(profile, tmp_path, tiny_mnist_root, "toy").exit_code == 0
+    store = ResultStore(tmp_path / "tiny")
+    [before] = set(store.rows().query("model == 'toy'")["plugin_code"])
+    assert before == code_sha256("zoo-toy")[:12]
+
+    module = source / "toy_gan" / "__init__.py"
+    module.write_text(module.read_text().replace("nn.Tanh()", "nn.Hardtanh()"))  # new code, same version
+    again = bench(profile, tmp_path, tiny_mnist_root, "toy")
+    assert again.exit_code == 0, again.output
+    assert "finished earlier, skipped" not in again.output
+    assert "toy on mnist, seed 0: settings changed (plugin.code_sha256" in again.output
+    [after] = set(store.rows().query("model == 'toy'")["plugin_code"])
+    assert after == code_sha256("zoo-toy")[:12] != before
+    assert list((tmp_path / "tiny" / "superseded" / "mnist").glob("toy-s0-*.json")), "the old cell is kept aside"
+    assert "finished earlier, skipped" in bench(profile, tmp_path, tiny_mnist_root, "toy").output
+
+
+@pytest.mark.parametrize("plugin", ["plugin", "dataset_plugin"])
+def test_a_worker_refuses_plugin_code_other_than_the_bench_was_planned_with(plugin, tiny_mnist_root, tmp_path):
+    planner = Bench(
+        load_registry(),
+        load_profile(smoke_profile(tmp_path)),
+        results_dir=tmp_path / "results",
+        work_dir=tmp_path / "work",
+        executor=LocalExecutor(["cpu"]),
+        data_root=tiny_mnist_root,
+    )
+    [job] = [job for job in planner.plan(["vae"]).jobs if not job.cell.is_floor]
+    CellRun(job).plugins()  # as planned: accepted
+    elsewhere = {**job.key, plugin: {**job.key[plugin], "code_sha256": "0" * 64}}
+    version, code = job.key[plugin]["version"], job.key[plugin]["code_sha256"][:12]
+    said = f"has genzoo {version} (code {code}), the bench was planned with genzoo {version} (code 000000000000)"
+    with pytest.raises(ZooError, match=re.escape(said)):
+        CellRun(dataclasses.replace(job, key=elsewhere)).plugins()
 
 
 def test_a_rerun_rebuilds_a_results_table_a_crash_left_stale(tiny_mnist_root, tmp_path):

@@ -1,5 +1,5 @@
 """CONTRIBUTING.md's own-data walk-through, run as written: its dataset plugin installed as a distribution, its
-classifier trained, its profile benched."""
+classifier trained, its profile benched; its extractor without weights installed and benched."""
 
 from __future__ import annotations
 
@@ -71,3 +71,27 @@ def test_the_dataset_plugin_and_the_profile_of_ones_own_from_contributing(sprite
     assert set(rows["dataset"]) == {"sprites"} and set(rows["protocol"]) == {"sprites-classifier"}
     floor = rows[(rows["model"] == "real-data") & (rows["metric"].isin(["fid", "is_mean"]))].set_index("metric")
     assert floor.loc["fid", "value"] < final["value"].min() and floor.loc["is_mean", "value"] > 2.5
+
+
+@pytest.fixture
+def projection_plugin(install_plugin):
+    module = code_block("python", '"""zoo_projection')
+    install_plugin("zoo-projection", {"projection": "zoo_projection"}, {"zoo_projection": module})
+    yield
+    sys.modules.pop("zoo_projection", None)
+
+
+def test_the_extractor_without_weights_from_contributing(projection_plugin, tiny_mnist_root, tmp_path):
+    protocol = code_block("toml", "# a protocol of mine.toml").replace("= 1000", "= 48")  # the test data are tiny
+    settings = "datasets = ['mnist']\nseeds = [0]\nbatch_size = 8\nsteps = 4\ntiny_models = true\n"
+    profile = tmp_path / "mine.toml"
+    profile.write_text(f"{settings}{protocol}kid_subset_size = 24\nisc_splits = 4\n")
+    result = zoo(
+        "bench", "vae", profile=profile, results=tmp_path, work_dir=tmp_path / "work", data_root=tiny_mnist_root
+    )
+    assert result.exit_code == 0, result.output
+    store = ResultStore(tmp_path / "mine")
+    [record] = store.protocols().values()
+    assert record["weights_sha256"] is None and record["extractor_plugin"]["distribution"] == "zoo-projection"
+    rows = store.rows()
+    assert rows.loc[(rows["model"] == "vae") & (rows["metric"] == "fid"), "value"].gt(0).all()

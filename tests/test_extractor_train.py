@@ -40,7 +40,7 @@ def test_an_existing_classifier_is_replaced_only_with_force_and_then_changes_the
     out = tmp_path / "x"
     weights = out / "mnist-test_resnet.safetensors"
     assert extractor_train("--out", out, "--min-accuracy", 0).exit_code == 0
-    settings = ProtocolSettings("domain", DOMAIN_CLASSIFIER, "unused", num_generated=1000, num_reference=1000)
+    settings = ProtocolSettings("domain", DOMAIN_CLASSIFIER, weights="unused", num_generated=1000, num_reference=1000)
 
     def protocol_id() -> str:
         extractor = registry.extractors[DOMAIN_CLASSIFIER]

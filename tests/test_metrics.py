@@ -45,6 +45,7 @@ from zoo.metrics.classes import class_metrics
 from zoo.metrics.extractor_networks import DomainClassifierExtractor, FidHelperInceptionV3, InceptionV3
 from zoo.metrics.inception import load_fid_helper_network
 from zoo.metrics.sampling import evaluation_labels
+from zoo.plugin_code import PluginCode
 from zoo.plugins import load_registry
 
 EXTRACTORS = load_registry().extractors
@@ -251,6 +252,11 @@ def test_evaluate_refuses_weights_the_protocol_does_not_name(classifier, tmp_pat
     samples, reference = squares(150, 10)[0], REFERENCE[0]
     with pytest.raises(ZooError, match="sha256"):
         score(samples, reference, protocol, path, tmp_path)
+    with pytest.raises(ZooError, match=f"no weights file, but protocol 'squares-domain' needs sha256 {'0' * 64}"):
+        score(samples, reference, protocol, None, tmp_path)
+    without = dataclasses.replace(protocol, weights_sha256=None)
+    with pytest.raises(ZooError, match="has sha256 [0-9a-f]{64}, but protocol 'squares-domain' needs no weights file"):
+        score(samples, reference, without, path, tmp_path)
 
 
 class Payload:
@@ -408,6 +414,22 @@ def test_protocol_id_is_stable_for_equal_settings():
     assert changed(BASE, "name", "another label").id == BASE.id
     assert changed(BASE, "weights", "elsewhere/w.safetensors").id == BASE.id
     assert len(BASE.id) == 12 and int(BASE.id, 16) >= 0
+
+
+def test_zoo_s_own_protocols_keep_their_ids_and_a_plugin_extractor_s_code_is_in_its_id():
+    assert BASE.id == "251f0b442fa1", "zoo's own protocols (no extractor plugin) must keep the ids of stored results"
+    assert "extractor_plugin" not in BASE.record()
+    plugin = PluginCode("zoo-pixels", "1.0", "a" * 64)
+    ids = {
+        dataclasses.replace(BASE, extractor_plugin=code).id
+        for code in (
+            plugin,
+            dataclasses.replace(plugin, version="1.1"),
+            dataclasses.replace(plugin, code_sha256="b" * 64),
+        )
+    }
+    assert len(ids) == 3 and BASE.id not in ids
+    assert dataclasses.replace(BASE, extractor_plugin=plugin).record()["extractor_plugin"] == plugin.record()
 
 
 def test_reference_cache_key_names_everything_that_moves_the_features():

@@ -15,6 +15,7 @@ from tests.helpers import toy_plugin_source
 from zoo.cli import main
 from zoo.conformance import CHECKS, Probe
 from zoo.errors import PluginError
+from zoo.plugin_code import code_sha256
 from zoo.plugins import ZooPluginWarning, load_registry
 
 BUILT_IN_MODELS = {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}
@@ -48,6 +49,32 @@ def test_third_party_distribution_appears_without_change_to_zoo(install_plugin):
     result = CliRunner().invoke(main, ["models"])
     assert result.exit_code == 0, result.output
     assert "toy" in result.output and "zoo-toy 0.3" in result.output
+
+
+def test_an_editable_plugins_code_digest_covers_the_packages_its_entry_points_import(install_plugin):
+    modules = {"toy_edit/__init__": "from toy_edit.model import X\n", "toy_edit/model": "X = 1\n"}
+    source = install_plugin("zoo-edit", {"edit": "toy_edit"}, modules, editable=True)
+    first = code_sha256("zoo-edit")
+    assert len(first) == 64 and code_sha256("zoo-not-installed") == ""
+    (source / "toy_edit" / "__pycache__").mkdir()
+    (source / "toy_edit" / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"stale bytecode")
+    (source / "setup_notes.py").write_text("X = 'beside the package, not imported by an entry point'\n")
+    assert code_sha256("zoo-edit") == first
+    (source / "toy_edit" / "model.py").write_text("X = 2\n")
+    assert code_sha256("zoo-edit") != first
+
+
+def test_an_installed_plugins_code_digest_covers_the_python_files_its_record_lists(install_plugin):
+    site = install_plugin("zoo-wheel", {"wheel": "toy_wheel"}, {"toy_wheel/__init__": "X = 1\n", "toy_wheel/io": ""})
+    (site / "zoo_wheel-1.0.dist-info" / "RECORD").write_text(
+        "toy_wheel/__init__.py,,\ntoy_wheel/io.py,,\nzoo_wheel-1.0.dist-info/METADATA,,\n../../bin/wheel,,\n"
+    )
+    installed = code_sha256("zoo-wheel")
+    (site / "toy_wheel" / "unlisted.py").write_text("X = 'no file of the distribution'\n")
+    (site / "zoo_wheel-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-wheel\nVersion: 2\n")
+    assert code_sha256("zoo-wheel") == installed, "the version is recorded beside the digest, not in it"
+    (site / "toy_wheel" / "io.py").write_text("Y = 2\n")
+    assert code_sha256("zoo-wheel") != installed
 
 
 def test_plugin_that_fails_to_import_is_skipped_with_a_warning(install_plugin):

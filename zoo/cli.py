@@ -795,27 +795,39 @@ def results_group() -> None:
 
 @results_group.command("drop")
 @click.argument("models", nargs=-1)
-@click.option("--uninstalled", is_flag=True, help="Drop every model that no installed plugin registers.")
+@click.option(
+    "--uninstalled",
+    is_flag=True,
+    help="Drop what no installed plugin provides: its models, its datasets, and the rows of protocols whose "
+    "extractor none registers.",
+)
 @click.option("--dataset", help="Only this dataset's cells.")
 @_profile_option
 @_results_option
 def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None, profile: str, results: Path) -> None:
-    """Delete the cells and sample grids of MODELS (or of the uninstalled ones) from RESULTS/PROFILE, then
-    rebuild results.csv and the report."""
+    """Delete the cells, sample grids and failure records of MODELS (or what no installed plugin provides) from
+    RESULTS/PROFILE, then rebuild results.csv and the report."""
     from zoo.plugins import load_registry
     from zoo.report import write_report
-    from zoo.results.drop import drop_models, uninstalled_models
+    from zoo.results.drop import drop_models, drop_uninstalled
 
     folder = results / profile
-    chosen = list(models) + (uninstalled_models(folder, load_registry()) if uninstalled else [])
-    if not chosen:
-        if uninstalled:
-            click.echo(f"every model in {folder} is installed; nothing to drop")
-            return
+    if not models and not uninstalled:
         raise click.UsageError("name the models to drop, or pass --uninstalled")
-    deleted = drop_models(folder, list(dict.fromkeys(chosen)), dataset=dataset)
+    said = []
+    if models:
+        named = list(dict.fromkeys(models))
+        said.append(f"dropped {', '.join(named)}: deleted {len(drop_models(folder, named, dataset=dataset))} files")
+    if uninstalled:
+        dropped = drop_uninstalled(folder, load_registry(), dataset=dataset)
+        if dropped.gone:
+            rewrote = f", rewrote {len(dropped.rewrote)} cell files" if dropped.rewrote else ""
+            said.append(f"dropped {dropped.gone}: deleted {len(dropped.deleted)} files{rewrote}")
+        elif not models:
+            click.echo(f"everything in {folder} is installed; nothing to drop")
+            return
     write_report(folder)
-    click.echo(f"dropped {', '.join(dict.fromkeys(chosen))}: deleted {len(deleted)} files; report rebuilt")
+    click.echo("; ".join(said) + "; report rebuilt")
 
 
 @main.group(invoke_without_command=True)

@@ -240,8 +240,11 @@ class ExtractorSpec:
 
     ``extractor`` is a ``torch_fidelity.FeatureExtractorBase`` subclass (or a class whose construction returns an
     instance of one, as zoo's own do so that loading the registry imports no torch-fidelity): built as
-    ``extractor(name, features_list, feature_extractor_weights_path=path)``, it takes uint8 ``[N, C, H, W]``
-    and returns one float ``[N, D]`` tensor per requested feature name. ``feature_layer`` feeds FID, KID and
+    ``extractor(name, features_list, feature_extractor_weights_path=path)`` (``path`` None when the protocol names
+    no weights), it takes uint8 ``[N, C, H, W]`` and returns one float ``[N, D]`` tensor per requested feature name.
+    ``needs_weights``: a protocol must name a weights file for it (whose SHA-256 enters the protocol id); False for
+    an extractor that has none (a fixed or seeded network, a hand-made feature): its protocols may leave
+    ``weights`` out. ``feature_layer`` feeds FID, KID and
     precision/recall; ``logits_layer`` feeds the Inception Score (None if it has none: the IS is then reported
     unavailable with ``no_logits_reason``). ``channels``: the input channel count it needs (grey images are
     repeated to it), None to take images as they are; ``resize``: the side it resizes to internally, or None.
@@ -259,3 +262,4 @@ class ExtractorSpec:
     resize: int | None = None
     description: str = ""
     classifies_dataset: bool = False
+    needs_weights: bool = True

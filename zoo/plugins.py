@@ -37,11 +37,13 @@ import pluggy
 from zoo import hookspecs
 from zoo.errors import PluginError, UnknownName, ZooPluginWarning, describe
 from zoo.interfaces import DatasetSpec, ExtractorSpec, ModelSpec
+from zoo.plugin_code import ENTRY_POINT_GROUP, PluginCode, code_sha256
 
-ENTRY_POINT_GROUP = "zoo"
 LOAD_PLUGINS_ENV = "ZOO_LOAD_PLUGINS"
 CORE = "zoo"
 """The plugin name of zoo's own hook implementations (its feature extractors), always loaded."""
+ZOO_DISTRIBUTION = "genzoo"
+"""zoo's own distribution: its core hooks and its built-in plugins."""
 CORE_MODULE = "zoo.metrics.extractors"
 """The module of zoo's own hook implementations, imported by name when a registry is loaded."""
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
@@ -136,9 +138,25 @@ class Registry:
     models: Catalog[ModelSpec]
     datasets: Catalog[DatasetSpec]
     extractors: Catalog[ExtractorSpec]
+    _code_sha256: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def clashes(self) -> list[str]:
         return [*self.models.clashes(), *self.datasets.clashes(), *self.extractors.clashes()]
+
+    def code(self, plugin: PluginInfo) -> PluginCode:
+        """``plugin``'s distribution, version and code digest (:func:`zoo.plugin_code.code_sha256`), as results
+        record them. The files are hashed once per distribution for this registry (a command loads one registry, so
+        once per process), when first asked for: loading a registry reads no plugin files."""
+        if plugin.distribution not in self._code_sha256:
+            self._code_sha256[plugin.distribution] = code_sha256(plugin.distribution)
+        return PluginCode(plugin.distribution, plugin.version, self._code_sha256[plugin.distribution])
+
+    def extractor_code(self, name: str) -> PluginCode | None:
+        """What identifies the code of extractor ``name`` in a protocol id: its plugin's :meth:`code`, or None for
+        an extractor of zoo's own distribution, which :data:`zoo.metrics.METRICS_CODE_VERSION` and the git commit
+        identify (so the ids of zoo's own protocols do not move with the built-in plugins' files)."""
+        plugin = self.extractors.plugin(name)
+        return None if plugin.distribution == ZOO_DISTRIBUTION else self.code(plugin)
 
 
 def plugin_selection() -> tuple[str, ...] | None:
@@ -155,7 +173,7 @@ def load_registry(only: Iterable[str] | None = None) -> Registry:
 
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
-    core = PluginInfo(CORE, "genzoo", metadata.version("genzoo"))
+    core = PluginInfo(CORE, ZOO_DISTRIBUTION, metadata.version(ZOO_DISTRIBUTION))
     manager.register(importlib.import_module(CORE_MODULE), name=CORE)
     plugins = [core]
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):

@@ -33,12 +33,12 @@ scorer of a generator takes it from here."""
 
 @dataclass(frozen=True)
 class Reference:
-    """One protocol resolved for one dataset: its extractor, the extractor's weights and the reference images
-    (uint8 ``[num_reference, C, H, W]``)."""
+    """One protocol resolved for one dataset: its extractor, the extractor's weights (None for an extractor run
+    without) and the reference images (uint8 ``[num_reference, C, H, W]``)."""
 
     protocol: Protocol
     extractor: ExtractorSpec
-    weights: Path
+    weights: Path | None
     images: torch.Tensor
 
 
@@ -72,7 +72,8 @@ def references(
     echo: Callable[[str], None] = lambda line: None,
 ) -> list[Reference]:
     """Each protocol of ``profile`` that scores ``dataset`` (:meth:`Profile.protocols_for`; ``only``: these protocol
-    names), resolved with its reference images from the dataset's reference split. Raises :class:`UsageError` for a
+    names), resolved with its reference images from the dataset's reference split and, for a third-party extractor,
+    its plugin's code (:meth:`Registry.extractor_code`). Raises :class:`UsageError` for a
     protocol name the profile does not have for the dataset, :class:`ZooError` for a split too small for a protocol."""
     spec = registry.datasets[dataset]
     usable = profile.protocols_for(spec, registry.extractors, echo)
@@ -101,6 +102,7 @@ def references(
             reference_images=images,
             reference_labels=labels,
             num_classes=spec.num_classes,
+            extractor_plugin=registry.extractor_code(settings.extractor),
         )
         found.append(Reference(protocol, registry.extractors[settings.extractor], weights, images))
     return found

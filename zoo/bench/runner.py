@@ -301,13 +301,20 @@ class Bench:
 
     def _protocols(self, dataset: str) -> list[dict[str, Any]]:
         """What the key records of each protocol scoring ``dataset``: its settings but the name and weights path,
-        the weights' digest and the metrics code version (the reference images' digest is the worker's to take)."""
+        the weights' digest (None without weights), the metrics code version and, for a third-party extractor, its
+        plugin's code (:meth:`Registry.extractor_code`); the reference images' digest is the worker's to take."""
         spec = self.registry.datasets[dataset]
         records = []
         for settings in self.profile.protocols_for(spec, self.registry.extractors, self.echo):
             weights = self.profile.weights_path(settings, dataset)
             record = {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("name", "weights")}
-            records.append({**record, "weights_sha256": sha256_file(weights), "metrics_code": METRICS_CODE_VERSION})
+            record |= {
+                "weights_sha256": None if weights is None else sha256_file(weights),
+                "metrics_code": METRICS_CODE_VERSION,
+            }
+            if (extractor := self.registry.extractor_code(settings.extractor)) is not None:
+                record["extractor_plugin"] = extractor.record()
+            records.append(record)
         return records
 
     def _job(self, cell: Cell, config: RunConfig | None, protocols: list[dict[str, Any]]) -> Job:
@@ -317,8 +324,8 @@ class Bench:
             config,
             dataset=cell.dataset,
             profile=self.profile,
-            plugin=(plugin.distribution, plugin.version),
-            dataset_plugin=(dataset_plugin.distribution, dataset_plugin.version),
+            plugin=self.registry.code(plugin),
+            dataset_plugin=self.registry.code(dataset_plugin),
             protocols=protocols,
         )
         return Job(
@@ -326,7 +333,6 @@ class Bench:
             config=config,
             key=key,
             profile=self.profile,
-            plugin=(plugin.distribution, plugin.version),
             device=self.executor.device_type,
             threads=self.executor.threads,
             workers=self.executor.capacity,

@@ -10,7 +10,8 @@ A protocol's ``weights`` is one of three things, with ``{dataset}`` replaced by 
   :func:`zoo.metrics.domain.user_extractor_dir`, where ``zoo extractor train`` saves);
 * anything else is a PATH: ``~`` is expanded, and a relative path is taken from the profile's folder.
 
-The file's SHA-256, not where it was found, is part of a protocol's id.
+The file's SHA-256, not where it was found, is part of a protocol's id. A protocol of an extractor that needs no
+weights (``ExtractorSpec.needs_weights`` false) may name none; it then has no file and no digest.
 """
 
 from __future__ import annotations

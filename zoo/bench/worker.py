@@ -1,13 +1,13 @@
 """Running one bench cell, in a worker process: a :class:`zoo.runs.Run` into the cell's run folder, as rows.
 
 :func:`run_job` is what every executor calls in its worker (a local process or a Ray task). It loads the plugins
-itself, checks that it has the model's plugin at the version the driver planned with, runs the cell through zoo's
-one run pipeline (train, score under every protocol of the profile at its steps, write the run folder in the work
-folder), and returns an :class:`~zoo.bench.jobs.Outcome`: rows and the
-grid as PNG bytes, never files in the results folder (the driver writes those). Everything a plugin's code does
-(build, train, sample, evaluate; an exception, ``SystemExit`` or ``KeyboardInterrupt`` included) becomes this
-cell's failure, with the phase it happened in; what it does that Python cannot catch (``os._exit``, a segfault,
-being killed) ends the process, and the executor records that.
+itself, checks that it has the model's and the dataset's plugins (version and code digest) and the extractors the
+driver planned with, runs the cell through zoo's one run pipeline (train, score under every protocol of the
+profile at its steps, write the run folder in the work folder), and returns an :class:`~zoo.bench.jobs.Outcome`:
+rows and the grid as PNG bytes, never files in the results folder (the driver writes those). Everything a
+plugin's code does (build, train, sample, evaluate; an exception, ``SystemExit`` or ``KeyboardInterrupt`` included)
+becomes this cell's failure, with the phase it happened in; what it does that Python cannot catch (``os._exit``,
+a segfault, being killed) ends the process, and the executor records that.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from zoo.data import load_split
 from zoo.data.sources import with_datasets
 from zoo.errors import Diverged, ZooError
 from zoo.metrics import Samples
-from zoo.plugins import Registry, ZooPluginWarning, load_registry
+from zoo.plugin_code import SHORT
+from zoo.plugins import PluginInfo, Registry, ZooPluginWarning, load_registry
 from zoo.provenance import provenance
 from zoo.results import Row, cell_run_dir
 from zoo.runs import Evaluation, Run
@@ -75,27 +76,53 @@ class CellRun:
         """The phase the cell is in: its run's, once the run has started."""
         return self.run.phase if self.run else self.phase
 
+    def plugins(self) -> dict[str, PluginInfo]:
+        """The plugins this cell runs (``plugin``: the model's, for a model cell; ``dataset_plugin``), checked to be
+        the distributions, versions and code the driver planned with (the key's records of them)."""
+        self.phase = "checking the plugins"
+        cell = self.job.cell
+        found = {"dataset_plugin": self.registry.datasets.plugin(cell.dataset)}
+        if not cell.is_floor:
+            found["plugin"] = self.registry.models.plugin(cell.model)
+        for field, info in found.items():
+            here, planned = self.registry.code(info), self.job.key[field]
+            if here.record() != planned:
+                raise ZooError(
+                    f"this worker ({socket.gethostname()}) has {_described(here.record())}, the bench was planned "
+                    f"with {_described(planned)}: install the same plugins, at the same version and code, on every "
+                    "node"
+                )
+        return found
+
     def references(self) -> list[scoring.Reference]:
         """Each protocol scoring this dataset (:func:`zoo.scoring.references`), checked to use the extractor
-        weights the driver planned with."""
+        weights and extractor plugins the driver planned with."""
         self.phase = "loading the reference images"
         dataset = self.job.cell.dataset
         found = scoring.references(self.registry, self.job.profile, dataset, data_root=self.job.data_root)
-        planned = {p["weights_sha256"] for p in self.job.key["protocols"]}
+        planned = self.job.key["protocols"]
         for ref in found:
-            if ref.protocol.weights_sha256 not in planned:
+            if ref.protocol.weights_sha256 not in {p["weights_sha256"] for p in planned}:
                 raise ZooError(
                     f"{ref.weights} on {socket.gethostname()} is not the extractor the bench was planned with (sha256 "
                     f"{ref.protocol.weights_sha256}): every node needs the same zoo and extractor weights"
+                )
+            extractor = ref.protocol.extractor_plugin
+            if extractor is not None and extractor.record() not in [p.get("extractor_plugin") for p in planned]:
+                raise ZooError(
+                    f"this worker ({socket.gethostname()}) has extractor {ref.extractor.name} from "
+                    f"{_described(extractor.record())}, which the bench was not planned with: install the same "
+                    "plugins, at the same version and code, on every node"
                 )
         return found
 
     def floor(self) -> Outcome:
         """Real-vs-real rows: training images scored as if generated, against each protocol's reference."""
         job, cell = self.job, self.job.cell
+        plugin = self.plugins()["dataset_plugin"]
         refs = self.references()
         self.phase = "scoring the training images"
-        spec, plugin = self.registry.datasets[cell.dataset], self.registry.datasets.plugin(cell.dataset)
+        spec = self.registry.datasets[cell.dataset]
         most = max(ref.protocol.settings.num_generated for ref in refs)
         images, _ = load_split(spec, "train", root=job.data_root, limit=min(most, job.profile.train_limit or most))
         scores = scoring.score(
@@ -104,7 +131,7 @@ class CellRun:
             cache_dir=self._cache_dir,
             device=self.device,
         )
-        base = self._identity(plugin.distribution, plugin.version, hparams={}, precision="fp32", compiled=False)
+        base = self._identity(plugin, hparams={}, precision="fp32", compiled=False)
         rows = [
             self._row(
                 base,
@@ -126,12 +153,7 @@ class CellRun:
         ``diverged at step N``."""
         job, cell, config = self.job, self.job.cell, self.job.config
         assert config is not None
-        plugin = self.registry.models.plugin(cell.model)
-        if (plugin.distribution, plugin.version) != tuple(job.plugin):
-            raise RuntimeError(
-                f"this worker ({socket.gethostname()}) has {plugin.distribution} {plugin.version}, the bench was "
-                f"planned with {job.plugin[0]} {job.plugin[1]}: install the same plugin versions on every node"
-            )
+        plugin = self.plugins()["plugin"]
         evaluation = Evaluation(
             self.references(),
             job.profile.eval_steps_for(cell.model),
@@ -154,8 +176,7 @@ class CellRun:
         except Diverged as error:
             diverged = error
         base = self._identity(
-            plugin.distribution,
-            plugin.version,
+            plugin,
             hparams=run.config.hparams,
             precision=run.config.precision,
             compiled=run.config.compile,
@@ -191,12 +212,13 @@ class CellRun:
     def _row(self, base: dict[str, Any], **fields: Any) -> Row:
         return Row(**base, **self.machine, **fields)
 
-    def _identity(self, plugin: str, version: str, **run: Any) -> dict[str, Any]:
-        cell = self.job.cell
+    def _identity(self, plugin: PluginInfo, **run: Any) -> dict[str, Any]:
+        cell, code = self.job.cell, self.registry.code(plugin)
         return dict(
             model=cell.model,
-            plugin=plugin,
-            plugin_version=version,
+            plugin=code.distribution,
+            plugin_version=code.version,
+            plugin_code=code.short,
             dataset=cell.dataset,
             seed=cell.seed,
             hparams=json.dumps(run["hparams"], sort_keys=True),
@@ -205,6 +227,11 @@ class CellRun:
             compiled=run["compiled"],
             run=run.get("run", ""),
         )
+
+
+def _described(plugin: dict[str, str]) -> str:
+    """A plugin record (:meth:`zoo.plugin_code.PluginCode.record`) in words: ``zoo-lsgan 1.0 (code 1a2b3c4d5e6f)``."""
+    return f"{plugin['distribution']} {plugin['version']} (code {plugin.get('code_sha256', 'unrecorded')[:SHORT]})"
 
 
 def _protocols(references: list[scoring.Reference]) -> dict[str, dict[str, Any]]:

@@ -79,7 +79,7 @@ def evaluate(
     reference_u8: torch.Tensor,
     protocol: Protocol,
     extractor: ExtractorSpec,
-    weights_path: str | Path,
+    weights_path: str | Path | None,
     cache_dir: str | Path,
     device: torch.device | str = "cpu",
     batch_size: int = 200,
@@ -89,7 +89,8 @@ def evaluate(
 
     ``samples.images``: uint8 ``[num_generated, C, H, W]``; ``reference_u8``: the protocol's reference images, uint8
     ``[num_reference, C, H, W]`` (their digest must be the protocol's). ``extractor`` is the registered extractor
-    the protocol names; ``weights_path`` its weights file, whose SHA-256 must equal ``protocol.weights_sha256``.
+    the protocol names; ``weights_path`` its weights file, whose SHA-256 must equal ``protocol.weights_sha256``
+    (None for an extractor run without weights: then the protocol's digest must be None too).
     Reference features are cached under ``cache_dir`` (safetensors, checked on read). ``device``: ``cpu`` or
     ``cuda[:i]``; features are extracted in batches of ``batch_size`` in this process (no DataLoader workers).
 
@@ -114,16 +115,17 @@ def evaluate(
             f"protocol {protocol.name!r} needs torch-fidelity {protocol.torch_fidelity_version}, "
             f"installed is {torch_fidelity.__version__}"
         )
-    digest = sha256_file(weights_path)
+    digest = None if weights_path is None else sha256_file(weights_path)
     if digest != protocol.weights_sha256:
-        raise ZooError(
-            f"{weights_path} has sha256 {digest}, but protocol {protocol.name!r} needs {protocol.weights_sha256}"
-        )
+        given = "no weights file" if weights_path is None else f"{weights_path} has sha256 {digest}"
+        needed = "no weights file" if protocol.weights_sha256 is None else f"sha256 {protocol.weights_sha256}"
+        raise ZooError(f"{given}, but protocol {protocol.name!r} needs {needed}")
     device = torch.device(device)
     cuda = _use_cuda(device)
     with preserved_random_state(), torch.cuda.device(device) if cuda else contextlib.nullcontext():
         layers = [layer for layer in (protocol.feature_layer, protocol.logits_layer) if layer is not None]
-        network = extractor.extractor(settings.extractor, layers, feature_extractor_weights_path=str(weights_path))
+        weights = None if weights_path is None else str(weights_path)
+        network = extractor.extractor(settings.extractor, layers, feature_extractor_weights_path=weights)
         network = network.requires_grad_(False).eval().to(device)
 
         def features_of(images: torch.Tensor) -> Features:

