@@ -384,3 +384,5 @@ def test_run_options_are_checked(tmp_path):
     bad = smoke_profile(tmp_path, cell_timeout="-1")
     negative = zoo("bench", "vae", profile=bad)
     assert negative.exit_code == 1 and "cell_timeout: input should be greater than 0, got -1" in negative.stderr
+    endless = zoo("bench", "vae", profile=smoke_profile(tmp_path, name="endless", cell_timeout="inf"))
+    assert endless.exit_code == 1 and "cell_timeout: input should be a finite number, got inf" in endless.stderr
