@@ -37,7 +37,8 @@ def bench(profile: Path, results: Path, data_root: Path, *args: str):
 def bench_process(profile: Path, results: Path, data_root: Path, *args: str, site: Path | None = None):
     """``zoo bench`` as a user starts it: its own process (with the packages in ``site`` importable)."""
     command = [ZOO, *cli_args("bench", *args, profile=profile, results=results, work_dir=results / "work")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **({"PYTHONPATH": str(site)} if site else {})}
+    path = os.pathsep.join(filter(None, [str(site or ""), os.environ.get("PYTHONPATH", "")]))  # ours, then the tested
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     return subprocess.Popen(
         [*command, "--data-root", str(data_root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -258,6 +259,7 @@ def test_ctrl_c_ends_the_workers_and_keeps_every_finished_cell(twisted, tiny_mni
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1 and "interrupted: finished cells are kept" in err
+    assert "leaked semaphore" not in err and err.strip().splitlines()[-1].startswith("Error: interrupted")
     wait_for(lambda: not alive(hung), 10)
     assert vae.exists() and set(ResultStore(results).rows()["model"]) == {"real-data", "vae"}
     assert not worker_pids(results), "claims released"
@@ -402,6 +404,24 @@ def test_an_empty_or_corrupt_cell_file_is_a_one_line_error_naming_it(tiny_mnist_
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_damaged_invocations_json_is_kept_aside_and_the_bench_goes_on(tiny_mnist_root, tmp_path):
+    history = tmp_path / "tiny" / "invocations.json"
+    history.parent.mkdir(parents=True)
+    history.write_text('[{"command": "zoo bench vae", "wall')  # as a full disk may leave it
+    result = bench(smoke_profile(tmp_path), tmp_path, tiny_mnist_root, "vae")
+    assert result.exit_code == 0, result.output
+    [aside] = history.parent.glob("invocations.json.damaged-*")
+    assert aside.read_text() == '[{"command": "zoo bench vae", "wall'
+    [warning] = [line for line in result.stderr.splitlines() if "invocations.json" in line]
+    assert warning.startswith("warning: ") and f"kept aside as {aside.name}" in warning
+    assert [record["command"].split()[:3] for record in json.loads(history.read_text())] == [["zoo", "bench", "vae"]]
+
+    history.write_text("{}")
+    shown = zoo("leaderboard", profile="tiny", results=tmp_path)
+    assert shown.exit_code == 0 and "vae" in shown.stdout and history.read_text() == "{}", "a reader only warns"
+    assert "invocations.json is damaged" in shown.stderr and "Traceback" not in shown.output
+
+
 def test_run_options_are_checked(tmp_path):
     misplaced = zoo("bench", "vae", "--address", "auto")
     assert misplaced.exit_code == 2 and "--address is for --executor ray" in misplaced.stderr
@@ -410,3 +430,5 @@ def test_run_options_are_checked(tmp_path):
     bad = smoke_profile(tmp_path, cell_timeout="-1")
     negative = zoo("bench", "vae", profile=bad)
     assert negative.exit_code == 1 and "cell_timeout: input should be greater than 0, got -1" in negative.stderr
+    endless = zoo("bench", "vae", profile=smoke_profile(tmp_path, name="endless", cell_timeout="inf"))
+    assert endless.exit_code == 1 and "cell_timeout: input should be a finite number, got inf" in endless.stderr

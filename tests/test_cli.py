@@ -52,6 +52,50 @@ def test_plugins_json_is_machine_readable(zoo):
     assert built_in["torchvision_datasets"]["hooks"] == "register_datasets"
 
 
+@pytest.mark.parametrize(
+    ("command", "first"),
+    [
+        (["models"], {"name", "family", "conditional", "plugin", "version", "paper", "error"}),
+        (["profiles"], {"name", "description", "file"}),
+        (["extractor", "list"], {"name", "feature_layer", "logits_layer", "plugin", "description"}),
+    ],
+)
+def test_listings_print_one_json_document_for_scripts(zoo, command, first):
+    result = zoo(*command, "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert isinstance(rows, list) and rows and set(rows[0]) == first
+    if command == ["models"]:
+        dcgan = next(row for row in rows if row["name"] == "dcgan")
+        assert dcgan["conditional"] is False and dcgan["plugin"] == "genzoo" and dcgan["error"] is None
+
+
+def test_datasets_json_holds_the_data_root_and_each_shape(zoo, tiny_mnist_root):
+    result = zoo("datasets", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["data_root"] == str(tiny_mnist_root)
+    mnist = next(row for row in found["datasets"] if row["name"] == "mnist")
+    assert mnist == {"name": "mnist", "shape": [1, 28, 28], "classes": 10, "plugin": "genzoo"}
+
+
+TRAIN = ("train", "vae", "--dataset", "mnist", "--steps", 2, "--batch-size", 4, "--no-eval")
+
+
+def test_progress_bars_are_off_when_stderr_is_not_a_terminal(zoo, tmp_path):
+    result = zoo(*TRAIN, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and "trained vae on mnist" in result.stdout
+
+
+def test_quiet_turns_progress_bars_off_on_a_terminal(zoo, tmp_path, monkeypatch):
+    monkeypatch.setattr("zoo.cli._stderr_is_terminal", lambda: True)
+    shown = zoo(*TRAIN, "--out", tmp_path / "shown")
+    assert shown.exit_code == 0 and "2/2" in shown.stderr
+    quiet = zoo("--quiet", *TRAIN, "--out", tmp_path / "quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
 def test_datasets_lists_shapes_and_data_root(zoo, tiny_mnist_root):
     result = zoo("datasets")
     assert result.exit_code == 0

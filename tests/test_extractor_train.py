@@ -4,12 +4,14 @@ cache by default, and a replaced classifier scores under a new protocol id."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
 
+from zoo.bench.weights import BUILTIN_EXTRACTOR_DIR
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.metrics import DOMAIN_CLASSIFIER, Protocol, ProtocolSettings, load_domain_classifier
@@ -71,8 +73,25 @@ def test_an_existing_classifier_is_replaced_only_with_force_and_then_changes_the
 def test_the_default_folder_is_the_users_cache_not_the_working_directory(extractor_train, tmp_path):
     result = extractor_train("--min-accuracy", 0)
     assert result.exit_code == 0, result.output
+    assert result.stderr == "", "no progress bar when stderr is not a terminal"
     assert (tmp_path / "cache" / "zoo" / "extractors" / "mnist-test_resnet.safetensors").is_file()
     assert not any((tmp_path / "work").iterdir())
+
+
+def test_the_installed_packages_classifiers_are_never_replaced_however_the_folder_is_spelled(extractor_train, tmp_path):
+    package = BUILTIN_EXTRACTOR_DIR.parent
+    (tmp_path / "link").symlink_to(package)
+    before = {p.name: p.read_bytes() for p in BUILTIN_EXTRACTOR_DIR.iterdir()}
+    for out in (
+        BUILTIN_EXTRACTOR_DIR,
+        tmp_path / "link" / "extractors",
+        Path(os.path.relpath(BUILTIN_EXTRACTOR_DIR, tmp_path / "work")),
+        package / "profiles" / ".." / "extractors" / "new",
+    ):
+        result = extractor_train("--out", out, "--force", "--min-accuracy", 0)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "inside the installed zoo package" in result.stderr and "choose another --out" in result.stderr
+    assert {p.name: p.read_bytes() for p in BUILTIN_EXTRACTOR_DIR.iterdir()} == before
 
 
 def test_a_missing_classifier_names_the_command_that_trains_it(tmp_path):

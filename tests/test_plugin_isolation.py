@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.helpers import toy_plugin_source
+from tests.helpers import cli_args, smoke_profile, toy_plugin_source, zoo
 from zoo.cli import main
 from zoo.plugins import ZooPluginWarning, load_registry
 
@@ -86,6 +89,68 @@ def test_a_plugin_cannot_silence_zoo_or_corrupt_its_output(install_plugin):
     assert rows["chatty"]["status"] == "ok" and "hello from a plugin" in shown.stderr
     listed = CliRunner().invoke(main, ["models"])
     assert "skipping plugin zbroken (zoo-broken): import failed: RuntimeError: boom" in listed.stderr
+
+
+CHATTY = """
+    from toy_gan import GANTrainer, ModelSpec, ToyDiscriminator, ToyGenerator, hookimpl
+
+
+    class ChattyGenerator(ToyGenerator):
+        def forward(self, z, labels=None):
+            if not self.training:
+                print("chatty: sampling")
+            return super().forward(z, labels)
+
+
+    class ChattyTrainer(GANTrainer):
+        def train_step(self, batch):
+            print("chatty: a step")
+            return super().train_step(batch)
+
+
+    def build(image_shape, num_classes, *, latent_dim: int = 4):
+        print("chatty: building")
+        return ChattyTrainer(ChattyGenerator(image_shape, latent_dim), ToyDiscriminator(image_shape), lr=1e-3,
+                             betas=(0.5, 0.9))
+
+
+    @hookimpl
+    def register_models(register):
+        register(ModelSpec(name="toy_chatty", family="gan", conditional=False, paper="none (a test fixture)",
+                           factory=build, license="MIT"))
+"""
+
+
+@pytest.fixture
+def chatty(install_plugin):
+    return install_plugin(
+        "zoo-chatty", {"chatty": "toy_chatty"}, {"toy_gan": toy_plugin_source(), "toy_chatty": CHATTY}
+    )
+
+
+def test_what_a_plugin_prints_while_building_training_and_sampling_goes_to_stderr(chatty, tiny_mnist_root, tmp_path):
+    """zoo's own stdout stays its own (a pipe, --json), in train, score and sample alike."""
+    run, options = tmp_path / "run", dict(data_root=tiny_mnist_root, profile=smoke_profile(tmp_path))
+    trained = zoo("train", "toy_chatty", dataset="mnist", steps=2, batch_size=4, out=run, **options)
+    assert trained.exit_code == 0, trained.output
+    assert "chatty:" not in trained.stdout and "trained toy_chatty on" in trained.stdout
+    for said in ("building", "a step", "sampling"):
+        assert f"chatty: {said}" in trained.stderr
+    scored = zoo("score", run, "--json", work_dir=tmp_path / "work", **options)
+    assert scored.exit_code == 0 and json.loads(scored.stdout)["scores"] and "chatty: sampling" in scored.stderr
+    sampled = zoo("sample", run, "-o", tmp_path / "grid.png")
+    assert sampled.exit_code == 0 and "chatty:" not in sampled.stdout and "chatty: building" in sampled.stderr
+
+
+@pytest.mark.slow
+def test_what_a_plugin_prints_in_a_bench_cell_goes_to_stderr(chatty, tiny_mnist_root, tmp_path):
+    args = cli_args("bench", "toy_chatty", profile=smoke_profile(tmp_path), results=tmp_path, work_dir=tmp_path / "w")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(chatty), os.environ.get("PYTHONPATH")]))}
+    command = [str(Path(sys.executable).parent / "zoo"), *args, "--data-root", str(tiny_mnist_root)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "chatty:" not in done.stdout and "toy_chatty on mnist, seed 0: ok" in done.stdout
+    assert "chatty: a step" in done.stderr and "chatty: sampling" in done.stderr
 
 
 def test_a_real_ctrl_c_during_plugin_import_still_stops_zoo(install_plugin):

@@ -13,14 +13,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import click
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from click.testing import CliRunner
 
 from tests.browser import chromium, needs_chromium, probed
 from tests.helpers import read_png, zoo
 from zoo.bench import load_profile
+from zoo.cli import main
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator
 from zoo.report import HTML, MARKDOWN, PLOTS, write_report
@@ -291,6 +294,32 @@ def test_zoo_leaderboard_prints_provenance_and_warnings_and_rewrites_the_report(
     assert "WARNING: vanilla_gan collapsed" in printed.output and "budgets measured: steps: 100" in printed.output
     assert (results / MARKDOWN).exists() and (results / PLOTS / "mnist" / "toy-protocol-fid.png").exists()
     assert (results / HTML).exists()
+
+
+def test_zoo_leaderboard_shows_bold_as_a_terminal_does_and_the_files_keep_markdown(results):
+    args = ["leaderboard", "--profile", "toy", "--results", str(results.parent)]
+    piped = CliRunner().invoke(main, args)
+    assert piped.exit_code == 0, piped.output
+    assert "**" not in piped.stdout and "\x1b[" not in piped.stdout
+    header, *lines = piped.stdout.split("mnist — protocol")[1].splitlines()[1:5]
+    cgan = next(line for line in lines if line.lstrip().startswith("cgan"))
+    assert " 5.1 ± 0.1 " in cgan and len(cgan) == len(header), "the columns stay aligned"
+    on_terminal = CliRunner().invoke(main, args, color=True)
+    assert click.style("5.1 ± 0.1", bold=True) in on_terminal.stdout and "**" not in on_terminal.stdout
+    assert "**5.1 ± 0.1**" in (results / MARKDOWN).read_text()
+
+
+def test_zoo_leaderboard_json_is_one_document_with_each_table(results):
+    printed = zoo("leaderboard", "--json", profile="toy", results=results.parent)
+    assert printed.exit_code == 0, printed.output
+    found = json.loads(printed.stdout)
+    assert found["report"] == str(results / MARKDOWN) and found["profile"] == []
+    [board] = found["leaderboards"]
+    assert (board["dataset"], board["protocol"], board["protocol_id"]) == ("mnist", "toy-protocol", "p1")
+    rows = {row["model"]: row for row in board["rows"]}
+    assert list(rows)[:2] == ["real-data", "cgan"] and rows["cgan"]["FID"] == "5.1 ± 0.1"
+    assert board["best"] == {"FID": "cgan"} and board["warnings"][0].startswith("vanilla_gan collapsed")
+    assert board["budgets"].startswith("steps: 100")
 
 
 def test_zoo_report_writes_the_page_unless_told_not_to(results, tmp_path):

@@ -36,6 +36,9 @@ class FlakyTrainer(GANTrainer):
         if action == "crash":
             raise RuntimeError("kernel exploded")
         if action == "nan":
+            if "TOY_MARKER" in os.environ:  # one byte per step taken
+                with open(os.environ["TOY_MARKER"], "a") as marker:
+                    marker.write(".")
             return {"loss": float("nan")}
         if action == "hang":
             pathlib.Path(os.environ["TOY_MARKER"]).touch()
@@ -89,6 +92,14 @@ def test_a_run_that_stopped_before_its_first_checkpoint_can_be_started_again(zoo
     again = zoo(*TRAIN)
     assert again.exit_code == 0, again.output
     assert json.loads(Path("run/summary.json").read_text())["step"] == 3
+
+
+def test_a_nan_loss_stops_training_at_the_step_it_happens(zoo, flaky, monkeypatch, tmp_path):
+    monkeypatch.setenv("TOY_ACTION", "nan")
+    monkeypatch.setenv("TOY_MARKER", str(tmp_path / "steps-taken"))
+    long = [*TRAIN[:5], "40", *TRAIN[6:]]  # 40 steps: the loop logs (and used to look at losses) every 50
+    assert_error(zoo(*long), 1, "training diverged at step 1")
+    assert (tmp_path / "steps-taken").read_text() == ".", "no step after the first non-finite loss"
 
 
 def test_a_finished_run_is_still_not_overwritten(zoo, flaky):
@@ -188,6 +199,13 @@ def test_a_checkpoint_holding_code_is_refused_in_one_line_without_torchs_advice(
     assert not marker.exists()
 
 
+def test_a_checkpoint_of_random_bytes_is_reported_as_damaged_not_as_code(zoo, finished_run):
+    (finished_run / "checkpoint.pt").write_bytes(os.urandom(4096))
+    result = zoo(*RESUME)
+    assert_error(result, 1, "cannot read checkpoint", "not a zoo checkpoint, or damaged", "train afresh")
+    assert "refused" not in result.stderr and "run code" not in result.stderr
+
+
 def test_a_truncated_checkpoint_is_a_one_line_error(zoo, finished_run):
     path = finished_run / "checkpoint.pt"
     path.write_bytes(path.read_bytes()[:300])
@@ -231,10 +249,20 @@ def test_an_out_of_range_seed_is_a_usage_error(zoo, finished_run, command, seed)
         (["sample", "."], 1, "is not a zoo run folder"),
         (["sample", "missing-folder"], 2, "does not exist"),
         (["bench", "vae", "--profile", "nope"], 2, "unknown profile 'nope'"),
+        (["bench"], 2, "name the models to bench, or pass --all"),
+        (["bench", "vae", "--cell-timeout", "nan"], 2, "Invalid value for '--cell-timeout': nan"),
+        (["bench", "vae", "--cell-timeout", "inf"], 2, "Invalid value for '--cell-timeout': inf"),
+        (["bench", "vae", "--cell-timeout", "-5"], 2, "Invalid value for '--cell-timeout'"),
+        (["train", "vae", "--dataset", "mnist", "--out", ""], 2, "Invalid value for '--out': an empty path"),
     ],
 )
 def test_exit_status_is_2_for_the_command_line_and_1_for_files_and_state(zoo, args, exit_code, fragment):
     assert_error(zoo(*args), exit_code, fragment)
+
+
+def test_an_empty_out_writes_nothing_in_the_working_directory(zoo, tmp_path):
+    assert zoo("train", "vae", "--dataset", "mnist", "--steps", 1, "--out", "").exit_code == 2
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_file_the_system_refuses_mid_command_is_a_one_line_error(zoo, finished_run, monkeypatch):

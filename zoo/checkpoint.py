@@ -20,6 +20,8 @@ from zoo.fileio import atomic_path
 from zoo.interfaces import Generator
 
 CHECKPOINT_FORMAT = 1
+_ZIP_MAGIC = b"PK\x03\x04"
+"""The first bytes of a zip archive's first entry: every file ``torch.save`` writes starts with them."""
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -33,22 +35,27 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
 
     Raises :class:`ZooError`, in one line, for a missing file, one holding objects ``weights_only`` refuses (it
     could run code when unpickled; torch's own message, which suggests ``weights_only=False``, is not passed on),
-    and a corrupt, truncated or foreign file.
+    and a corrupt, truncated or foreign file. A file that is not a zip archive (what ``torch.save`` writes) is
+    damaged, and reported so unread: ``weights_only`` would refuse random bytes as if they could run code.
     """
     way_out = "restore the checkpoint zoo wrote, or train afresh in another folder"
+    damaged = f"cannot read checkpoint {path}: not a zoo checkpoint, or damaged"
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        with open(path, "rb") as handle:
+            is_archive = handle.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
     except FileNotFoundError:
         raise ZooError(f"no checkpoint at {path}") from None
+    if not is_archive:
+        raise ZooError(f"{damaged} (not an archive torch.save wrote); {way_out}")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError:
         raise ZooError(
             f"refused checkpoint {path}: it holds objects other than tensors and plain containers, which zoo never "
             f"unpickles (they could run code); {way_out}"
         ) from None
     except Exception as error:  # noqa: BLE001 - corrupt, truncated or not a checkpoint at all
-        raise ZooError(
-            f"cannot read checkpoint {path} ({type(error).__name__}: corrupt or truncated); {way_out}"
-        ) from None
+        raise ZooError(f"{damaged} ({type(error).__name__}: corrupt or truncated); {way_out}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ZooError(f"{path} is not a zoo checkpoint (format {CHECKPOINT_FORMAT}); {way_out}")
     return state

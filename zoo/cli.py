@@ -8,6 +8,9 @@ does not exist or is not allowed (click's usage errors and :class:`zoo.errors.Us
 of the wrong type or out of range). Exit status 1: any other :class:`zoo.errors.ZooError` (a file, folder, run,
 dataset, plugin or training run that is not as it must be), a file the operating system refuses (``OSError``),
 and an interrupted command.
+
+For scripts and pipes, stdout holds only a command's own output: listings take ``--json`` (one JSON document),
+plugin code prints to stderr, and progress bars (on stderr) appear only on a terminal and not after ``zoo --quiet``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import errno
 import faulthandler
 import json
+import math
+import re
 import shlex
 import sys
 import traceback
@@ -87,14 +92,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 @click.group(cls=_ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="genzoo", prog_name="zoo")
-def main() -> None:
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bars (there are none anyway when stderr is not a terminal)."
+)
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """zoo: a plugin-based zoo of generative image models, with a benchmark harness.
 
     Models and datasets come from plugins (the built-ins are plugins too). Set
     ZOO_LOAD_PLUGINS=a,b to load only the named plugins, or to an empty string to load none.
     """
+    ctx.meta["zoo.quiet"] = quiet
     if sys.__stderr__ is not None and not faulthandler.is_enabled():
         faulthandler.enable(sys.__stderr__)  # a crash in C code (a plugin's, say) prints where it happened
+
+
+def _progress() -> bool:
+    """Whether to show progress bars: only on a terminal (logs and pipes get none), and not after ``zoo --quiet``."""
+    return _stderr_is_terminal() and not click.get_current_context().meta.get("zoo.quiet", False)
+
+
+def _stderr_is_terminal() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _note(line: str) -> None:
@@ -106,6 +126,36 @@ def _print_table(rows: list[dict[str, Any]], empty: str) -> None:
     import pandas as pd
 
     click.echo(pd.DataFrame(rows).to_string(index=False) if rows else empty)
+
+
+def _print_json(document: Any) -> None:
+    """One JSON document on stdout, for scripts (``--json``)."""
+    click.echo(json.dumps(document, indent=2))
+
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
+
+
+def _terminal_bold(text: str) -> str:
+    """Markdown's ``**bold**`` in ``text`` as a terminal's bold, in the same width (so that table columns stay
+    aligned): click drops the styling where stdout is not a terminal, leaving the plain value."""
+    return re.sub(r"\*\*(.+?)\*\*", lambda found: "    " + click.style(found[1], bold=True), text)
+
+
+class _OutputPath(click.Path):
+    """A path to write to: an empty one (``--out ""``) is a usage error, not the working directory."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; name a folder", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A time limit in seconds: a positive finite number (``nan`` and ``inf`` are no limit click would catch)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds; leave the option out for no limit")
+    return value
 
 
 _data_root_option = click.option(
@@ -161,7 +211,7 @@ _compile_option = click.option(
 )
 _work_dir_option = click.option(
     "--work-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_OutputPath(file_okay=False, path_type=Path),
     default=Path(".zoo-work"),
     show_default=True,
     help="Bench run folders and cached reference features, under WORK_DIR/PROFILE (not for git).",
@@ -197,33 +247,51 @@ _device_option = click.option(
 
 
 @main.command()
-def models() -> None:
+@_json_option
+def models(as_json: bool) -> None:
     """List the registered models."""
     from zoo.plugins import load_registry
 
     registry = load_registry()
-    rows = []
+    records = []
     for name in registry.models:
         try:
             spec, plugin = registry.models[name], registry.models.plugin(name)
         except ZooError as error:  # a name clash: show it, not hide it
-            rows.append({"name": name, "family": "?", "conditional": "?", "plugin": "CLASH", "paper": str(error)})
+            unknown = dict.fromkeys(("family", "conditional", "plugin", "version", "paper"))
+            records.append({"name": name, **unknown, "error": str(error)})
             continue
-        rows.append(
+        records.append(
             {
                 "name": name,
                 "family": spec.family,
-                "conditional": "yes" if spec.conditional else "no",
-                "plugin": f"{plugin.distribution} {plugin.version}",
+                "conditional": spec.conditional,
+                "plugin": plugin.distribution,
+                "version": plugin.version,
                 "paper": spec.paper,
+                "error": None,
             }
         )
+    if as_json:
+        _print_json(records)
+        return
+    rows = [
+        {
+            "name": r["name"],
+            "family": r["family"] or "?",
+            "conditional": {True: "yes", False: "no"}.get(r["conditional"], "?"),
+            "plugin": "CLASH" if r["error"] else f"{r['plugin']} {r['version']}",
+            "paper": r["error"] or r["paper"],
+        }
+        for r in records
+    ]
     _print_table(rows, "no models registered (is a plugin installed? see `zoo plugins`)")
 
 
 @main.command()
 @_data_root_option
-def datasets(data_root: Path | None) -> None:
+@_json_option
+def datasets(data_root: Path | None, as_json: bool) -> None:
     """List the registered datasets and where their files are looked for.
 
     Any folder of images is a dataset too, with no plugin: --dataset folder:PATH (class sub-folders give labels,
@@ -236,9 +304,12 @@ def datasets(data_root: Path | None) -> None:
     rows = []
     for name in registry.datasets:
         spec, plugin = registry.datasets[name], registry.datasets.plugin(name)
-        shape = "x".join(str(d) for d in spec.image_shape)
+        shape = list(spec.image_shape)
         rows.append({"name": name, "shape": shape, "classes": spec.num_classes, "plugin": plugin.distribution})
-    _print_table(rows, "no datasets registered")
+    if as_json:
+        _print_json({"data_root": str(resolve_data_root(data_root)), "datasets": rows})
+        return
+    _print_table([{**row, "shape": "x".join(map(str, row["shape"]))} for row in rows], "no datasets registered")
     click.echo(f"\ndata root: {resolve_data_root(data_root)} (set with --data-root or ZOO_DATA_ROOT)")
     click.echo("image folders: --dataset folder:PATH --size N (no plugin needed; see `zoo train --help`)")
 
@@ -366,7 +437,7 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @_seed_option("Seed of the weights and the batch order")
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED]."
+    "--out", type=_OutputPath(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED]."
 )
 @click.option(
     "--hparam", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (value parsed as JSON); repeatable."
@@ -436,7 +507,7 @@ def train(
     from zoo.training import Interrupted
 
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
-    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root, progress=_progress())
     out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
     config = RunConfig(
         model=model,
@@ -460,7 +531,7 @@ def train(
         else:
             evaluation = Evaluation(refs, eval_at, work_dir / chosen.name / "reference-cache")
     run = Run(registry, config, out, device=resolve_device(device), data_root=data_root, download=download,
-              evaluation=evaluation)  # fmt: skip
+              evaluation=evaluation, progress=_progress())  # fmt: skip
     try:
         result = run.execute(resume=resume, checkpoint_every=checkpoint_every)
     except Interrupted as stop:
@@ -575,7 +646,7 @@ def score(
         generator, config = load_run(source, device=device)
         dataset = dataset or config["dataset"]
     folders = FolderOptions(size or chosen.image_size, test_fraction, on_error)
-    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root, progress=_progress())
     spec = registry.datasets[dataset]
     refs = references(registry, chosen, dataset, data_root=data_root, only=protocols or None, echo=_note)
     samples = generator_samples(generator) if is_run else folder_samples(source, spec.image_shape, data_root=data_root)
@@ -598,7 +669,7 @@ def score(
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=_OutputPath(file_okay=False, path_type=Path))
 @click.option(
     "--results",
     "results_csv",
@@ -634,7 +705,7 @@ def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
 @click.option("--force", is_flag=True, help="Redo cells that are already finished.")
 @click.option(
     "--results",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_OutputPath(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
     help="Results root; tables go to RESULTS/PROFILE.",
@@ -659,6 +730,7 @@ def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
 @click.option(
     "--cell-timeout",
     type=click.FloatRange(min=0, min_open=True),
+    callback=_finite_seconds,
     help="Seconds a cell may run before it is ended and recorded as timed out [default: the profile's "
     "cell_timeout, else none].",
 )
@@ -707,6 +779,8 @@ def bench(
     """
     if all_models and models:
         raise click.UsageError("name models or pass --all, not both")
+    if not all_models and not models:
+        raise click.UsageError("name the models to bench, or pass --all (`zoo models` lists them)")
     if address and executor != "ray":
         raise click.UsageError("--address is for --executor ray")
     from zoo.bench import BenchOptions, load_profile, run_bench
@@ -715,7 +789,10 @@ def bench(
 
     chosen = load_profile(profile)
     folders = FolderOptions(size or chosen.image_size, test_fraction, on_error)
-    registry, names = with_datasets(load_registry(), datasets or chosen.datasets, folders, data_root=data_root)
+    progress = _progress()
+    registry, names = with_datasets(
+        load_registry(), datasets or chosen.datasets, folders, data_root=data_root, progress=progress
+    )
     try:
         report = run_bench(
             registry,
@@ -739,6 +816,7 @@ def bench(
                 compile=compile_,
             ),
             load_plugins=plugin_selection(),
+            progress=progress,
         )
     except KeyboardInterrupt:
         raise click.ClickException(
@@ -749,7 +827,7 @@ def bench(
 
 _profile_option = click.option("--profile", default="cpu", show_default=True, help="Whose results: RESULTS/PROFILE.")
 _results_option = click.option(
-    "--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True
+    "--results", type=_OutputPath(file_okay=False, path_type=Path), default=Path("results"), show_default=True
 )
 
 
@@ -758,13 +836,22 @@ _results_option = click.option(
 @_results_option
 @click.option("--dataset", help="Only this dataset.")
 @click.option("--metric", type=click.Choice(list(LOWER_IS_BETTER)), help="Rank by this metric (default: FID).")
-def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None) -> None:
+@_json_option
+def leaderboard(profile: str, results: Path, dataset: str | None, metric: str | None, as_json: bool) -> None:
     """Print the leaderboards stored in RESULTS/PROFILE (one per dataset and evaluation protocol), and rewrite
-    the folder's report: leaderboard.md, its plots and leaderboard.html."""
-    from zoo.report import leaderboard_text, write_report
+    the folder's report: leaderboard.md, its plots and leaderboard.html.
 
-    click.echo(leaderboard_text(results / profile, dataset=dataset, metric=metric))
-    click.echo(f"\nreport: {write_report(results / profile)}")
+    A column's clear best is bold on a terminal (and in leaderboard.md); --json gives each table's rows as
+    printed, its best model per column, warnings and measured budgets."""
+    from zoo.report import leaderboard_data, leaderboard_text, write_report
+
+    folder = results / profile
+    if as_json:
+        data = leaderboard_data(folder, dataset=dataset, metric=metric)
+        _print_json({**data, "report": str(write_report(folder))})
+        return
+    click.echo(_terminal_bold(leaderboard_text(folder, dataset=dataset, metric=metric)))
+    click.echo(f"\nreport: {write_report(folder)}")
 
 
 @main.command()
@@ -831,8 +918,9 @@ def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None
 
 
 @main.group(invoke_without_command=True)
+@_json_option
 @click.pass_context
-def profiles(ctx: click.Context) -> None:
+def profiles(ctx: click.Context, as_json: bool) -> None:
     """List the built-in bench profiles. A profile of your own is any .toml file (bench --profile ./mine.toml);
     docs/profiles.md describes every key."""
     if ctx.invoked_subcommand:
@@ -844,6 +932,9 @@ def profiles(ctx: click.Context) -> None:
         {"name": path.stem, "description": load_profile(path).description, "file": str(path)}
         for path in builtin_profiles()
     ]
+    if as_json:
+        _print_json(rows)
+        return
     _print_table(rows, "no built-in profiles: is zoo installed with its package data?")
 
 
@@ -866,7 +957,8 @@ def extractor() -> None:
 
 
 @extractor.command("list")
-def extractor_list() -> None:
+@_json_option
+def extractor_list(as_json: bool) -> None:
     """List the feature extractors protocols can name: zoo's own and those plugins register."""
     from zoo.plugins import load_registry
 
@@ -874,14 +966,18 @@ def extractor_list() -> None:
     rows = [
         {
             "name": name,
-            "feature layer": spec.feature_layer,
-            "logits layer": spec.logits_layer or "-",
+            "feature_layer": spec.feature_layer,
+            "logits_layer": spec.logits_layer,
             "plugin": registry.extractors.plugin(name).distribution,
             "description": spec.description,
         }
         for name, spec in ((n, registry.extractors[n]) for n in registry.extractors)
     ]
-    _print_table(rows, "no extractors")
+    if as_json:
+        _print_json(rows)
+        return
+    shown = [{**row, "logits_layer": row["logits_layer"] or "-"} for row in rows]
+    _print_table([{key.replace("_", " "): value for key, value in row.items()} for row in shown], "no extractors")
 
 
 @extractor.command("train")
@@ -897,7 +993,7 @@ def extractor_list() -> None:
 @_seed_option("Seed of the weights and the batch order")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_OutputPath(file_okay=False, path_type=Path),
     help="Folder for DATASET-ARCH.safetensors and its .json card [default: ~/.cache/zoo/extractors, where profiles "
     "find a classifier by name].",
 )
@@ -937,7 +1033,7 @@ def extractor_train(
     from zoo.plugins import load_registry
 
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
-    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root)
+    registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root, progress=_progress())
     path, test_accuracy = train_for_dataset(
         registry.datasets[dataset],
         out or user_extractor_dir(),
@@ -949,6 +1045,7 @@ def extractor_train(
         data_root=data_root,
         min_accuracy=min_accuracy,
         force=force,
+        progress=_progress(),
     )
     click.echo(
         f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} "

@@ -232,6 +232,13 @@ def _collect(
     return table
 
 
+def prints_to_stderr() -> contextlib.AbstractContextManager:
+    """A context in which ``print()`` (whatever is written to ``sys.stdout``) goes to stderr. zoo runs a plugin's
+    code in it (its factory, ``train_step``, sampling), so that a command's stdout holds only the command's own
+    output: a table, ``--json``, lines a script reads."""
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 def _validate_model(spec: ModelSpec) -> None:
     _validate_name(spec.name)
     if spec.name in RESERVED_MODEL_NAMES:

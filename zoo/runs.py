@@ -46,7 +46,7 @@ from zoo.fileio import read_json, writable_dir, write_json
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator, ModelSpec, Trainer
 from zoo.options import GRID_SIZE
-from zoo.plugins import Registry, load_registry
+from zoo.plugins import Registry, load_registry, prints_to_stderr
 from zoo.provenance import provenance
 from zoo.scoring import Reference, generator_samples, score
 from zoo.training import TrainResult, train
@@ -113,7 +113,8 @@ def sample_images(
         n = len(labels)
     rng = torch.Generator(device=generator.device).manual_seed(seed)
     try:
-        images = generator.sample(n, generator=rng, labels=labels)
+        with prints_to_stderr():
+            images = generator.sample(n, generator=rng, labels=labels)
     except ValueError as error:
         raise UsageError(str(error)) from None
     return images, per_class
@@ -206,7 +207,12 @@ class Run:
         it, a folder holding training state (a checkpoint or generator weights) is refused, unless ``replace``
         (the bench's own work folder), which deletes that state first. Raises :class:`~zoo.errors.Diverged`,
         :class:`~zoo.training.Interrupted` and :class:`~zoo.errors.PluginError` as :func:`zoo.training.train` does.
+        What the plugin's code prints meanwhile goes to stderr (:func:`zoo.plugins.prints_to_stderr`).
         """
+        with prints_to_stderr():
+            return self._execute(resume, replace, checkpoint_every)
+
+    def _execute(self, resume: bool, replace: bool, checkpoint_every: int) -> TrainResult:
         config, out = self.config, self.out_dir
         if resume:
             _check_resumable(config, out)
@@ -329,10 +335,10 @@ def load_run(run_dir: str | Path, *, device: str = "auto", registry: Registry | 
             f"model {config['model']!r} of run {run_dir} is not installed; it came from {made_by}: install that "
             "distribution to load the run"
         ) from None
+    shape, classes, hparams = config["image_shape"], config["num_classes"], config["hparams"]
     try:
-        trainer = create_trainer(
-            spec, config["image_shape"], config["num_classes"], hparams=config["hparams"], device=resolve_device(device)
-        )
+        with prints_to_stderr():
+            trainer = create_trainer(spec, shape, classes, hparams=hparams, device=resolve_device(device))
     except UsageError as error:  # hyperparameters the model (as installed now) does not take
         raise ZooError(f"{run_dir / 'config.json'} does not fit {spec.name!r} as installed: {error}") from None
     load_generator(weights_file(run_dir), trainer.generator)

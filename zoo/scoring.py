@@ -19,7 +19,7 @@ from zoo.data.folder import default_cache_dir, load_image_folder
 from zoo.errors import UsageError, ZooError
 from zoo.interfaces import ExtractorSpec, Generator
 from zoo.metrics import MetricValue, Protocol, Samples, evaluate, generate_samples
-from zoo.plugins import Registry
+from zoo.plugins import Registry, prints_to_stderr
 
 if TYPE_CHECKING:  # the bench package imports this module's users
     from zoo.bench.profiles import Profile
@@ -138,9 +138,15 @@ def sample_batch(device: torch.device) -> int:
 
 
 def generator_samples(generator: Generator) -> Callable[[Protocol], Samples]:
-    """The samples a protocol scores of ``generator``, drawn as every run's evaluation draws them."""
+    """The samples a protocol scores of ``generator``, drawn as every run's evaluation draws them (what the
+    generator prints goes to stderr)."""
     batch = sample_batch(generator.device)
-    return lambda protocol: generate_samples(generator, protocol, batch_size=batch)
+
+    def samples(protocol: Protocol) -> Samples:
+        with prints_to_stderr():
+            return generate_samples(generator, protocol, batch_size=batch)
+
+    return samples
 
 
 def folder_samples(folder: Path, image_shape: tuple[int, int, int], *, data_root: Path | None) -> Callable[

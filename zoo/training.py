@@ -5,7 +5,9 @@ on one batch (for GANs: one generator update), so ``steps * batch_size`` images 
 
 Losses are read to the host only at the steps that need them (every ``log_every`` steps, before a checkpoint or
 an evaluation, at the end), in one transfer, so a CUDA step never waits for the device; every step's losses are
-still checked, and :class:`~zoo.errors.Diverged` names the first step whose losses were not finite.
+still checked, and :class:`~zoo.errors.Diverged` names the first step whose losses were not finite. On a CPU, where
+a read costs nothing, they are read at every step (:data:`READ_EVERY_STEP`), so training stops at the step that
+diverged.
 
 Two opt-ins for accelerators: ``precision="bf16"`` runs each ``train_step`` under ``torch.autocast`` with bfloat16.
 Weights and optimiser state stay float32, and bfloat16 has float32's range, so no loss scaling is needed. A step
@@ -48,6 +50,10 @@ from zoo.data import InMemoryDataset
 from zoo.errors import Diverged, PluginError, ZooError, describe
 from zoo.interfaces import Trainer
 from zoo.options import PRECISIONS
+
+READ_EVERY_STEP = frozenset({"cpu"})
+"""Device types whose losses are read at every step: no device runs ahead of Python there, so reading them costs
+nothing, and a non-finite loss stops training at its own step."""
 
 
 @dataclass
@@ -137,6 +143,7 @@ def train(
             saved_step = step
 
     start_step, train_seconds, pending = step, 0.0, []
+    read_every_step = data.device.type in READ_EVERY_STEP
 
     def settle() -> dict[str, float]:
         """Read the pending steps' losses to the host; raise Diverged at the first non-finite step."""
@@ -165,7 +172,7 @@ def train(
                 evaluating = step in evaluate_at and on_evaluate is not None
                 checkpointing = step % checkpoint_every == 0 or step == steps or interrupts.requested
                 logging = step % log_every == 0 or step == steps
-                if logging or evaluating or checkpointing:
+                if logging or evaluating or checkpointing or read_every_step:
                     last = settle()  # the read waits for the device, so the timing below includes its work
                 train_seconds += time.perf_counter() - started
                 if logging:

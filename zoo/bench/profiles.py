@@ -77,7 +77,7 @@ class Profile:
     train_limit: PositiveInt | None = None
     image_size: PositiveInt = DEFAULT_SIZE
     label_free_fallback: bool = True
-    cell_timeout: PositiveFloat | None = None
+    cell_timeout: Annotated[PositiveFloat, Field(allow_inf_nan=False)] | None = None
     protocols: Annotated[tuple[ProtocolSettings, ...], Field(min_length=1)]
 
     def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path | None:

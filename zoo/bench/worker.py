@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import warnings
 from dataclasses import asdict
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from zoo import scoring
 from zoo.bench.jobs import Job, Outcome
@@ -262,9 +264,14 @@ def process_main(conn: Connection, job: Job) -> None:
     group (a Ctrl-C in the terminal reaches the driver only, which ends its workers itself) and, on Linux, asks the
     kernel to kill it when its parent dies, so a driver killed with kill -9 leaves no orphan training on (its
     parent, the driver or the driver's fork server, ends with the driver).
+
+    Its progress bars lock with a thread lock only: tqdm's default lock includes a multiprocessing one, which in a
+    process the fork server started is a named semaphore, and a worker killed (at Ctrl-C, at its time limit) would
+    leave it to multiprocessing's resource tracker, which warns of it after zoo's last line.
     """
     os.setpgid(0, 0)
     _die_with_parent()
+    tqdm.set_lock(threading.RLock())
     if job.origin is not None:
         sys.path[:] = job.origin.sys_path
         importlib.invalidate_caches()

@@ -5,9 +5,10 @@ TF-GAN does for MNIST). Weights are saved as safetensors with a JSON sidecar (:c
 records the file's SHA-256; loading refuses a file whose digest differs, and never unpickles anything.
 
 Training one (:func:`train_for_dataset`, ``zoo extractor train``) never replaces an existing classifier unless
-asked (``force``), never saves one below :data:`DEFAULT_MIN_ACCURACY` unless asked, and writes to the user's
-cache (:func:`user_extractor_dir`) unless told where: an installed zoo's package folder is not the user's to
-write. Protocols record the weights' SHA-256, so a replaced classifier scores under a new protocol id.
+asked (``force``), never saves one below :data:`DEFAULT_MIN_ACCURACY` unless asked, writes to the user's cache
+(:func:`user_extractor_dir`) unless told where, and never into the zoo package itself: its classifiers are zoo's
+own, so that a built-in name always means the same weights. Protocols record the weights' SHA-256, so a replaced
+classifier scores under a new protocol id.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from zoo.fileio import atomic_path, read_json, writable_dir, write_json
 from zoo.imaging import to_unit_range
 from zoo.interfaces import DatasetSpec, ImageShape
 from zoo.options import DEFAULT_MIN_ACCURACY
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The installed zoo package: its classifiers (``zoo/extractors``) are zoo's own, never replaced."""
 
 
 def user_extractor_dir() -> Path:
@@ -218,10 +222,17 @@ def train_for_dataset(
     """Train a classifier on ``spec``'s train split, test it on its test split, and save it to ``out_dir``
     (created if needed) as :func:`classifier_path`.
 
-    Raises :class:`ZooError`, before training, when that classifier exists and ``force`` is false, or when
-    ``out_dir`` cannot be written; after training, nothing saved, when its test accuracy is below ``min_accuracy``
-    (a fraction). Returns the weights path and the test accuracy.
+    Raises :class:`ZooError`, before training, when ``out_dir`` is inside the installed zoo package
+    (:data:`PACKAGE_DIR`, however the path is spelled: links and relative parts are resolved), when that classifier
+    exists and ``force`` is false, or when ``out_dir`` cannot be written; after training, nothing saved, when its
+    test accuracy is below ``min_accuracy`` (a fraction). Returns the weights path and the test accuracy.
     """
+    target = Path(out_dir).expanduser().resolve()
+    if target == PACKAGE_DIR or PACKAGE_DIR in target.parents:
+        raise ZooError(
+            f"{out_dir} is inside the installed zoo package ({PACKAGE_DIR}), whose classifiers are zoo's own and are "
+            f"never replaced; choose another --out (the default is {user_extractor_dir()})"
+        )
     if spec.num_classes < 2:
         raise ZooError(
             f"dataset {spec.name!r} has no classes to train a domain classifier on; nothing to train: zoo bench "

@@ -2,7 +2,9 @@
 
 Generation leaves every global random state as it found it (:func:`~zoo.metrics.randomness.preserved_random_state`),
 draws conditional models' labels with the reference set's class frequencies (:data:`~zoo.metrics.protocol.LABEL_RULE`)
-and measures how much of the generator's output leaves ``[-1, 1]`` before clipping it to uint8 for scoring.
+and measures how much of the generator's output leaves ``[-1, 1]`` before clipping it to uint8 for scoring. Output
+that is not floating point (uint8 pixel values, say) or not finite (NaN, Inf) is refused, never scored: clipped
+to uint8 it would be a plausible-looking image (NaN becomes 0, black) and earn a number.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from zoo.errors import PluginError
 from zoo.imaging import to_uint8
 from zoo.interfaces import Generator
 from zoo.metrics.protocol import Protocol
@@ -27,7 +30,7 @@ class Samples:
 
     ``images``: uint8 ``[N, C, H, W]``. ``labels``: int64 ``[N]``, the labels a conditional generator drew them for
     (None otherwise, e.g. for real images). ``out_of_range``: the share (in ``[0, 1]``) of the generator's output
-    values outside ``[-1, 1]`` or not finite, before clipping; None for images that were never floats.
+    values outside ``[-1, 1]``, before clipping; None for images that were never floats.
     """
 
     images: torch.Tensor
@@ -53,6 +56,7 @@ def generate_samples(generator: Generator, protocol: Protocol, batch_size: int =
     Drawn in batches of ``batch_size`` from one ``torch.Generator`` on the generator's device seeded with
     ``protocol.settings.seed``: a conditional generator's labels first (:func:`evaluation_labels` with the
     protocol's reference class counts), then the latent codes. Every global random state is left as it was.
+    Raises :class:`~zoo.errors.PluginError` when a batch is not floating point or holds a NaN or an infinity.
     """
     n, seed = protocol.settings.num_generated, protocol.settings.seed
     with preserved_random_state():
@@ -70,7 +74,21 @@ def generate_samples(generator: Generator, protocol: Protocol, batch_size: int =
         for start in range(0, n, batch_size):
             batch_labels = None if labels is None else labels[start : start + batch_size]
             images = generator.sample(min(batch_size, n - start), generator=rng, labels=batch_labels)
+            _check_scorable(images)
             outside += int((~((images >= -1.0) & (images <= 1.0))).sum())
             chunks.append(to_uint8(images).cpu())
     images = torch.cat(chunks)
     return Samples(images, None if labels is None else labels.cpu(), outside / images.numel())
+
+
+def _check_scorable(images: torch.Tensor) -> None:
+    """Refuse a batch of generator output that is not floating point or not finite, in one line."""
+    contract = "a generator's samples must be finite floats in [-1, 1] (`zoo plugins check MODEL` tests them)"
+    if not images.is_floating_point():
+        raise PluginError(f"the generator returned {images.dtype} samples, not floats; {contract}")
+    bad = int((~torch.isfinite(images)).sum())
+    if bad:
+        raise PluginError(
+            f"the generator returned NaN or infinite values ({bad} of {images.numel()} in {len(images)} samples); "
+            f"{contract}"
+        )

@@ -309,23 +309,85 @@ def write_page(report: Report, path: Path) -> Path:
 
 
 def leaderboard_text(results_dir: Path, *, dataset: str | None = None, metric: str | None = None) -> str:
-    """Every leaderboard in ``results_dir`` (or ``dataset``'s) as plain text, ranked by ``metric``, each with
-    its warnings and measured budgets, after the profile's budget rule."""
+    """Every leaderboard in ``results_dir`` (or ``dataset``'s) as text, ranked by ``metric``, each with its
+    warnings and measured budgets, after the profile's budget rule. A column's clear best is ``**bold**``, as in
+    ``leaderboard.md``."""
+    profile, boards = _printed_boards(results_dir, dataset, metric)
+    blocks = ["\n".join(profile)]
+    for board in boards:
+        lines = [
+            f"{board.dataset} — protocol {board.protocol} ({board.protocol_id})",
+            board.table.to_string(index=False),
+        ]
+        lines += [f"WARNING: {s}" for s in board.warnings]
+        lines += [f"budgets measured: {board.budgets}"] if board.budgets else []
+        blocks.append("\n".join(lines))
+    return "\n\n".join(block for block in blocks if block)
+
+
+def leaderboard_data(results_dir: Path, *, dataset: str | None = None, metric: str | None = None) -> dict[str, Any]:
+    """What :func:`leaderboard_text` prints, as JSON-ready data: ``profile`` (the lines on the profile's description
+    and budget rule) and ``leaderboards``, one per dataset and protocol, each with ``dataset``, ``protocol``,
+    ``protocol_id``, ``rows`` (the ranked table's rows, column -> text as printed, without bold), ``best`` (column
+    -> the model clearly best in it: the bold of ``leaderboard.md``), ``warnings`` and ``budgets``."""
+    profile, boards = _printed_boards(results_dir, dataset, metric)
+    found = []
+    for board in boards:
+        plain = board.table.map(_unbold)
+        bold = board.table != plain
+        found.append(
+            {
+                "dataset": board.dataset,
+                "protocol": board.protocol,
+                "protocol_id": board.protocol_id,
+                "rows": plain.to_dict("records"),
+                "best": {column: board.table["model"][bold[column]].iloc[0] for column in bold if bold[column].any()},
+                "warnings": board.warnings,
+                "budgets": board.budgets,
+            }
+        )
+    return {"profile": profile, "leaderboards": found}
+
+
+def _unbold(cell: str) -> str:
+    """A table cell without the ``**`` that marks a column's best (:data:`~zoo.report.leaderboard.BOLD_RULE`)."""
+    return cell[2:-2] if len(cell) > 4 and cell[:2] == cell[-2:] == "**" else cell
+
+
+@dataclass(frozen=True)
+class _PrintedBoard:
+    """One leaderboard as ``zoo leaderboard`` prints it: the ranked table (text cells, the best ``**bold**``)."""
+
+    dataset: str
+    protocol: str
+    protocol_id: str
+    table: pd.DataFrame
+    warnings: list[str]
+    budgets: str
+
+
+def _printed_boards(
+    results_dir: Path, dataset: str | None, metric: str | None
+) -> tuple[list[str], list[_PrintedBoard]]:
+    """The profile's lines and every leaderboard of ``results_dir`` (or ``dataset``'s), ranked by ``metric``."""
     frame = ResultStore(results_dir).rows()
     if dataset:
         frame = frame[frame["dataset"] == dataset]
     if frame.empty:
         raise ZooError(f"no results in {results_dir}" + (f" for dataset {dataset!r}" if dataset else ""))
     invocations = read_invocations(results_dir)
-    blocks = ["\n".join(_profile_lines(invocations))]
-    for name, protocol_id, protocol in sections(frame, _profile_datasets(invocations)):
-        table = leaderboard(frame, dataset=name, protocol_id=protocol_id, metric=metric)
-        lines = [f"{name} — protocol {protocol} ({protocol_id})", table.to_string(index=False)]
-        lines += [f"WARNING: {s}" for s in warnings_of(frame, dataset=name, protocol_id=protocol_id)]
-        budget = budget_summary(frame, dataset=name, protocol_id=protocol_id)
-        lines += [f"budgets measured: {budget}"] if budget else []
-        blocks.append("\n".join(lines))
-    return "\n\n".join(block for block in blocks if block)
+    boards = [
+        _PrintedBoard(
+            name,
+            protocol,
+            protocol_id,
+            leaderboard(frame, dataset=name, protocol_id=protocol_id, metric=metric),
+            warnings_of(frame, dataset=name, protocol_id=protocol_id),
+            budget_summary(frame, dataset=name, protocol_id=protocol_id),
+        )
+        for name, protocol_id, protocol in sections(frame, _profile_datasets(invocations))
+    ]
+    return _profile_lines(invocations), boards
 
 
 def _relative(path: Path, root: Path) -> str:
