@@ -38,7 +38,7 @@ from zoo import create_trainer
 from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
 from zoo.plugins import Registry, load_registry
-from zoo.training import compile_networks, step_precision, train
+from zoo.training import batches_per_step, compile_networks, step_precision, train
 
 BATCH = 64
 
@@ -53,7 +53,7 @@ def trainer_for(registry: Registry, model: str, data: InMemoryDataset, mode: str
     sampler = torch.Generator(device=data.device).manual_seed(1)
     for _ in range(warmup):
         with step_precision(mode.split("+")[0], data.device):
-            trainer.train_step(data.sample(BATCH, sampler))
+            trainer.train_step(data.sample(BATCH * batches_per_step(trainer), sampler))
     return trainer
 
 
@@ -63,26 +63,29 @@ def synchronize(device: torch.device) -> None:
 
 
 def zoo_rate(trainer, data: InMemoryDataset, steps: int, precision: str, folder: Path) -> float:
-    """img/s of ``steps`` steps through zoo's loop, wall time including its reads and final checkpoint."""
+    """img/s (images seen, as the loop counts them) of ``steps`` steps through zoo's loop, wall time including its
+    reads and final checkpoint."""
     synchronize(data.device)
     started = time.perf_counter()
     options = dict(steps=steps, batch_size=BATCH, seed=0, checkpoint_path=folder / "ckpt.pt", progress=False)
-    train(trainer, data, precision=precision, **options)
+    result = train(trainer, data, precision=precision, **options)
     synchronize(data.device)
-    return steps * BATCH / (time.perf_counter() - started)
+    return result.images_seen / (time.perf_counter() - started)
 
 
 def bare_rate(trainer, data: InMemoryDataset, steps: int, precision: str) -> float:
-    """img/s of ``steps`` calls of ``train_step`` on the same kind of batches, and nothing else."""
+    """img/s of ``steps`` calls of ``train_step`` on the same kind of batches (``batches_per_step`` of them per
+    step), and nothing else."""
     sampler = torch.Generator(device=data.device).manual_seed(0)
     context = step_precision(precision, data.device)
+    images = BATCH * batches_per_step(trainer)
     synchronize(data.device)
     started = time.perf_counter()
     for _ in range(steps):
         with context:
-            trainer.train_step(data.sample(BATCH, sampler))
+            trainer.train_step(data.sample(images, sampler))
     synchronize(data.device)
-    return steps * BATCH / (time.perf_counter() - started)
+    return steps * images / (time.perf_counter() - started)
 
 
 def loop_table(registry: Registry, data: InMemoryDataset, args: argparse.Namespace) -> None:

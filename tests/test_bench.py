@@ -135,11 +135,11 @@ DIVERGING = """
         def train_step(self, batch):
             losses = super().train_step(batch)
             self.calls = getattr(self, "calls", 0) + 1
-            return {**losses, "loss_g": float("nan")} if self.calls >= 2 else losses
+            return {**losses, "loss_g": float("nan")} if self.calls >= 4 else losses
 
     def build_diverging(image_shape, num_classes, *, latent_dim: int = 8, lr: float = 1e-3):
         toy = build(image_shape, num_classes, latent_dim=latent_dim, lr=lr)
-        return Diverging(toy.generator, toy.discriminator, lr=1e-3, betas=(0.5, 0.999))
+        return Diverging(toy.generator, toy.discriminator, lr=1e-3, betas=(0.5, 0.999), n_critic=2)
 
     @hookimpl
     def register_models(register):
@@ -154,14 +154,16 @@ def test_a_diverging_model_is_recorded_and_the_bench_goes_on(bench_dir, tiny_mni
     profile = write_profile(bench_dir, "diverge", seeds="[0]")
     result = bench(profile, tmp_path, tiny_mnist_root, "toy_nan", "vae")
     assert result.exit_code == 0, result.output
-    assert "toy_nan on mnist, seed 0: diverged at step 2" in result.output
+    assert "toy_nan on mnist, seed 0: diverged at step 4" in result.output
     assert "vae on mnist, seed 0: ok" in result.output
     rows = ResultStore(tmp_path / "diverge").rows()
     diverged = rows[rows["status"] == "diverged"]
-    assert diverged[["model", "step"]].values.tolist() == [["toy_nan", 2]]
+    assert diverged[["model", "step", "images_seen"]].values.tolist() == [["toy_nan", 4, 4 * 2 * 8]], "2 batches a step"
+    scored = rows[(rows["model"] == "toy_nan") & (rows["status"] == "ok")]
+    assert set(scored["step"]) == {3} and set(scored["images_seen"]) == {3 * 2 * 8}, "scored at step 3, before"
     assert diverged["plugin"].tolist() == ["zoo-nan"]
     report = (tmp_path / "diverge" / "leaderboard.md").read_text()
-    assert "| 0 of 1 (1 diverged, at step 2)" in report and "toy_nan on mnist, seed 0: at step 2" in report
+    assert "| 0 of 1 (1 diverged, at step 4)" in report and "toy_nan on mnist, seed 0: at step 4" in report
 
 
 def test_leaderboard_refuses_to_mix_protocols():

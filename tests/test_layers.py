@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from zoo.factory import create_trainer
-from zoo.layers import DCGANDiscriminator, DCGANGenerator, conv_features, stride2_layers
+from zoo.layers import DCGANDiscriminator, DCGANGenerator, conv_features, spectral_norm, stride2_layers
 
 
 def stride2(module: nn.Module) -> list[nn.Module]:
@@ -58,3 +58,19 @@ def test_sizes_the_stacks_cannot_halve_are_refused():
         conv_features((1, 30, 30), 4)
     with pytest.raises(ValueError, match="multiples of 16"):
         conv_features((3, 72, 72), 4)
+
+
+def test_spectral_norm_bounds_every_linear_and_conv_layer_by_one():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ConvTranspose2d(4, 3, 4), nn.Flatten(), nn.LazyLinear(5), nn.ReLU())
+    net(torch.zeros(1, 2, 8, 8))  # materialise the lazy layer
+    assert spectral_norm(net) is net
+    normalised = [m for m in net if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    assert all(nn.utils.parametrize.is_parametrized(m, "weight") for m in normalised)
+    for _ in range(50):  # one power iteration per training-mode forward pass
+        net(torch.randn(2, 2, 8, 8))
+    net.eval()
+    for layer, outputs in zip(normalised, (0, 1, 0), strict=True):  # a transposed conv's outputs are dim 1
+        matrix = layer.weight.detach().movedim(outputs, 0).flatten(1)
+        assert torch.linalg.matrix_norm(matrix, ord=2).item() == pytest.approx(1.0, abs=1e-3)
+    assert "3.parametrizations.weight.original" in net.state_dict()

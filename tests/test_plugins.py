@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import subprocess
 import sys
+import textwrap
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import safetensors.torch
+import torch
 from click.testing import CliRunner
 
 from tests.helpers import toy_plugin_source
+from zoo import Batch
+from zoo.checkpoint import load_checkpoint
 from zoo.cli import main
 from zoo.conformance import CHECKS, Probe
 from zoo.errors import PluginError
+from zoo.gan import GANTrainer
+from zoo.layers import DCGANDiscriminator, DCGANGenerator
 from zoo.plugin_code import code_sha256
 from zoo.plugins import ZooPluginWarning, load_registry
+from zoo.runs import Run, RunConfig, load_run
 
 BUILT_IN_MODELS = {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}
+GUIDE = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
+
+
+def guide_block(containing: str) -> str:
+    """The one ``python`` block of CONTRIBUTING.md that contains ``containing``, dedented (a block in a list item is
+    indented)."""
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE, flags=re.DOTALL)
+    (block,) = [b for b in blocks if containing in b]
+    return textwrap.dedent(block)
 
 
 def test_built_ins_are_found_through_entry_points(registry):
@@ -144,11 +164,7 @@ def test_installed_zoo_command_lists_a_third_party_plugin(install_plugin):
 
 def test_the_lsgan_example_in_contributing_is_a_working_plugin(install_plugin):
     """The ten-line LSGAN of CONTRIBUTING.md, installed as a third-party distribution, passes every check."""
-    guide = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
-    section = guide[guide.index("LSGAN in ten lines") :]
-    source = section[
-        section.index("```python") + len("```python") : section.index("```", section.index("```python") + 3)
-    ]
+    source = guide_block("least-squares losses")
     assert len([line for line in source.strip().splitlines() if line.strip()]) <= 14
     install_plugin("zoo-lsgan", {"lsgan": "toy_lsgan"}, {"toy_lsgan": source})
     registry = load_registry()
@@ -157,3 +173,116 @@ def test_the_lsgan_example_in_contributing_is_a_working_plugin(install_plugin):
     assert spec.hparams == {"latent_dim": 100, "width": 64, "lr": 2e-4}
     for check in CHECKS.values():
         check(spec, Probe((1, 28, 28), 10))
+
+
+def test_the_sngan_example_in_contributing_is_a_working_plugin(install_plugin, tiny_mnist_root, tmp_path):
+    """The SNGAN-style model of CONTRIBUTING.md, installed as a distribution, passes every check (exact resume at its
+    resume_hparams included) and trains through the run pipeline, which saves the EMA generator."""
+    source = guide_block("hinge_discriminator_loss, hinge_generator_loss")
+    assert len([line for line in source.strip().splitlines() if line.strip()]) <= 18
+    install_plugin("zoo-sngan", {"sngan": "toy_sngan"}, {"toy_sngan": source})
+    registry = load_registry()
+    spec = registry.models["sngan"]
+    assert spec.resume_hparams == {"ema_start": 2}
+    for check in CHECKS.values():
+        check(spec, Probe((1, 28, 28), 10))
+
+    out = tmp_path / "run"
+    config = RunConfig("sngan", "mnist", steps=3, batch_size=4, seed=0, hparams={**spec.tiny_hparams, "ema_start": 1})
+    result = Run(registry, config, out, device=torch.device("cpu"), data_root=tiny_mnist_root, progress=False).execute()
+    assert result.images_seen == 3 * 4 * 2, "two real batches per step (n_dis=2), all counted"
+    assert json.loads((out / "summary.json").read_text())["images_seen"] == 24
+    state = load_checkpoint(out / "checkpoint.pt")["trainer"]
+    assert state["extra"] == {"ema_updates": 3}
+    assert "features.0.parametrizations.weight.original" in state["modules"]["D"], "D is spectrally normalised"
+    saved = safetensors.torch.load_file(out / "generator.safetensors")
+    assert all(torch.equal(value, state["modules"]["G_ema"][key]) for key, value in saved.items())
+    assert not all(torch.equal(value, state["modules"]["G"][key]) for key, value in saved.items())
+    generator, _ = load_run(out, device="cpu", registry=registry)
+    assert torch.equal(generator.state_dict()["net.0.weight"], state["modules"]["G_ema"]["net.0.weight"])
+
+
+def test_the_r1_term_in_contributing_trains_the_discriminator():
+    namespace: dict = {}
+    exec(guide_block("def r1_penalty"), namespace)
+    discriminators = []
+    for aux in ([], [namespace["R1"]]):
+        torch.manual_seed(0)
+        gan = GANTrainer(DCGANGenerator((1, 8, 8), 4, 4), DCGANDiscriminator((1, 8, 8), 4), lr=1e-3,
+                         betas=(0.5, 0.999), aux_losses=aux)  # fmt: skip
+        step = gan.train_step(Batch(torch.rand(4, 1, 8, 8) * 2 - 1, torch.zeros(4, dtype=torch.long)))
+        discriminators.append(gan.discriminator.head.weight.detach())
+    assert 0 < step["r1"].item() < float("inf")
+    assert not torch.equal(*discriminators)
+
+
+def test_the_extra_state_example_in_contributing_resumes_exactly(install_plugin):
+    install_plugin("zoo-warmup", {"warmup_gan": "toy_warmup"}, {"toy_warmup": guide_block("class WarmupGANTrainer")})
+    spec = load_registry().models["warmup_gan"]
+    assert spec.resume_hparams == {"warmup": 4}
+    for check in CHECKS.values():
+        check(spec, Probe((1, 28, 28), 10))
+
+
+OWN_EMA = """
+    import copy
+
+    import torch
+
+    from zoo import ModelSpec, hookimpl
+    from zoo.gan import GANTrainer
+    from zoo.layers import DCGANDiscriminator, DCGANGenerator
+
+
+    class OwnEMATrainer(GANTrainer):
+        '''Averages G after `start` updates, counted in a plain attribute (`kept`: in extra_state too).'''
+
+        def __init__(self, image_shape, *, start, kept):
+            networks = DCGANGenerator(image_shape, 8, 4), DCGANDiscriminator(image_shape, 4)
+            super().__init__(*networks, lr=2e-4, betas=(0.5, 0.999))
+            self.average, self.updates, self.start, self.kept = copy.deepcopy(self.generator), 0, start, kept
+
+        def modules(self):
+            return {**super().modules(), "average": self.average}
+
+        def train_step(self, batch):
+            losses = super().train_step(batch)
+            self.updates += 1
+            with torch.no_grad():
+                for mine, new in zip(self.average.parameters(), self.generator.parameters()):
+                    mine.copy_(new) if self.updates <= self.start else mine.lerp_(new, 0.1)
+            return losses
+
+        def extra_state(self):
+            return {"updates": self.updates} if self.kept else {}
+
+        def load_extra_state(self, state):
+            if self.kept:
+                self.updates = state["updates"]
+
+
+    def spec(name, kept):
+        def build(image_shape, num_classes, *, ema_start: int = 1000):
+            return OwnEMATrainer(image_shape, start=ema_start, kept=kept)
+
+        return ModelSpec(name=name, family="gan", conditional=False, paper="none (a test fixture)", factory=build,
+                         tiny_hparams={"ema_start": 0}, resume_hparams={"ema_start": 2}, description="own EMA",
+                         license="MIT")
+
+
+    @hookimpl
+    def register_models(register):
+        register(spec("toy_ema_attribute", kept=False))
+        register(spec("toy_ema_kept", kept=True))
+"""
+
+
+def test_exact_resume_at_resume_hparams_catches_an_ema_counter_kept_as_a_plain_attribute(install_plugin):
+    install_plugin("zoo-own-ema", {"toy_ema": "toy_ema"}, {"toy_ema": OWN_EMA})
+    registry, probe = load_registry(), Probe((1, 28, 28), 10)
+    attribute, kept = registry.models["toy_ema_attribute"], registry.models["toy_ema_kept"]
+    CHECKS["exact_resume"](dataclasses.replace(attribute, resume_hparams={}), probe)  # tiny: the counter is idle
+    lost = "average.net.0.weight differs after resume (at resume_hparams {'ema_start': 2}); state a step changes"
+    with pytest.raises(AssertionError, match=re.escape(lost)):
+        CHECKS["exact_resume"](attribute, probe)
+    CHECKS["exact_resume"](kept, probe)

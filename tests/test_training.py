@@ -131,17 +131,17 @@ def test_train_step_ending_the_process_is_the_plugins_failure(data, action, rais
 def test_evaluation_points_are_called_and_not_timed(data):
     seen = []
 
-    def evaluate(step, seconds):  # takes measurable time, which must not count as training
-        seen.append((step, seconds))
+    def evaluate(step, images_seen, seconds):  # takes measurable time, which must not count as training
+        seen.append((step, images_seen, seconds))
         time.sleep(0.25)
 
     started = time.perf_counter()
     result = train_briefly(ScriptedTrainer(), data, steps=6, evaluate_at=frozenset({2, 6}), on_evaluate=evaluate)
     wall = time.perf_counter() - started
-    assert [step for step, _ in seen] == [2, 6] and 0 < seen[0][1] <= seen[1][1]
+    assert [(step, images) for step, images, _ in seen] == [(2, 8), (6, 24)] and 0 < seen[0][2] <= seen[1][2]
     assert result.images_seen == 24 and result.images_per_second > 0
     assert result.seconds <= wall - 0.5, "the evaluations' time was counted as training time"
-    assert seen[1][1] <= result.seconds
+    assert seen[1][2] <= result.seconds
 
 
 class TensorTrainer(ScriptedTrainer):
@@ -203,3 +203,98 @@ def test_compile_compiles_every_network_in_place(data, monkeypatch):
     keys = set(trainer.generator.state_dict())
     train_briefly(trainer, data, steps=2, compile=True)
     assert compiled == [trainer.generator] and set(trainer.generator.state_dict()) == keys
+
+
+class ThreeBatchTrainer(ScriptedTrainer):
+    """Asks for three batches per step and records the images it was handed."""
+
+    batches_per_step = 3
+
+    def __init__(self, at_step: dict[int, str] | None = None):
+        super().__init__(at_step)
+        self.seen: list[torch.Tensor] = []
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        self.seen.append(batch.images.clone())
+        return super().train_step(batch)
+
+
+def test_a_step_gets_the_batches_it_asks_for_and_images_seen_counts_them_all(data, tmp_path):
+    evaluated = []
+    trainer = ThreeBatchTrainer()
+    on_evaluate = lambda step, images, seconds: evaluated.append((step, images))  # noqa: E731
+    result = train_briefly(trainer, data, steps=4, evaluate_at=frozenset({2}), on_evaluate=on_evaluate)
+    assert [len(images) for images in trainer.seen] == [12] * 4, "three batches of 4 per step"
+    assert result.images_seen == 48 and evaluated == [(2, 24)]
+    sampler = torch.Generator().manual_seed(0)  # the run's seeded sampler, drawing 12 images per step
+    assert all(torch.equal(images, data.sample(12, sampler).images) for images in trainer.seen)
+    assert [len(part.images) for part in Batch(trainer.seen[0], torch.zeros(12)).split(3)] == [4, 4, 4]
+
+    with pytest.raises(Diverged) as caught:
+        train_briefly(ThreeBatchTrainer({2: "nan"}), data, steps=4)
+    assert (caught.value.step, caught.value.images_seen) == (2, 24)
+
+
+def test_resume_draws_the_same_batches_when_a_step_takes_several(data, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    straight = ThreeBatchTrainer()
+    train_briefly(straight, data, steps=4)
+    train_briefly(ThreeBatchTrainer(), data, steps=2, checkpoint_path=path)
+    resumed = ThreeBatchTrainer()
+    result = train_briefly(resumed, data, steps=4, checkpoint_path=path, resume=True)
+    assert result.images_seen == 48
+    assert all(torch.equal(a, b) for a, b in zip(straight.seen[2:], resumed.seen, strict=True))
+
+
+@pytest.mark.parametrize("count", [0, 1.5, "2", True])
+def test_batches_per_step_must_be_a_positive_int(data, count):
+    trainer = ScriptedTrainer()
+    trainer.batches_per_step = count
+    with pytest.raises(PluginError, match="ScriptedTrainer.batches_per_step must be a positive int"):
+        train_briefly(trainer, data, steps=1)
+
+
+class CountingTrainer(ScriptedTrainer):
+    """Keeps a step counter and a schedule outside its networks, in its extra state (or not, ``keep=False``)."""
+
+    def __init__(self, keep: bool = True):
+        super().__init__()
+        self.keep, self.counter, self.schedule = keep, 0, {"rates": [0.1], "last": torch.zeros(2)}
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        self.counter += 1
+        self.schedule["rates"].append(self.schedule["rates"][-1] / 2)
+        self.schedule["last"] = batch.images.flatten()[:2].clone()
+        return super().train_step(batch)
+
+    def extra_state(self):
+        return {"counter": self.counter, "schedule": self.schedule} if self.keep else {}
+
+    def load_extra_state(self, state):
+        if self.keep:
+            self.counter, self.schedule = state["counter"], state["schedule"]
+
+
+def test_extra_state_is_saved_readable_with_weights_only_and_restored_on_resume(data, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    straight = CountingTrainer()
+    train_briefly(straight, data, steps=5)
+    train_briefly(CountingTrainer(), data, steps=3, checkpoint_path=path)
+    assert torch.load(path, weights_only=True)["trainer"]["extra"]["counter"] == 3
+    resumed = CountingTrainer()
+    train_briefly(resumed, data, steps=5, checkpoint_path=path, resume=True)
+    assert resumed.counter == 5 and resumed.schedule["rates"] == straight.schedule["rates"]
+    assert torch.equal(resumed.schedule["last"], straight.schedule["last"])
+
+    other = tmp_path / "other.pt"  # the counter kept as a plain attribute only: lost on resume
+    train_briefly(CountingTrainer(keep=False), data, steps=3, checkpoint_path=other)
+    forgetful = CountingTrainer(keep=False)
+    train_briefly(forgetful, data, steps=5, checkpoint_path=other, resume=True)
+    assert forgetful.counter == 2
+
+
+def test_extra_state_that_weights_only_cannot_read_is_refused_when_saving(data, tmp_path):
+    trainer = CountingTrainer()
+    trainer.schedule["kinds"] = ["halving", object()]
+    with pytest.raises(PluginError, match=r"extra_state\(\)\['schedule'\]\['kinds'\]\[1\] is a object"):
+        train_briefly(trainer, data, steps=1, checkpoint_path=tmp_path / "ckpt.pt")

@@ -82,16 +82,23 @@ def test_default_eps_is_drawn_per_sample_in_unit_interval():
     assert per_sample[:, 0].unique().numel() == 4  # a different factor for each sample
 
 
-def test_trainer_step_runs_n_critic_updates_and_reports_losses():
+def test_trainer_step_runs_n_critic_updates_each_on_its_own_real_batch_and_reports_losses():
     torch.manual_seed(0)
     trainer = build((1, 8, 8), 0, latent_dim=4, width=4, lr=1e-4, betas=(0.5, 0.9), n_critic=3, gp_weight=10.0)
-    steps = []
-    original = trainer.opt_d.step
-    trainer.opt_d.step = lambda *a, **k: steps.append(1) or original(*a, **k)
-    step = trainer.train_step(Batch(torch.rand(6, 1, 8, 8) * 2 - 1, torch.zeros(6, dtype=torch.long)))
+    assert trainer.batches_per_step == 3, "the loop must hand a step one real batch per critic update"
+    steps, reals = [], []
+    original_step, original_update = trainer.opt_d.step, trainer.update_discriminator
+    trainer.opt_d.step = lambda *a, **k: steps.append(1) or original_step(*a, **k)
+    trainer.update_discriminator = lambda real, *rest: reals.append(real) or original_update(real, *rest)
+    images = torch.rand(6, 1, 8, 8) * 2 - 1  # three batches of two, as the loop concatenates them
+    step = trainer.train_step(Batch(images, torch.zeros(6, dtype=torch.long)))
     losses = {name: float(value) for name, value in step.items()}
     assert len(steps) == 3
-    assert set(losses) == {"loss_d", "loss_g", "gp", "wasserstein"}
+    assert [real.tolist() for real in reals] == [images[:2].tolist(), images[2:4].tolist(), images[4:].tolist()]
+    assert set(losses) == {"loss_d", "loss_g", "gp", "wasserstein", "score_real", "score_fake"}
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
     assert losses["loss_d"] == pytest.approx(-losses["wasserstein"] + 10.0 * losses["gp"], rel=1e-5, abs=1e-6)
+    assert losses["wasserstein"] == pytest.approx(losses["score_real"] - losses["score_fake"])
     assert all(p.requires_grad for p in trainer.critic.parameters())
+    with pytest.raises(ValueError, match="does not split into 3 equal batches"):
+        trainer.train_step(Batch(images[:4], torch.zeros(4, dtype=torch.long)))

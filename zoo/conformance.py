@@ -3,7 +3,7 @@
 Each check takes a :class:`ModelSpec` and a :class:`Probe` (image shape, class count, device, model size) and
 raises ``AssertionError`` with a message saying what is wrong. Checks build the model with its ``tiny_hparams``
 (unless the probe asks for full size) and train for a few steps on random data at batch size 4, so the whole kit
-takes seconds per model.
+takes seconds per model; ``exact_resume`` also runs at the model's ``resume_hparams`` when it declares them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,9 +22,9 @@ from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset
 from zoo.errors import PluginError
 from zoo.factory import create_trainer
-from zoo.interfaces import Generator, ImageShape, ModelSpec, Trainer
+from zoo.interfaces import Batch, Generator, ImageShape, ModelSpec, Trainer
 from zoo.plugins import Registry
-from zoo.training import train
+from zoo.training import batches_per_step, train
 
 BATCH = 4
 
@@ -39,9 +40,10 @@ class Probe:
     tiny: bool = True
 
 
-def build(spec: ModelSpec, probe: Probe, seed: int = 0) -> Trainer:
-    """The model's trainer for ``probe`` (see :func:`zoo.factory.create_trainer`)."""
-    hparams = spec.resolve_hparams(tiny=probe.tiny)
+def build(spec: ModelSpec, probe: Probe, seed: int = 0, overrides: dict[str, Any] | None = None) -> Trainer:
+    """The model's trainer for ``probe``, with ``overrides`` over its hyperparameters (see
+    :func:`zoo.factory.create_trainer`)."""
+    hparams = spec.resolve_hparams(overrides=overrides, tiny=probe.tiny)
     return create_trainer(spec, probe.image_shape, probe.num_classes, hparams=hparams, seed=seed, device=probe.device)
 
 
@@ -51,6 +53,12 @@ def random_data(probe: Probe, n: int = 32) -> InMemoryDataset:
     images = torch.randint(0, 256, (n, *probe.image_shape), generator=generator, dtype=torch.uint8)
     labels = torch.randint(0, max(probe.num_classes, 1), (n,), generator=generator)
     return InMemoryDataset(images, labels, device=torch.device(probe.device))
+
+
+def step_batch(trainer: Trainer, data: InMemoryDataset, sampler: torch.Generator) -> Batch:
+    """What the core's loop hands one step of ``trainer`` at batch size :data:`BATCH`: ``batches_per_step``
+    batches, drawn with ``sampler``, concatenated."""
+    return data.sample(BATCH * batches_per_step(trainer), sampler)
 
 
 def _samples(generator: Generator, seed: int, n: int = BATCH, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -131,7 +139,7 @@ def check_training(spec: ModelSpec, probe: Probe) -> None:
     before = {name: [p.detach().clone() for p in m.parameters()] for name, m in trainer.modules().items()}
     data, sampler = random_data(probe), torch.Generator(device=probe.device).manual_seed(0)
     for _ in range(3):
-        losses = trainer.train_step(data.sample(BATCH, sampler))
+        losses = trainer.train_step(step_batch(trainer, data, sampler))
         assert isinstance(losses, dict) and losses, f"train_step must return a dict of losses, got {losses!r}"
         for name, value in losses.items():
             is_scalar = isinstance(value, float) or (isinstance(value, torch.Tensor) and value.numel() == 1)
@@ -147,7 +155,7 @@ def check_state_round_trip(spec: ModelSpec, probe: Probe) -> None:
     """Generator weights saved and loaded into a freshly built model give identical samples."""
     trained = build(spec, probe, seed=0)
     data, sampler = random_data(probe), torch.Generator(device=probe.device).manual_seed(0)
-    trained.train_step(data.sample(BATCH, sampler))
+    trained.train_step(step_batch(trained, data, sampler))
     fresh = build(spec, probe, seed=1)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "generator.safetensors"
@@ -157,22 +165,34 @@ def check_state_round_trip(spec: ModelSpec, probe: Probe) -> None:
 
 
 def check_exact_resume(spec: ModelSpec, probe: Probe) -> None:
-    """Training 4 steps equals training 2, checkpointing, rebuilding, resuming and training 2 more."""
+    """Training 4 steps equals training 2, checkpointing, rebuilding, resuming and training 2 more: the same losses
+    and the same state of every network. At the probe's settings, then at the model's ``resume_hparams`` (over
+    them) when it declares any."""
+    _check_resume(spec, probe, {})
+    if spec.resume_hparams:
+        _check_resume(spec, probe, spec.resume_hparams)
+
+
+def _check_resume(spec: ModelSpec, probe: Probe, overrides: dict[str, Any]) -> None:
     data = random_data(probe)
+    at = f" (at resume_hparams {overrides})" if overrides else ""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "checkpoint.pt"
         options = dict(batch_size=BATCH, seed=0, progress=False, log_every=1)
-        straight = build(spec, probe)
+        straight = build(spec, probe, overrides=overrides)
         expected = train(straight, data, steps=4, **options)
-        interrupted = build(spec, probe)
+        interrupted = build(spec, probe, overrides=overrides)
         train(interrupted, data, steps=2, checkpoint_path=path, **options)
-        resumed = build(spec, probe, seed=99)  # a different init: everything must come from the checkpoint
+        resumed = build(spec, probe, seed=99, overrides=overrides)  # another init: all must come from the checkpoint
         result = train(resumed, data, steps=4, checkpoint_path=path, resume=True, **options)
-    assert result.history == expected.history, "losses after resume differ from an uninterrupted run"
+    assert result.history == expected.history, f"losses after resume differ from an uninterrupted run{at}"
     for name, module in straight.modules().items():
         resumed_state = resumed.modules()[name].state_dict()
         for key, want in module.state_dict().items():
-            assert torch.equal(want, resumed_state[key]), f"{name}.{key} differs after resume"
+            assert torch.equal(want, resumed_state[key]), (
+                f"{name}.{key} differs after resume{at}; state a step changes outside modules(), optimizers() and "
+                "extra_state() is lost on resume"
+            )
 
 
 CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {

@@ -36,11 +36,12 @@ class PluginError(ZooError):
 
 
 class Diverged(ZooError):
-    """Training produced a non-finite loss."""
+    """Training produced a non-finite loss at ``step``, after ``images_seen`` images (that step's included)."""
 
-    def __init__(self, step: int, losses: dict[str, float]):
+    def __init__(self, step: int, losses: dict[str, float], images_seen: int):
         self.step = step
         self.losses = losses
+        self.images_seen = images_seen
         super().__init__(f"training diverged at step {step}: losses {losses}")
 
 

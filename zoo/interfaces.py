@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from zoo.errors import UnknownName, UsageError
+from zoo.errors import PluginError, UnknownName, UsageError
 from zoo.hparams import coerce, signature_hparams
 
 ImageShape = tuple[int, int, int]
@@ -42,6 +42,18 @@ class Batch:
 
     images: torch.Tensor
     labels: torch.Tensor
+
+    def split(self, parts: int) -> list[Batch]:
+        """The batch cut into ``parts`` consecutive batches of equal size (views, no copy), in order: how a trainer
+        that consumes several batches per step (:attr:`Trainer.batches_per_step`) gets them back. ``ValueError``
+        unless the size is a positive multiple of ``parts``."""
+        size, rest = divmod(len(self.images), parts) if parts > 0 else (0, 0)
+        if size < 1 or rest:
+            raise ValueError(f"a batch of {len(self.images)} images does not split into {parts} equal batches")
+        return [
+            Batch(images, labels)
+            for images, labels in zip(self.images.split(size), self.labels.split(size), strict=True)
+        ]
 
 
 class Generator(nn.Module, abc.ABC):
@@ -121,15 +133,26 @@ class Trainer(abc.ABC):
     """The networks and optimisers of one model, and one training step.
 
     Subclasses build their networks and optimisers in ``__init__`` and implement :meth:`train_step`,
-    :meth:`modules` and :meth:`optimizers`. State saving and device moves are provided from those two.
-    The core calls :meth:`to` once, before the first step.
+    :meth:`modules` and :meth:`optimizers`. State saving and device moves are provided from those two (and from
+    :meth:`extra_state` for state kept elsewhere). The core calls :meth:`to` once, before the first step.
+
+    ``generator`` is the network that is sampled, saved (``generator.safetensors``) and scored: a trainer that keeps
+    an average of its generator's weights (an EMA) sets it to the averaged copy, which is then one of
+    :meth:`modules` like the others.
     """
 
     generator: Generator
 
+    batches_per_step: int = 1
+    """How many batches of the run's batch size one :meth:`train_step` consumes (e.g. one per critic update of an
+    n-critic GAN). The core reads it once, before the first step, and gives each step ``batches_per_step`` batches
+    drawn from its seeded sampler, concatenated into one :class:`Batch` (``batch.split(batches_per_step)`` gives
+    them back in order); "images seen" counts them all."""
+
     @abc.abstractmethod
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor | float]:
-        """Take one optimisation step on ``batch``; return its losses and statistics by name.
+        """Take one optimisation step on ``batch`` (``batches_per_step`` times the run's batch size); return its
+        losses and statistics by name.
 
         Values are scalar tensors (detached; they may stay on the device: the core reads them to the host only
         every ``log_every`` steps, so a CUDA step never waits for the GPU) or plain floats.
@@ -149,19 +172,56 @@ class Trainer(abc.ABC):
             module.to(device)
         return self
 
+    def extra_state(self) -> dict[str, Any]:
+        """State outside :meth:`modules` and :meth:`optimizers` that an exact resume needs: counters, schedules,
+        anything a later step reads (e.g. how many updates an average has taken). Values are ints, floats, bools,
+        strings, None, tensors, and lists and dicts (string keys) of them, so that the checkpoint stays readable with
+        ``torch.load(weights_only=True)``. Saved in the checkpoint by :meth:`state_dict` and handed back to
+        :meth:`load_extra_state` on resume. An attribute that a step changes and that is not here is lost on resume:
+        the conformance check ``exact_resume`` catches it at the settings a model declares
+        (:attr:`ModelSpec.resume_hparams`). Default: none."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - an optional hook: none by default
+        """Restore what :meth:`extra_state` returned (tensors come back on the run's device). Default: nothing."""
+
     def state_dict(self) -> dict[str, Any]:
-        """Networks and optimisers, as nested dicts of tensors and plain values (``weights_only`` safe)."""
+        """Networks, optimisers and :meth:`extra_state`, as nested dicts of tensors and plain values (``weights_only``
+        safe). Raises :class:`zoo.errors.PluginError` naming the entry of :meth:`extra_state` that is not plain."""
+        extra = self.extra_state()
+        _check_plain(extra, "extra_state()")
         return {
             "modules": {name: m.state_dict() for name, m in self.modules().items()},
             "optimizers": {name: o.state_dict() for name, o in self.optimizers().items()},
+            "extra": extra,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned; the trainer must be built with the same config."""
+        """Restore what :meth:`state_dict` returned; the trainer must be built with the same config. A state without
+        extra state (a checkpoint written before zoo saved it) restores none."""
         for name, module in self.modules().items():
             module.load_state_dict(state["modules"][name])
         for name, optimizer in self.optimizers().items():
             optimizer.load_state_dict(state["optimizers"][name])
+        self.load_extra_state(state.get("extra", {}))
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Raise :class:`PluginError` unless ``value`` is what ``torch.load(weights_only=True)`` reads back: tensors,
+    numbers, strings, bools, None, and lists, tuples and string-keyed dicts of them."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PluginError(f"{where} has a key {key!r} that is not a string")
+            _check_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+    elif not (value is None or isinstance(value, (bool, int, float, str, torch.Tensor))):
+        raise PluginError(
+            f"{where} is a {type(value).__name__}; extra state holds only numbers, strings, tensors and lists and "
+            "dicts of them (a checkpoint is read with weights_only=True)"
+        )
 
 
 @dataclass(frozen=True)
@@ -175,6 +235,11 @@ class ModelSpec:
     tiny (a few thousand parameters) for conformance checks, tests and the smoke profile; ``dataset_hparams``
     overrides defaults per dataset name. ``bf16``: the model trains well under bfloat16 autocast, so a run that
     asks for ``--precision bf16`` uses it (other models run in float32 there, and their rows say so).
+
+    ``resume_hparams``: values over ``tiny_hparams`` at which the conformance check ``exact_resume`` runs once more
+    (it always runs at ``tiny_hparams``): the setting in which state that matters only later in training (a
+    warm-up, a schedule, an average that starts at some step) changes what happens within the check's few steps (it
+    trains 4 steps, resuming after 2). Empty (the default): the tiny run only.
     """
 
     name: str
@@ -187,6 +252,7 @@ class ModelSpec:
     description: str = ""
     license: str = ""
     bf16: bool = False
+    resume_hparams: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hparams(self) -> dict[str, Any]:

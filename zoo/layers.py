@@ -9,6 +9,9 @@ docstring lists the layers and shapes of all its networks, these included. Who u
   ``vae``'s encoder and decoder;
 * :func:`mlp_decoder`, :func:`mlp_features`: ``vanilla_gan`` and ``cgan``.
 
+Beside them, :func:`spectral_norm` normalises the layers of any network, for plugins (CONTRIBUTING's SNGAN-style
+model puts it on DCGAN's discriminator).
+
 The convolutional stacks follow DCGAN's recipe (Radford et al. 2015): stride-2 (transposed) convolutions with
 4x4 kernels, BatchNorm, ReLU in the generator and LeakyReLU(0.2) in the discriminator. Their depth comes from the
 image size (:func:`stride2_layers`):
@@ -140,6 +143,22 @@ def mlp_features(in_features: int, hidden: Sequence[int]) -> nn.Sequential:
 def _check_widths(hidden: Sequence[int]) -> None:
     if not hidden or min(hidden) < 1:
         raise ValueError(f"hidden widths must be a non-empty list of positive integers, got {list(hidden)}")
+
+
+def spectral_norm(module: nn.Module) -> nn.Module:
+    """``module`` with spectral normalisation (Miyato et al. 2018, arXiv:1802.05957) on every linear and
+    (transposed) convolution layer in it, in place; returns ``module``.
+
+    Each such layer's weight is divided by its largest singular value, estimated by one power iteration per forward
+    pass in training mode (``torch.nn.utils.parametrizations.spectral_norm``; a transposed convolution is
+    normalised over its output channels). The state dict then holds ``<layer>.parametrizations.weight.original``
+    and the iteration's ``_u``/``_v`` vectors instead of ``<layer>.weight``. Apply it after initialising the
+    weights (the parametrisation keeps the original weight as it finds it)."""
+    layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    for layer in list(module.modules()):
+        if isinstance(layer, layers):
+            nn.utils.parametrizations.spectral_norm(layer)
+    return module
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -243,7 +243,7 @@ class Run:
             self.scores = _saved_scores(out)
         eval_seconds = 0.0
 
-        def on_evaluate(step: int, train_seconds: float) -> None:
+        def on_evaluate(step: int, images_seen: int, train_seconds: float) -> None:
             nonlocal eval_seconds
             assert self.evaluation is not None
             self.phase = f"sampling and scoring at step {step}"
@@ -256,7 +256,6 @@ class Run:
             )
             eval_seconds += time.perf_counter() - started
             self.scores = [s for s in self.scores if s.step < step]  # a resumed run passes a saved point again
-            images_seen = step * config.batch_size
             cost = dict(
                 step=step,
                 images_seen=images_seen,

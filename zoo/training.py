@@ -1,7 +1,10 @@
 """The one training loop: step budget, batches, progress, checkpoints, exact resume, NaN guard.
 
-Plugins only implement ``Trainer.train_step``; this module calls it. A step is one call of ``train_step``
-on one batch (for GANs: one generator update), so ``steps * batch_size`` images are seen in all.
+Plugins only implement ``Trainer.train_step``; this module calls it. A step is one call of ``train_step`` (for
+GANs: one generator update) on the batches it asks for: ``Trainer.batches_per_step`` batches of ``batch_size``
+images (one, unless it says otherwise), all drawn from the run's seeded sampler. "Images seen" counts every image
+drawn: ``steps * batch_size * batches_per_step``, as :class:`TrainResult`, ``on_evaluate`` and
+:class:`~zoo.errors.Diverged` report it.
 
 Losses are read to the host only at the steps that need them (every ``log_every`` steps, before a checkpoint or
 an evaluation, at the end), in one transfer, so a CUDA step never waits for the device; every step's losses are
@@ -58,8 +61,9 @@ nothing, and a non-finite loss stops training at its own step."""
 
 @dataclass
 class TrainResult:
-    """What a call of :func:`train` did. ``seconds`` counts training steps only (no checkpoints, no
-    evaluation); ``images_per_second`` is over this call's steps."""
+    """What a call of :func:`train` did. ``images_seen`` counts every image the run's steps drew, those before a
+    resume included; ``seconds`` counts training steps only (no checkpoints, no evaluation);
+    ``images_per_second`` is over this call's steps."""
 
     step: int
     images_seen: int
@@ -97,7 +101,7 @@ def train(
     resume: bool = False,
     log_every: int = 50,
     evaluate_at: frozenset[int] = frozenset(),
-    on_evaluate: Callable[[int, float], None] | None = None,
+    on_evaluate: Callable[[int, int, float], None] | None = None,
     progress: bool = True,
     description: str = "train",
     precision: str = "fp32",
@@ -106,16 +110,18 @@ def train(
     """Train ``trainer`` on batches sampled from ``data`` until ``steps`` steps are done in total.
 
     ``resume``: continue from ``checkpoint_path`` (which must exist). ``history`` records the losses every
-    ``log_every`` steps (``{"step": s, **losses}``) and travels in the checkpoint. ``on_evaluate(step, seconds)``
-    is called after each step in ``evaluate_at`` with this call's training seconds so far; its own time is not
-    counted as training time. ``precision`` (one of :data:`PRECISIONS`) and ``compile``: see the module docstring.
-    Raises :class:`zoo.errors.Diverged` at the first step with a non-finite loss, :class:`Interrupted` on Ctrl-C
-    (see the module docstring), and :class:`zoo.errors.PluginError` when ``train_step`` raises anything, even
-    ``SystemExit`` (the original exception is its ``__cause__``).
+    ``log_every`` steps (``{"step": s, **losses}``) and travels in the checkpoint. ``on_evaluate(step,
+    images_seen, seconds)`` is called after each step in ``evaluate_at`` with the images seen by then and this
+    call's training seconds so far; its own time is not counted as training time. ``precision`` (one of
+    :data:`PRECISIONS`) and ``compile``: see the module docstring. ``trainer.batches_per_step`` must be a positive
+    int (else :class:`zoo.errors.PluginError`). Raises :class:`zoo.errors.Diverged` at the first step with a
+    non-finite loss, :class:`Interrupted` on Ctrl-C (see the module docstring), and :class:`zoo.errors.PluginError`
+    when ``train_step`` raises anything, even ``SystemExit`` (the original exception is its ``__cause__``).
     """
     if steps < 1 or batch_size < 1:
         raise ValueError("steps and batch_size must be positive")
     autocast = step_precision(precision, data.device)
+    images_per_step = batch_size * batches_per_step(trainer)
     if compile:
         compile_networks(trainer)
     sampler = torch.Generator(device=data.device).manual_seed(seed)
@@ -151,7 +157,7 @@ def train(
         pending.clear()
         for at, losses in read:
             if not all(math.isfinite(value) for value in losses.values()):
-                raise Diverged(at, losses)
+                raise Diverged(at, losses, at * images_per_step)
         return read[-1][1]
 
     bar = tqdm(total=steps, initial=step, desc=description, unit="step", disable=not progress, dynamic_ncols=True)
@@ -162,7 +168,7 @@ def train(
                 started = time.perf_counter()
                 try:
                     with autocast:
-                        losses = trainer.train_step(data.sample(batch_size, sampler))
+                        losses = trainer.train_step(data.sample(images_per_step, sampler))
                 except BaseException as error:  # noqa: BLE001 - plugin code, even SystemExit; name it, no traceback
                     if interrupts.forced:  # the second Ctrl-C, whatever the step made of it
                         raise Interrupted(step, saved_step, forced=True) from None
@@ -177,12 +183,12 @@ def train(
                 train_seconds += time.perf_counter() - started
                 if logging:
                     history.append({"step": step, **last})
-                    rate = (step - start_step) * batch_size / max(train_seconds, 1e-9)
+                    rate = (step - start_step) * images_per_step / max(train_seconds, 1e-9)
                     postfix = {**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.0f}"}
                     bar.set_postfix(postfix, refresh=False)
                 bar.update()
                 if evaluating:
-                    on_evaluate(step, train_seconds)
+                    on_evaluate(step, step * images_per_step, train_seconds)
                 if checkpointing:
                     checkpoint()
                 if interrupts.requested:
@@ -192,8 +198,16 @@ def train(
                 raise Interrupted(step, saved_step, forced=True) from None
             raise
 
-    images = (step - start_step) * batch_size
-    return TrainResult(step, step * batch_size, train_seconds, images / max(train_seconds, 1e-9), history)
+    images = (step - start_step) * images_per_step
+    return TrainResult(step, step * images_per_step, train_seconds, images / max(train_seconds, 1e-9), history)
+
+
+def batches_per_step(trainer: Trainer) -> int:
+    """``trainer.batches_per_step``, checked: a :class:`~zoo.errors.PluginError` unless it is a positive int."""
+    count = trainer.batches_per_step
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise PluginError(f"{type(trainer).__name__}.batches_per_step must be a positive int, got {count!r}")
+    return count
 
 
 def step_precision(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

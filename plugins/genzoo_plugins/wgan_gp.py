@@ -7,10 +7,12 @@ normalisation breaks (paper, Sec. 4). The critic outputs unbounded scores ``[N]`
 (:mod:`genzoo_plugins.dcgan` describes them) and live in :mod:`zoo.layers`, shared; every layer at the default
 sizes is listed under "Layer shapes" below.
 
-Training step (paper, Algorithm 1; :class:`zoo.gan.WGANGPTrainer`), on real images ``x`` ``[N, C, H, W]``:
+Training step (paper, Algorithm 1; :class:`zoo.gan.WGANGPTrainer`, a :class:`zoo.gan.GANTrainer` with
+``n_critic`` and the penalty as an auxiliary critic loss), on ``n_critic`` real batches ``x`` ``[N, C, H, W]``
+(zoo's loop hands the step that many, drawn from the run's seeded sampler):
 
-1. ``n_critic`` (5) critic updates, each: ``fake = G(z)`` from fresh ``z ~ N(0, I)`` without gradients (under
-   ``torch.no_grad()``: G is not trained here); ``loss_d = mean D(fake) - mean D(x) + gp_weight * GP`` with
+1. ``n_critic`` (5) critic updates, each on its own real batch ``x``: ``fake = G(z)`` from fresh ``z ~ N(0, I)``
+   without G's graph (G is not trained here); ``loss_d = mean D(fake) - mean D(x) + gp_weight * GP`` with
    ``gp_weight`` (lambda) 10 and ``GP = mean (||grad D(x_hat)||_2 - 1)^2`` at ``x_hat = eps * x + (1 - eps) *
    fake``, one ``eps ~ U[0, 1]`` per sample (:func:`zoo.gan.gradient_penalty`, its graph kept so that the penalty
    trains the critic); one Adam step on the critic.
@@ -19,17 +21,14 @@ Training step (paper, Algorithm 1; :class:`zoo.gan.WGANGPTrainer`), on real imag
    Adam step on G.
 
 Adam with lr 1e-4 and betas (0.5, 0.9) for both (the paper uses beta1 = 0 or 0.5, beta2 = 0.9). Reports the means
-over the critic updates of ``loss_d``, ``gp`` (before its factor) and ``wasserstein`` (``mean D(x) - mean
-D(fake)``), and ``loss_g``.
+over the critic updates of ``loss_d``, ``gp`` (before its factor), ``score_real``, ``score_fake`` and
+``wasserstein`` (``mean D(x) - mean D(fake)``), and ``loss_g``. A step draws ``n_critic`` batches, so a run's
+images seen are ``n_critic`` times its steps times the batch size.
 
-Deviation from the paper: a zoo step is one generator update and consumes ONE batch, so the ``n_critic`` critic
-updates of a step all use the same real batch, each with fresh noise (and a fresh interpolation factor); the
-paper (and the authors' gan_mnist.py) draws a new real batch for every critic update. One batch per step keeps
-"images seen" and the data pipeline the same for every model (what drawing one per critic update changed in a
-one-off run: ``docs/models/wgan_gp.md``). Initialisation is DCGAN's N(0, 0.02); the networks' depth follows the
-image size (:func:`zoo.layers.stride2_layers`; the authors' MNIST networks have three stride-2 layers with 5x5
-kernels, 28 -> 14 -> 7 -> 4, and 64/128/256 channels: here DCGAN's 4x4 kernels and two layers below 64x64, so
-that WGAN-GP differs from DCGAN only in its loss and critic).
+Deviations from the paper: initialisation is DCGAN's N(0, 0.02); the networks' depth follows the image size
+(:func:`zoo.layers.stride2_layers`; the authors' MNIST networks have three stride-2 layers with 5x5 kernels,
+28 -> 14 -> 7 -> 4, and 64/128/256 channels: here DCGAN's 4x4 kernels and two layers below 64x64, so that WGAN-GP
+differs from DCGAN only in its loss, critic and step).
 
 Layer shapes at the defaults (``latent_dim=100``, ``width=64``), per image (the batch dimension left out). A row is
 one module or a run of consecutive ones, named as in the network's state dict (``net.4-6`` is ``net.4``,

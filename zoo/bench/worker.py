@@ -199,7 +199,7 @@ class CellRun:
                 status="diverged",
                 reason=f"non-finite loss: {diverged.losses}",
                 step=diverged.step,
-                images_seen=diverged.step * config.batch_size,
+                images_seen=diverged.images_seen,
                 train_seconds=None,
                 images_per_second=None,
                 eval_seconds=run.scores[-1].eval_seconds if run.scores else 0.0,
