@@ -59,6 +59,8 @@ def test_zoo_train_eval_at_past_the_budget_is_a_usage_error(tiny_mnist_root, tmp
 def test_every_bench_row_names_its_run_folder_and_it_opens_with_load_run(benched):
     rows = final_rows(benched)
     assert set(rows["run"]) == {"runs/mnist/dcgan-s0"}
+    board = (benched / "results" / "tiny" / "leaderboard.md").read_text()
+    assert "under the bench's work folder" in board and "`runs/mnist/dcgan-s0`" in board
     run = benched / "work" / "tiny" / rows["run"].iloc[0]
     generator, config = load_run(run, device="cpu")
     assert config["model"] == "dcgan" and config["steps"] == rows["step"].iloc[0]

@@ -52,6 +52,12 @@ Figure = tuple[str, Path]
 FAILED_NOTE = "Not results: each is tried again by the next run of the bench."
 
 
+RUNS_NOTE = (
+    "The generator behind each row: its run folder, under the bench's work folder (`--work-dir`/PROFILE; "
+    "`zoo.load_run`, `zoo score` and `zoo export` open it)"
+)
+
+
 @dataclass(frozen=True)
 class Board:
     """One leaderboard of the report: a dataset under one protocol, with what is said and drawn about it."""
@@ -64,6 +70,8 @@ class Board:
     table: pd.DataFrame
     warnings: list[str]
     budget: str
+    runs: list[str]
+    """The run folders of the board's cells (the ``run`` column), relative to the bench's work folder."""
     steps: pd.DataFrame
     unavailable: dict[str, str]
     settings: dict[str, Any] | None
@@ -219,6 +227,7 @@ def _board(
         table=leaderboard(rows, dataset=dataset, protocol_id=protocol_id),
         warnings=warnings_of(rows, dataset=dataset, protocol_id=protocol_id),
         budget=budget_summary(rows, dataset=dataset, protocol_id=protocol_id),
+        runs=sorted({run for run in models["run"].dropna() if run}),
         steps=progress_table(rows, dataset=dataset, protocol_id=protocol_id),
         unavailable=unavailable(rows, dataset=dataset, protocol_id=protocol_id),
         settings=settings,
@@ -254,6 +263,8 @@ def render_markdown(report: Report) -> str:
             lines += [f"- **{sentence}**" for sentence in board.warnings] + [""]
         if board.budget:
             lines += [f"Budgets measured: {board.budget}.", ""]
+        if board.runs:
+            lines += [f"{RUNS_NOTE}: {', '.join(f'`{run}`' for run in board.runs)}.", ""]
         lines += [
             line for caption, path in board.figures for line in (f"![{caption}]({_relative(path, report.root)})", "")
         ]
@@ -295,6 +306,7 @@ def write_page(report: Report, path: Path) -> Path:
             tables.append(("FID (mean over seeds) by training step", board.steps))
         warnings = [f"Warning: {sentence}" for sentence in board.warnings]
         paragraphs = [f"Budgets measured: {board.budget}."] if board.budget else []
+        paragraphs += [f"{RUNS_NOTE}: {', '.join(board.runs)}."] if board.runs else []
         paragraphs += [f"{metric} unavailable: {reason}" for metric, reason in board.unavailable.items()]
         parts.append(Section(board.heading, paragraphs, tables, board.figures, board.settings, warnings=warnings))
     for dataset, grids in report.grids.items():
