@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.conformance import CHECKS, Probe
+from zoo.conformance import CHECKS, PROBE_SHAPES, Probe
 from zoo.plugins import load_registry
 
 REGISTRY = load_registry()
-PROBES = {"28x28": Probe((1, 28, 28), 10), "32x32x3": Probe((3, 32, 32), 10), "64x64x3": Probe((3, 64, 64), 10)}
+PROBES = {name: Probe(shape, 10) for name, shape in PROBE_SHAPES.items()}
 
 
 @pytest.mark.parametrize("check", CHECKS)
