@@ -141,10 +141,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo import Discriminator, Generator, ImageShape, ModelSpec, hookimpl
+from zoo import Batch, Discriminator, Generator, ImageShape, LatentCode, ModelSpec, hookimpl
 from zoo.gan import GANTrainer, discriminator_loss, non_saturating_generator_loss
-from zoo.interfaces import Batch
-from zoo.latent import LatentCode
 from zoo.layers import conv_decoder, conv_features, dcgan_init
 
 LEAK = 0.1
