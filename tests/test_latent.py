@@ -13,7 +13,8 @@ from torch import nn
 from tests.helpers import read_png
 from tests.helpers import zoo as zoo_command
 from tests.test_cli import assert_one_line_error
-from zoo import Discriminator, Generator, ModelSpec, create_trainer
+from tests.test_metrics import FlatDiscriminator
+from zoo import Generator, ModelSpec, create_trainer
 from zoo.conformance import CHECKS, Probe
 from zoo.gan import GANTrainer
 from zoo.latent import TRAVERSAL_STEPS, LatentCode, traversal
@@ -152,15 +153,6 @@ def test_sample_images_sweeps_a_code_and_gives_a_conditional_model_its_row_label
     conditional.forward = lambda z, labels=None: torch.cat([z, labels[:, None].float()], 1).view(-1, 1, 1, 6)
     images, _ = sample_images(conditional, 6, sweep="digit", labels=torch.tensor([3, 1, 0]))
     assert images.view(2, 3, 6)[..., 5].tolist() == [[3, 3, 3], [1, 1, 1]]
-
-
-class FlatDiscriminator(Discriminator):
-    def __init__(self, image_shape):
-        super().__init__()
-        self.net = nn.Linear(math.prod(image_shape), 1)
-
-    def forward(self, images, labels=None):
-        return self.net(images.flatten(1)).squeeze(1)
 
 
 def build_coded(image_shape, num_classes, *, skip_fixed: bool = False, ignore: str = ""):
