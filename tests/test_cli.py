@@ -36,11 +36,12 @@ def test_help_explains_commands(zoo):
     assert "ZOO_LOAD_PLUGINS" in result.output
 
 
-def test_models_lists_the_five_with_family_and_paper(zoo):
+def test_models_lists_the_six_with_family_and_paper(zoo):
     result = zoo("models")
     assert result.exit_code == 0
     rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
-    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(rows)
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan", "infogan"} <= set(rows)
+    assert " gan " in rows["infogan"] and "Chen et al. 2016, InfoGAN" in rows["infogan"]
     assert " vae " in rows["vae"] and "Kingma" in rows["vae"]
     assert " yes " in rows["cgan"] and " no " in rows["dcgan"]
 

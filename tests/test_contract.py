@@ -30,4 +30,4 @@ def test_full_size_model_builds_and_samples(model):
 
 
 def test_every_built_in_is_checked():
-    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(REGISTRY.models)
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan", "infogan"} <= set(REGISTRY.models)
