@@ -36,11 +36,12 @@ def test_help_explains_commands(zoo):
     assert "ZOO_LOAD_PLUGINS" in result.output
 
 
-def test_models_lists_the_five_with_family_and_paper(zoo):
+def test_models_lists_the_six_with_family_and_paper(zoo):
     result = zoo("models")
     assert result.exit_code == 0
     rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
-    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(rows)
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan", "infogan"} <= set(rows)
+    assert " gan " in rows["infogan"] and "Chen et al. 2016, InfoGAN" in rows["infogan"]
     assert " vae " in rows["vae"] and "Kingma" in rows["vae"]
     assert " yes " in rows["cgan"] and " no " in rows["dcgan"]
 
@@ -173,3 +174,27 @@ def test_user_errors_are_one_line(zoo, tmp_path, monkeypatch, args, fragments):
 def test_asking_for_cuda_without_one_is_a_clear_error(zoo, tmp_path):
     result = zoo("train", "dcgan", "--dataset", "mnist", "--device", "cuda", "--out", tmp_path / "r")
     assert_one_line_error(result, "no CUDA device")
+
+
+def test_plugins_check_runs_every_check_at_the_scaffolds_three_shapes(zoo):
+    from zoo.conformance import CHECKS, PROBE_SHAPES
+
+    result = zoo("plugins", "check", "dcgan")
+    assert result.exit_code == 0, result.output
+    headers = [line for line in result.output.splitlines() if line.startswith("dcgan (genzoo)")]
+    shapes = ["x".join(map(str, shape)) for shape in PROBE_SHAPES.values()]
+    assert headers == [f"dcgan (genzoo), {shape}, 10 classes:" for shape in shapes]
+    assert shapes == ["1x28x28", "3x32x32", "3x64x64"]  # the tests `zoo plugins new` writes use the same
+    assert result.output.count("ok  ") == 3 * len(CHECKS) and "FAIL" not in result.output
+
+
+def test_plugins_check_applies_hparams_on_top_of_the_tiny_ones(zoo):
+    narrow = zoo("plugins", "check", "dcgan", "--shape", "1x28x28", "--hparam", "width=2")
+    assert narrow.exit_code == 0, narrow.output
+    assert 'dcgan (genzoo), 1x28x28, 10 classes, hparams {"width": 2}:' in narrow.output
+    broken = zoo("plugins", "check", "dcgan", "--shape", "1x28x28", "--hparam", "latent_dim=0")
+    assert broken.exit_code == 1  # latent_dim 0 on top of the tiny 8: the interfaces check catches it
+    assert "FAIL  interfaces: latent_dim must be a positive int" in broken.output
+    assert_one_line_error(zoo("plugins", "check", "dcgan", "--hparam", "depth=3"), "no hyperparameter depth", "width")
+    assert_one_line_error(zoo("plugins", "check", "dcgan", "--hparam", "oops"), "is not KEY=VALUE")
+    assert_one_line_error(zoo("plugins", "check", "dcgan", "--shape", "28x28"), "'28x28' is not CxHxW")

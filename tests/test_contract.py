@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.conformance import CHECKS, Probe
+from zoo.conformance import CHECKS, PROBE_SHAPES, Probe
 from zoo.plugins import load_registry
 
 REGISTRY = load_registry()
-PROBES = {"28x28": Probe((1, 28, 28), 10), "32x32x3": Probe((3, 32, 32), 10), "64x64x3": Probe((3, 64, 64), 10)}
+PROBES = {name: Probe(shape, 10) for name, shape in PROBE_SHAPES.items()}
 
 
 @pytest.mark.parametrize("check", CHECKS)
@@ -30,4 +30,4 @@ def test_full_size_model_builds_and_samples(model):
 
 
 def test_every_built_in_is_checked():
-    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(REGISTRY.models)
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan", "infogan"} <= set(REGISTRY.models)

@@ -109,7 +109,7 @@ def traced(network: nn.Module, image_shape: tuple[int, int, int], num_classes: i
 
 
 def test_every_built_in_is_covered():
-    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"} <= set(BUILT_INS)
+    assert {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan", "infogan"} <= set(BUILT_INS)
 
 
 @pytest.mark.parametrize("model", BUILT_INS)

@@ -29,7 +29,7 @@ from zoo.plugin_code import code_sha256
 from zoo.plugins import ZooPluginWarning, load_registry
 from zoo.runs import Run, RunConfig, load_run
 
-BUILT_IN_MODELS = {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}
+BUILT_IN_MODELS = {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan", "infogan"}
 GUIDE = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
 
 
@@ -50,7 +50,7 @@ def test_built_ins_are_found_through_entry_points(registry):
 
 def test_core_imports_no_built_in_by_name():
     built_ins = [ep.value for ep in metadata.entry_points(group="zoo") if ep.dist and ep.dist.name == "genzoo"]
-    assert len(built_ins) >= 6  # the five architectures and the datasets
+    assert len(built_ins) >= 7  # the six architectures and the datasets
     names = {name for module in built_ins for name in (module, module.split(".")[0])}
     core = Path(__file__).resolve().parents[1] / "zoo"
     offenders = [

@@ -104,5 +104,5 @@ def test_the_wheel_installed_elsewhere_benches_with_its_own_profiles_and_weights
                "--work-dir", tmp_path / "work", cwd=work, env=variables)  # fmt: skip
     rows = ResultStore(results / "smoke").rows()
     finished = rows[(rows["metric"] == "fid") & (rows["step"] == 20)]
-    assert set(finished["model"]) == {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan"}, bench.stdout
+    assert set(finished["model"]) == {"vanilla_gan", "dcgan", "wgan_gp", "vae", "cgan", "infogan"}, bench.stdout
     assert finished["value"].notna().all() and set(finished["plugin"]) == {"genzoo"}

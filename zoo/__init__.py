@@ -2,7 +2,7 @@
 
 What a plugin author imports (see CONTRIBUTING.md)::
 
-    from zoo import Generator, Discriminator, Trainer, Batch, ImageShape, ModelSpec, hookimpl
+    from zoo import Generator, Discriminator, Trainer, Batch, ImageShape, LatentCode, ModelSpec, hookimpl
     from zoo.gan import GANTrainer            # the standard adversarial step, losses as arguments
     from zoo.layers import DCGANGenerator     # shared networks and conv stacks
 
@@ -31,6 +31,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "ModelSpec",
             "Trainer",
         ),
+        "zoo.latent": ("LatentCode",),
         "zoo.runs": ("load_run",),
     },
 )

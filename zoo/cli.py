@@ -388,31 +388,59 @@ def plugins_probe(names: tuple[str, ...]) -> None:
 
 @plugins.command("check")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--shape", default="1x28x28", show_default=True, help="Image shape CxHxW to check with.")
+@click.option(
+    "--shape",
+    "shapes",
+    multiple=True,
+    metavar="CxHxW",
+    help="Image shape to check with; repeatable [default: 1x28x28, 3x32x32 and 3x64x64, as the tests `zoo plugins "
+    "new` writes].",
+)
 @click.option("--classes", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option(
+    "--hparam",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a hyperparameter on top of the model's tiny ones (value parsed as JSON); repeatable.",
+)
 @_device_option
-def plugins_check(names: tuple[str, ...], shape: str, classes: int, device: str) -> None:
-    """Run zoo's conformance kit on models (or on every model of the named plugins); exit 1 on any failure."""
-    from zoo.conformance import Probe, models_of, run_checks
+def plugins_check(
+    names: tuple[str, ...], shapes: tuple[str, ...], classes: int, hparam: tuple[str, ...], device: str
+) -> None:
+    """Run zoo's conformance kit on models (or on every model of the named plugins) at each image shape, built with
+    their tiny hyperparameters (and --hparam); exit 1 on any failure."""
+    from zoo.conformance import PROBE_SHAPES, Probe, models_of, run_checks
     from zoo.device import resolve_device
     from zoo.plugins import load_registry
 
+    image_shapes = [_image_shape(shape) for shape in shapes] or list(PROBE_SHAPES.values())
+    hparams = _parse_hparams(hparam)
+    registry = load_registry()
+    failed = 0
+    for model in models_of(registry, names):
+        spec = registry.models[model]
+        spec.resolve_hparams(overrides=hparams, tiny=True)  # a name or value the model does not take: one line
+        for image_shape in image_shapes:
+            shape = "x".join(map(str, image_shape))
+            given = f", hparams {json.dumps(hparams)}" if hparams else ""
+            click.echo(f"{model} ({registry.models.plugin(model).distribution}), {shape}, {classes} classes{given}:")
+            probe = Probe(image_shape, classes, str(resolve_device(device)), hparams=hparams)
+            for check, problem in run_checks(spec, probe):
+                failed += problem is not None
+                click.echo(f"  {'FAIL' if problem else 'ok  '}  {check}" + (f": {problem}" if problem else ""))
+    if failed:
+        raise ZooError(f"{failed} check(s) failed")
+
+
+def _image_shape(shape: str) -> tuple[int, int, int]:
+    """``--shape CxHxW`` as ``(C, H, W)``."""
     try:
         image_shape = tuple(int(d) for d in shape.lower().split("x"))
     except ValueError:
         image_shape = ()
     if len(image_shape) != 3 or min(image_shape) < 1:
         raise click.BadParameter(f"{shape!r} is not CxHxW", param_hint="--shape")
-    registry = load_registry()
-    probe = Probe(image_shape, classes, str(resolve_device(device)))
-    failed = 0
-    for model in models_of(registry, names):
-        click.echo(f"{model} ({registry.models.plugin(model).distribution}), {shape}, {classes} classes:")
-        for check, problem in run_checks(registry.models[model], probe):
-            failed += problem is not None
-            click.echo(f"  {'FAIL' if problem else 'ok  '}  {check}" + (f": {problem}" if problem else ""))
-    if failed:
-        raise ZooError(f"{failed} check(s) failed")
+    return image_shape  # type: ignore[return-value]
 
 
 def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
@@ -570,6 +598,27 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     return torch.tensor(classes).repeat(n // len(classes) + 1)[:n]
 
 
+def _parse_codes(values: tuple[str, ...]) -> tuple[dict[str, float], str | None]:
+    """``--code NAME=VALUE`` (fixed) and ``--code NAME`` (swept, at most one) as (fixed values, swept name)."""
+    fixed, swept = {}, []
+    for item in values:
+        name, sep, raw = item.partition("=")
+        if not name:
+            raise click.BadParameter(f"{item!r} is not NAME or NAME=VALUE", param_hint="--code")
+        if not sep:
+            swept.append(name)
+            continue
+        try:
+            fixed[name] = float(raw)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {raw!r} is not a number", param_hint="--code") from None
+    if len(swept) > 1:
+        raise click.BadParameter(
+            f"sweeps one code at a time, got {', '.join(swept)}; hold the others with NAME=VALUE", param_hint="--code"
+        )
+    return fixed, swept[0] if swept else None
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -578,7 +627,7 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     type=click.IntRange(min=1, max=10000),
     default=GRID_SIZE,
     show_default=True,
-    help="Number of samples (a conditional model without --labels rounds up to whole rows, one class per row).",
+    help="Number of samples (a conditional model without --labels, or a --code sweep, rounds up to whole rows).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("grid.png"), show_default=True
@@ -588,16 +637,30 @@ def _parse_labels(raw: str | None, n: int) -> torch.Tensor | None:
     help="Class numbers for a conditional model, comma-separated, repeated to fill -n (e.g. 7 or 0,1,2); "
     "default: one grid row per class (-n rounded up to whole rows).",
 )
+@click.option(
+    "--code",
+    "codes",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    help="For a model with latent codes (e.g. InfoGAN's c1, c2, c3): NAME=VALUE holds a code in every sample; a bare "
+    "NAME draws a traversal grid, one row per draw of everything else, the code's values across (each value of a "
+    "categorical code, 10 steps over a continuous code's range). Repeatable; one NAME at a time.",
+)
 @_seed_option("Sampling seed")
 @_device_option
-def sample(run_dir: Path, count: int, output: Path, labels: str | None, seed: int, device: str) -> None:
+def sample(
+    run_dir: Path, count: int, output: Path, labels: str | None, codes: tuple[str, ...], seed: int, device: str
+) -> None:
     """Draw samples from a trained run folder and save them as a PNG grid."""
     from zoo.runs import load_run, save_samples
 
+    fixed, swept = _parse_codes(codes)
     writable_dir(output.parent, "choose another -o")
     generator, _ = load_run(run_dir, device=device)
-    _, written = save_samples(generator, output, count, labels=_parse_labels(labels, count), seed=seed)
-    click.echo(f"wrote {written} samples to {output}")
+    _, written = save_samples(
+        generator, output, count, labels=_parse_labels(labels, count), seed=seed, codes=fixed, sweep=swept
+    )
+    click.echo(f"wrote {written} samples to {output}" + (f" (rows: draws; columns: {swept}'s values)" if swept else ""))
 
 
 @main.command()

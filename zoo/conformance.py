@@ -8,6 +8,7 @@ takes seconds per model; ``exact_resume`` also runs at the model's ``resume_hpar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tempfile
@@ -31,19 +32,25 @@ BATCH = 4
 
 @dataclass(frozen=True)
 class Probe:
-    """The setting the checks run in: an image shape, a class count, a device, and whether the model is built
-    with its ``tiny_hparams`` (fast) or at full size."""
+    """The setting the checks run in: an image shape, a class count, a device, whether the model is built
+    with its ``tiny_hparams`` (fast) or at full size, and ``hparams`` given on top of those."""
 
     image_shape: ImageShape = (1, 28, 28)
     num_classes: int = 10
     device: str = "cpu"
     tiny: bool = True
+    hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+PROBE_SHAPES: dict[str, ImageShape] = {"28x28": (1, 28, 28), "32x32x3": (3, 32, 32), "64x64x3": (3, 64, 64)}
+"""The image shapes a plugin is checked at, by name: MNIST's, CIFAR-10's, and 64x64 RGB (DCGAN's size, a CelebA or
+image folder's default). ``zoo plugins check`` and the tests ``zoo plugins new`` writes run every check at each."""
 
 
 def build(spec: ModelSpec, probe: Probe, seed: int = 0, overrides: dict[str, Any] | None = None) -> Trainer:
-    """The model's trainer for ``probe``, with ``overrides`` over its hyperparameters (see
+    """The model's trainer for ``probe`` (its hyperparameters over the tiny ones), with ``overrides`` over those (see
     :func:`zoo.factory.create_trainer`)."""
-    hparams = spec.resolve_hparams(overrides=overrides, tiny=probe.tiny)
+    hparams = spec.resolve_hparams(tiny=probe.tiny, overrides={**probe.hparams, **(overrides or {})})
     return create_trainer(spec, probe.image_shape, probe.num_classes, hparams=hparams, seed=seed, device=probe.device)
 
 
@@ -61,9 +68,15 @@ def step_batch(trainer: Trainer, data: InMemoryDataset, sampler: torch.Generator
     return data.sample(BATCH * batches_per_step(trainer), sampler)
 
 
-def _samples(generator: Generator, seed: int, n: int = BATCH, labels: torch.Tensor | None = None) -> torch.Tensor:
+def _samples(
+    generator: Generator,
+    seed: int,
+    n: int = BATCH,
+    labels: torch.Tensor | None = None,
+    codes: dict[str, float] | None = None,
+) -> torch.Tensor:
     rng = torch.Generator(device=generator.device).manual_seed(seed)
-    return generator.sample(n, generator=rng, labels=labels)
+    return generator.sample(n, generator=rng, labels=labels, codes=codes)
 
 
 def check_metadata(spec: ModelSpec, probe: Probe) -> None:
@@ -195,6 +208,29 @@ def _check_resume(spec: ModelSpec, probe: Probe, overrides: dict[str, Any]) -> N
             )
 
 
+def check_latent_codes(spec: ModelSpec, probe: Probe) -> None:
+    """A generator without latent codes refuses them; one that names codes (:attr:`zoo.Generator.latent_codes`)
+    honours each when fixed (its value is used: two values give different samples) and keeps the prior's contract:
+    the random numbers drawn do not depend on which codes are fixed (:meth:`zoo.Generator.prior`)."""
+    generator = build(spec, probe).generator
+    if not generator.latent_codes:
+        try:
+            _samples(generator, 0, codes={"c": 0})
+        except ValueError:
+            return
+        raise AssertionError("a generator without latent codes accepted codes={'c': 0}")
+    for code in generator.latent_codes:
+        low, high = code.sweep()[[0, -1]].tolist()
+        free, held = (torch.Generator(device=generator.device).manual_seed(5) for _ in range(2))
+        generator.prior(BATCH, generator=free)
+        generator.prior(BATCH, generator=held, codes={code.name: code.fixed(low, BATCH, generator.device)})
+        assert torch.equal(free.get_state(), held.get_state()), (
+            f"fixing code {code.name!r} changes how many random numbers the prior draws"
+        )
+        first, second = _samples(generator, 0, codes={code.name: low}), _samples(generator, 0, codes={code.name: high})
+        assert not torch.equal(first, second), f"code {code.name!r} at {low:g} and {high:g} gives identical samples"
+
+
 CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {
     "metadata": check_metadata,
     "interfaces": check_interfaces,
@@ -204,6 +240,7 @@ CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {
     "training": check_training,
     "state_round_trip": check_state_round_trip,
     "exact_resume": check_exact_resume,
+    "latent_codes": check_latent_codes,
 }
 
 

@@ -248,8 +248,9 @@ class GANTrainer(Trainer):
             self.ema_updates = int(state["ema_updates"])
 
     def latents(self, n: int, device: torch.device) -> torch.Tensor:
-        """``n`` latent inputs ``[n, latent_dim]`` for G, ``z ~ N(0, I)``."""
-        return torch.randn(n, self.trained_generator.latent_dim, device=device)
+        """``n`` latent inputs ``[n, latent_dim]`` for G, from its prior (:meth:`zoo.Generator.prior`; by default
+        ``z ~ N(0, I)``), drawn with torch's global generator, on ``device``."""
+        return self.trained_generator.prior(n).to(device)
 
     def labels(self, batch: Batch) -> torch.Tensor | None:
         return batch.labels if self.trained_generator.conditional else None

@@ -18,7 +18,7 @@ Conventions used throughout zoo:
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ from torch import nn
 
 from zoo.errors import PluginError, UnknownName, UsageError
 from zoo.hparams import coerce, signature_hparams
+from zoo.latent import CodeValue, LatentCode, code_values
 
 ImageShape = tuple[int, int, int]
 """``(channels, height, width)`` of one image."""
@@ -60,12 +61,17 @@ class Generator(nn.Module, abc.ABC):
     """Maps latent codes (and labels, when conditional) to images.
 
     Subclasses set ``latent_dim``, ``num_classes`` (0 when unconditional) and ``image_shape`` and
-    implement :meth:`forward`. :meth:`sample` is provided.
+    implement :meth:`forward`. :meth:`sample` is provided; :meth:`prior` (the distribution of the latent input,
+    ``N(0, I)`` unless overridden) and :attr:`latent_codes` (named codes in it, none unless set) may be overridden.
     """
 
     latent_dim: int
     num_classes: int
     image_shape: ImageShape
+    latent_codes: tuple[LatentCode, ...] = ()
+    """The named codes of the latent input (:class:`zoo.latent.LatentCode`: categorical with ``values`` choices, or
+    continuous over ``[low, high]``), which :meth:`sample` can fix and ``zoo sample --code`` fixes and sweeps. None
+    by default; a generator that names codes draws them in its :meth:`prior`."""
 
     @abc.abstractmethod
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -83,6 +89,28 @@ class Generator(nn.Module, abc.ABC):
         """The device of the first parameter (CPU for a parameterless module)."""
         return next((p.device for p in self.parameters()), torch.device("cpu"))
 
+    def prior(
+        self, n: int, *, generator: torch.Generator | None = None, codes: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Draw the latent input ``z`` of ``n`` images: float ``[n, latent_dim]`` on this module's device, as
+        :meth:`forward` takes it. The default is ``z ~ N(0, I)``: ``torch.randn(n, latent_dim)``.
+
+        Override it to give a model a prior of its own (InfoGAN: uniform noise, a one-hot categorical code and
+        uniform continuous codes, side by side in ``z``), and name the codes in it in :attr:`latent_codes`. An
+        override keeps this contract:
+
+        * every random number comes from ``generator`` (torch's global generator when None, as in training), so a
+          given generator state gives the same ``z``;
+        * ``codes`` (name -> tensor ``[n]``, checked by :meth:`sample`: int64 values of a categorical code, float32
+          ones of a continuous code) replace the values drawn for those codes, and what is drawn does not depend on
+          which codes are fixed (draw everything, then overwrite): the same generator state with another value of
+          one code gives the same noise and other codes, which is what a traversal grid shows.
+
+        :meth:`sample` draws through it, and so do the bench, ``zoo sample`` and the conformance kit; a trainer
+        draws its training noise with ``generator.prior(n)`` so that it trains on the prior it samples from.
+        """
+        return torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+
     @torch.no_grad()
     def sample(
         self,
@@ -90,6 +118,7 @@ class Generator(nn.Module, abc.ABC):
         *,
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
+        codes: Mapping[str, CodeValue] | None = None,
     ) -> torch.Tensor:
         """Draw ``n`` images ``[n, *image_shape]`` from the prior, in eval mode: :meth:`forward`'s output as it is.
 
@@ -99,7 +128,9 @@ class Generator(nn.Module, abc.ABC):
 
         Deterministic for a given ``generator`` state (a ``torch.Generator`` on this module's device). A
         conditional generator uses ``labels`` (int64 ``[n]``) when given, else draws them uniformly with the
-        same ``generator``; an unconditional one rejects labels.
+        same ``generator``; an unconditional one rejects labels. Then ``z`` comes from :meth:`prior`, with the
+        ``codes`` given (name -> a number, or a tensor ``[n]``) held: a ``ValueError`` names the codes the generator
+        has (none, unless it sets :attr:`latent_codes`) when one is not among them.
         """
         device = self.device
         if labels is not None and not self.conditional:
@@ -112,7 +143,7 @@ class Generator(nn.Module, abc.ABC):
                 raise ValueError(f"labels must have shape [{n}], got {list(labels.shape)}")
             if labels.min() < 0 or labels.max() >= self.num_classes:
                 raise ValueError(f"labels must lie in [0, {self.num_classes})")
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        z = self.prior(n, generator=generator, codes=code_values(self.latent_codes, codes, n, device))
         was_training = self.training
         self.eval()
         try:

@@ -42,5 +42,6 @@ LOWER_IS_BETTER = {
     "class_entropy": False,
     "min_class_share": False,
     "label_accuracy": False,
+    "code_accuracy": False,
 }
 """The metrics a leaderboard shows (those present), in column order, and their direction."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,6 +46,7 @@ from zoo.factory import create_trainer
 from zoo.fileio import read_json, writable_dir, write_json
 from zoo.imaging import save_grid
 from zoo.interfaces import Generator, ModelSpec, Trainer
+from zoo.latent import CodeValue, traversal
 from zoo.options import GRID_SIZE
 from zoo.plugins import Registry, load_registry, prints_to_stderr
 from zoo.provenance import provenance
@@ -99,22 +101,33 @@ def parameter_counts(trainer: Trainer) -> dict[str, int]:
 
 
 def sample_images(
-    generator: Generator, n: int = GRID_SIZE, *, labels: torch.Tensor | None = None, seed: int = SAMPLING_SEED
+    generator: Generator,
+    n: int = GRID_SIZE,
+    *,
+    labels: torch.Tensor | None = None,
+    seed: int = SAMPLING_SEED,
+    codes: Mapping[str, CodeValue] | None = None,
+    sweep: str | None = None,
 ) -> tuple[torch.Tensor, int | None]:
     """Samples ``[N, C, H, W]`` in ``[-1, 1]`` drawn with ``seed``, and the grid row length that shows them best.
 
     ``N`` is ``n``, except for a conditional model without ``labels``: it draws ``ceil(n / K)`` samples of each of
-    its ``K`` classes, class by class, so each grid ROW is one class (64 -> 10 rows of 7 for 10 classes).
-    Raises :class:`UsageError` for labels the model cannot take."""
-    per_class = None
-    if labels is None and generator.conditional:
-        per_class = -(-n // generator.num_classes)
-        labels = torch.arange(generator.num_classes).repeat_interleave(per_class)
-        n = len(labels)
-    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    its ``K`` classes, class by class, so each grid ROW is one class (64 -> 10 rows of 7 for 10 classes). ``codes``
+    (name -> value) hold latent codes of a model that names them (:attr:`Generator.latent_codes`) in every image.
+    ``sweep`` names a code to traverse instead: :func:`zoo.latent.traversal`'s grid of ``ceil(n / V)`` rows, one
+    draw of everything else per row, the code's ``V`` values across (a conditional model's row ``r`` has
+    ``labels[r]`` when labels are given). Raises :class:`UsageError` for labels or codes the model cannot take."""
     try:
         with prints_to_stderr():
-            images = generator.sample(n, generator=rng, labels=labels)
+            if sweep is not None:
+                return traversal(generator, sweep, n, seed=seed, fixed=codes, labels=labels)
+            per_class = None
+            if labels is None and generator.conditional:
+                per_class = -(-n // generator.num_classes)
+                labels = torch.arange(generator.num_classes).repeat_interleave(per_class)
+                n = len(labels)
+            rng = torch.Generator(device=generator.device).manual_seed(seed)
+            images = generator.sample(n, generator=rng, labels=labels, codes=codes)
     except ValueError as error:
         raise UsageError(str(error)) from None
     return images, per_class

@@ -1,10 +1,10 @@
-"""Sample-quality metrics: FID, Inception Score, KID and precision/recall by torch-fidelity, class coverage and
-label accuracy by the domain classifier.
+"""Sample-quality metrics: FID, Inception Score, KID and precision/recall by torch-fidelity, class coverage,
+label accuracy and latent-code accuracy by the domain classifier.
 
 * :mod:`~zoo.metrics.protocol`: :class:`Protocol`, the hashed record of every setting behind a score.
 * :mod:`~zoo.metrics.sampling`: :func:`generate_samples`, the images a protocol scores.
 * :mod:`~zoo.metrics.evaluate`: :func:`evaluate`, features extracted in memory, torch-fidelity's metric functions.
-* :mod:`~zoo.metrics.classes`: ``class_entropy``, ``min_class_share``, ``label_accuracy``.
+* :mod:`~zoo.metrics.classes`: ``class_entropy``, ``min_class_share``, ``label_accuracy``, ``code_accuracy``.
 * :mod:`~zoo.metrics.cache`: the reference-feature cache (safetensors, keyed and checked by content).
 * :mod:`~zoo.metrics.randomness`: evaluations leave every global random state as they found it.
 * :mod:`~zoo.metrics.extractors`: zoo's feature extractors (Inception, offline Inception, domain classifier),
@@ -23,7 +23,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "zoo.metrics.cache": ("reference_cache_key",),
-        "zoo.metrics.classes": ("CLASS_METRICS", "COLLAPSED_SHARE", "LABEL_ACCURACY"),
+        "zoo.metrics.classes": ("CLASS_METRICS", "CODE_ACCURACY", "COLLAPSED_SHARE", "LABEL_ACCURACY"),
         "zoo.metrics.domain": (
             "ClassifierCard",
             "classifier_path",
@@ -35,7 +35,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "zoo.metrics.extractors": ("DOMAIN_CLASSIFIER", "INCEPTION", "INCEPTION_FID_HELPER"),
         "zoo.metrics.inception": ("fid_helper_weights_path",),
         "zoo.metrics.protocol": ("LABEL_RULE", "METRICS_CODE_VERSION", "Protocol", "ProtocolSettings"),
-        "zoo.metrics.sampling": ("Samples", "generate_samples"),
+        "zoo.metrics.sampling": ("Samples", "class_code", "generate_samples"),
         "zoo.metrics.values": ("MetricValue",),
     },
 )

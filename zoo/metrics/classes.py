@@ -5,8 +5,13 @@
 * ``min_class_share``: the smallest class's share of the samples, in ``[0, 1]``; ``1/K`` when uniform; below
   :data:`COLLAPSED_SHARE` a class counts as missing (a collapsed model).
 * ``label_accuracy``: conditional models only: the share of samples classified as the label they were drawn for.
+* ``code_accuracy``: models with a categorical latent code of as many values as the classes only (InfoGAN's ``c1``,
+  :func:`zoo.metrics.sampling.class_code`): how well the code captures the classes without labels. Each code value
+  is mapped to a different class so that as many samples as possible are classified as their value's class (the best
+  one-to-one mapping, found by the Hungarian algorithm); the share so classified. 1 when the code is the class; about
+  ``1/K`` plus what the best mapping gains by chance when the code is ignored.
 
-Higher is better for all three. They are measured only when the protocol's extractor classifies the dataset's own
+Higher is better for all four. They are measured only when the protocol's extractor classifies the dataset's own
 classes (:attr:`zoo.interfaces.ExtractorSpec.classifies_dataset`); otherwise they are unavailable with the reason.
 """
 
@@ -21,17 +26,23 @@ from zoo.metrics.values import MetricValue
 
 CLASS_METRICS = ("class_entropy", "min_class_share")
 LABEL_ACCURACY = "label_accuracy"
+CODE_ACCURACY = "code_accuracy"
 COLLAPSED_SHARE = 0.05
 """A class with a smaller share of the samples than this is missing (issue 12's "collapsed")."""
 
 
 def class_metrics(
-    protocol: Protocol, logits: torch.Tensor | None, labels: torch.Tensor | None
+    protocol: Protocol, logits: torch.Tensor | None, labels: torch.Tensor | None, codes: torch.Tensor | None = None
 ) -> dict[str, MetricValue]:
-    """:data:`CLASS_METRICS` (and ``label_accuracy`` when ``labels`` are given) of samples whose extractor logits
-    are ``logits`` (float ``[N, K]``, None when the extractor has none); ``labels``: int64 ``[N]``, the labels a
-    conditional model drew the samples for, None for unconditional models and real images."""
-    names = CLASS_METRICS + ((LABEL_ACCURACY,) if labels is not None else ())
+    """:data:`CLASS_METRICS` (and ``label_accuracy`` when ``labels`` are given, ``code_accuracy`` when ``codes``
+    are) of samples whose extractor logits are ``logits`` (float ``[N, K]``, None when the extractor has none);
+    ``labels``: int64 ``[N]``, the labels a conditional model drew the samples for, None for unconditional models and
+    real images; ``codes``: int64 ``[N]`` in ``[0, K)``, the categorical code value each sample was drawn with."""
+    names = (
+        CLASS_METRICS
+        + ((LABEL_ACCURACY,) if labels is not None else ())
+        + ((CODE_ACCURACY,) if codes is not None else ())
+    )
     reason = _unavailable_reason(protocol, logits)
     if reason:
         return dict.fromkeys(names, MetricValue(None, reason))
@@ -43,7 +54,54 @@ def class_metrics(
     values = {"class_entropy": MetricValue(entropy), "min_class_share": MetricValue(float(shares.min()))}
     if labels is not None:
         values[LABEL_ACCURACY] = MetricValue(float((predicted == labels.cpu()).double().mean()))
+    if codes is not None:
+        values[CODE_ACCURACY] = MetricValue(code_accuracy(codes.cpu(), predicted, num_classes))
     return values
+
+
+def code_accuracy(codes: torch.Tensor, predicted: torch.Tensor, num_classes: int) -> float:
+    """The share of samples whose predicted class is their code value's class under the best one-to-one mapping of
+    code values to classes. ``codes``, ``predicted``: int64 ``[N]`` in ``[0, num_classes)``."""
+    counts = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    counts.index_put_((codes, predicted), torch.ones_like(codes), accumulate=True)
+    return best_matching(counts.tolist()) / len(codes)
+
+
+def best_matching(weights: list[list[int]]) -> int:
+    """The largest ``sum(weights[i][match[i]])`` over permutations ``match`` of a square matrix: the Hungarian
+    algorithm (Kuhn-Munkres with potentials, O(K^3)) on the costs ``max - weights``. Written out because SciPy's
+    ``linear_sum_assignment`` is not a dependency of zoo (only of optional extras)."""
+    k = len(weights)
+    top = max((w for row in weights for w in row), default=0)
+    cost = [[top - w for w in row] for row in weights]
+    u, v = [0] * (k + 1), [0] * (k + 1)  # row and column potentials (1-based; 0 is a sentinel)
+    row_of = [0] * (k + 1)  # row_of[j]: the row matched to column j (0: none yet)
+    way = [0] * (k + 1)
+    for i in range(1, k + 1):
+        row_of[0], column = i, 0
+        slack, used = [math.inf] * (k + 1), [False] * (k + 1)
+        while row_of[column]:  # grow an alternating tree until it reaches a free column
+            used[column] = True
+            row, delta, nearest = row_of[column], math.inf, 0
+            for j in range(1, k + 1):
+                if not used[j]:
+                    reduced = cost[row - 1][j - 1] - u[row] - v[j]
+                    if reduced < slack[j]:
+                        slack[j], way[j] = reduced, column
+                    if slack[j] < delta:
+                        delta, nearest = slack[j], j
+            for j in range(k + 1):
+                if used[j]:
+                    u[row_of[j]] += delta
+                    v[j] -= delta
+                else:
+                    slack[j] -= delta
+            column = nearest
+        while column:  # flip the path: each column on it takes the row of the column before
+            previous = way[column]
+            row_of[column] = row_of[previous]
+            column = previous
+    return sum(weights[row_of[j] - 1][j - 1] for j in range(1, k + 1))
 
 
 def _unavailable_reason(protocol: Protocol, logits: torch.Tensor | None) -> str | None:

@@ -95,7 +95,8 @@ def evaluate(
     ``cuda[:i]``; features are extracted in batches of ``batch_size`` in this process (no DataLoader workers).
 
     Returns metric name -> :class:`MetricValue`: :data:`METRIC_KEYS`' names (FID, IS, KID, precision/recall), the
-    class metrics of :mod:`zoo.metrics.classes` (``label_accuracy`` only when ``samples.labels`` is given), and
+    class metrics of :mod:`zoo.metrics.classes` (``label_accuracy`` only when ``samples.labels`` is given,
+    ``code_accuracy`` only when ``samples.codes`` is), and
     :data:`OUT_OF_RANGE` when ``samples.out_of_range`` is given. A metric the protocol cannot give (the IS without a
     classifier layer, class metrics without a dataset classifier) or a non-finite result is unavailable with a
     reason, never a number. Raises :class:`ZooError` for wrong weights or a different torch-fidelity version than
@@ -137,7 +138,7 @@ def evaluate(
         generated = features_of(samples.images)
     values = _fidelity_metrics(generated, reference, protocol, extractor, verbose)
     logits = generated[protocol.logits_layer] if protocol.logits_layer else None
-    values.update(class_metrics(protocol, logits, samples.labels))
+    values.update(class_metrics(protocol, logits, samples.labels, samples.codes))
     if samples.out_of_range is not None:
         values[OUT_OF_RANGE] = MetricValue(samples.out_of_range)
     return values

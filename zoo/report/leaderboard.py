@@ -26,6 +26,7 @@ LABELS = {
     "class_entropy": "class entropy",
     "min_class_share": "min class share",
     "label_accuracy": "label accuracy",
+    "code_accuracy": "code accuracy",
 }
 _SCALE = {"kid_mean": 1e3}
 BOLD_RULE = (
