@@ -148,6 +148,7 @@ DIVERGING = """
 """
 
 
+@pytest.mark.slow
 def test_a_diverging_model_is_recorded_and_the_bench_goes_on(bench_dir, tiny_mnist_root, tmp_path, install_plugin):
     # toy_gan is imported as a library only: its own hook is not an entry point here
     install_plugin("zoo-nan", {"toy_nan": "toy_nan"}, {"toy_gan": toy_plugin_source(), "toy_nan": DIVERGING})

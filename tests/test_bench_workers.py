@@ -316,6 +316,7 @@ def test_changed_settings_rerun_a_cell_and_its_rows_record_them(tiny_mnist_root,
     assert json.loads(store.rows().query("model == 'vae'")["hparams"].iloc[0])["latent_dim"] == 3
 
 
+@pytest.mark.slow
 def test_a_new_plugin_version_reruns_its_cells(install_plugin, tiny_mnist_root, tmp_path):
     profile = smoke_profile(tmp_path)
     install_plugin("zoo-toy", {"toy": "toy_gan"}, {"toy_gan": toy_plugin_source()}, version="1.0")
@@ -330,6 +331,7 @@ def test_a_new_plugin_version_reruns_its_cells(install_plugin, tiny_mnist_root, 
     assert set(ResultStore(tmp_path / "tiny").rows().query("model == 'toy'")["plugin_version"]) == {"1.1"}
 
 
+@pytest.mark.slow
 def test_editing_an_editable_plugin_reruns_its_cells(install_plugin, tiny_mnist_root, tmp_path):
     profile = smoke_profile(tmp_path)
     source = install_plugin("zoo-toy", {"toy": "toy_gan"}, {"toy_gan/__init__": toy_plugin_source()}, editable=True)
@@ -369,6 +371,7 @@ def test_a_worker_refuses_plugin_code_other_than_the_bench_was_planned_with(plug
         CellRun(dataclasses.replace(job, key=elsewhere)).plugins()
 
 
+@pytest.mark.slow
 def test_a_rerun_rebuilds_a_results_table_a_crash_left_stale(tiny_mnist_root, tmp_path):
     profile = smoke_profile(tmp_path)
     assert bench(profile, tmp_path, tiny_mnist_root, "vae").exit_code == 0
@@ -404,6 +407,7 @@ def test_an_empty_or_corrupt_cell_file_is_a_one_line_error_naming_it(tiny_mnist_
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_damaged_invocations_json_is_kept_aside_and_the_bench_goes_on(tiny_mnist_root, tmp_path):
     history = tmp_path / "tiny" / "invocations.json"
     history.parent.mkdir(parents=True)

@@ -74,6 +74,7 @@ def test_an_unlabelled_rgb_folder_is_benched_with_the_offline_inception_network(
     assert "no classifier layer" in final.loc["is_mean", "reason"]
 
 
+@pytest.mark.slow
 def test_a_labelled_folder_is_scored_by_the_classifier_extractor_train_made(tmp_path, extractors):
     pets = write_image_folder(tmp_path / "pets", 16, classes=3)
     profile = write_profile(tmp_path / "mine.toml")

@@ -93,6 +93,7 @@ def test_the_plugin_api_imports_torch_but_none_of_the_heavy_rest():
     assert modules_after("from zoo import hookimpl, ModelSpec")["end"] == ["torch"]
 
 
+@pytest.mark.slow
 def test_the_plugin_manager_imports_the_metrics_only_to_load_the_registry_and_then_cheaply():
     stages = modules_after(
         """

@@ -99,6 +99,7 @@ def frame_of(root: Path) -> pd.DataFrame:
     ("module", "apart_from"),
     [("zoo.report", ("zoo.bench",)), ("zoo.results", ("zoo.bench", "zoo.report"))],
 )
+@pytest.mark.slow
 def test_the_report_and_the_results_format_import_nothing_of_the_bench(module, apart_from):
     """The report reads the results folder only, and the folder's format belongs to neither its writer nor its
     reader: importing them, in a fresh interpreter, leaves the others unimported."""
@@ -210,6 +211,7 @@ SETTINGS = {"name": "toy", "description": "", "budget": "", "batch_size": 16, "s
 """A profile as recorded with an invocation (:meth:`Profile.record`), without a budget rule."""
 
 
+@pytest.mark.slow
 def test_a_profile_without_a_budget_rule_gets_its_steps_stated_and_old_folders_say_so(results):
     record_invocation(results, invocation())
     assert "its settings and budget rule were not recorded" in write_report(results).read_text()
@@ -255,6 +257,7 @@ def test_the_report_embeds_its_figures_and_grids_written_beside_the_tables(resul
     assert '"num_generated": 64' in page and "zoo bench --all --profile toy" in page
 
 
+@pytest.mark.slow
 def test_figures_are_named_after_their_protocol_with_its_id_only_when_two_share_the_name(results):
     write_report(results)
     write_cell(results, "dcgan", 5, {"fid": 9.0}, protocol_id="p2", protocol="toy-protocol")
@@ -296,6 +299,7 @@ def test_zoo_leaderboard_prints_provenance_and_warnings_and_rewrites_the_report(
     assert (results / HTML).exists()
 
 
+@pytest.mark.slow
 def test_zoo_leaderboard_shows_bold_as_a_terminal_does_and_the_files_keep_markdown(results):
     args = ["leaderboard", "--profile", "toy", "--results", str(results.parent)]
     piped = CliRunner().invoke(main, args)
@@ -322,6 +326,7 @@ def test_zoo_leaderboard_json_is_one_document_with_each_table(results):
     assert board["budgets"].startswith("steps: 100")
 
 
+@pytest.mark.slow
 def test_zoo_report_writes_the_page_unless_told_not_to(results, tmp_path):
     assert zoo("report", "--no-html", profile="toy", results=results.parent).exit_code == 0
     assert (results / MARKDOWN).exists() and not (results / HTML).exists()
@@ -417,6 +422,7 @@ def test_results_drop_uninstalled_drops_what_no_plugin_provides_any_more(results
     assert again.exit_code == 0 and "nothing to drop" in again.output
 
 
+@pytest.mark.slow
 def test_results_drop_of_one_dataset_keeps_the_model_elsewhere(results):
     write_cell(results, "dcgan", 0, {"fid": 12.0}, dataset="fashion-mnist")
     write_report(results)

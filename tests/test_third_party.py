@@ -112,6 +112,7 @@ def test_train_step_raising_is_a_one_line_error_in_train(raising_plugin, tiny_mn
     assert "train_step failed at step 1: RuntimeError: kernel exploded" in result.stderr
 
 
+@pytest.mark.slow
 def test_train_step_raising_fails_its_cells_and_the_bench_goes_on(raising_plugin, tiny_mnist_root, tmp_path):
     result = zoo(
         "bench",
@@ -237,6 +238,7 @@ def test_plugin_dataset_and_extractor_can_be_listed_and_benched(install_plugin, 
     assert "IS unavailable" in final.loc["is_mean", "reason"]
 
 
+@pytest.mark.slow
 def test_a_weight_free_extractor_is_benched_with_no_weights_and_its_plugin_code_in_the_protocol_id(
     install_plugin, tmp_path
 ):
