@@ -111,3 +111,28 @@ def test_zoo_score_of_a_folder_of_images(benched, tiny_mnist_root, tmp_path):
     assert refused.exit_code == 2 and "has 10 readable images; protocol 'classifier-smoke' scores 64" in refused.output
     no_dataset = zoo("score", folder, **options)
     assert no_dataset.exit_code == 2 and "--dataset" in no_dataset.output
+
+
+def test_a_model_with_latent_codes_gets_traversal_grids_in_its_run_and_in_the_report(tiny_mnist_root, tmp_path):
+    result = zoo(
+        "bench", "infogan", profile=smoke_profile(tmp_path), results=tmp_path / "results", work_dir=tmp_path / "work",
+        data_root=tiny_mnist_root,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "work" / "tiny" / "runs" / "mnist" / "infogan-s0"
+    assert sorted(p.name for p in run.glob("traversal-*.png")) == ["traversal-c1.png", "traversal-c2.png",
+                                                                   "traversal-c3.png"]  # fmt: skip
+    kept = tmp_path / "results" / "tiny" / "traversals" / "mnist"
+    assert (kept / "infogan-s0-c1.png").read_bytes() == (run / "traversal-c1.png").read_bytes()
+    board = (tmp_path / "results" / "tiny" / "leaderboard.md").read_text()
+    assert (
+        "## Latent traversals" in board and "![infogan, seed 0: code c1](traversals/mnist/infogan-s0-c1.png)" in board
+    )
+    assert "code_accuracy" in (tmp_path / "results" / "tiny" / "results.csv").read_text()
+
+    dropped = zoo("results", "drop", "infogan", profile="tiny", results=tmp_path / "results")
+    assert dropped.exit_code == 0, dropped.output
+    assert (
+        not list(kept.glob("*.png"))
+        and "Latent traversals" not in (tmp_path / "results" / "tiny" / "leaderboard.md").read_text()
+    )

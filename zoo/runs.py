@@ -9,6 +9,7 @@ A run folder holds::
     checkpoint.pt          full training state for --resume (torch.load(weights_only=True))
     generator.safetensors  generator weights at the last step
     samples.png            a grid of samples from the last step (fixed sampling seed)
+    traversal-<code>.png   for a generator that names latent codes, each code's traversal grid (zoo.latent)
     summary.json           steps done, images seen, training seconds, img/s, parameter counts, loss history, and
                            every metric at every evaluated step (the values a bench row holds)
 
@@ -56,7 +57,7 @@ from zoo.training import TrainResult, train
 SAMPLING_SEED = 0
 # The config keys that define the trajectory: a resume must match all of them (the step budget may grow).
 _IDENTITY = ("model", "dataset", "seed", "batch_size", "hparams")
-_TRAINING_STATE = ("checkpoint.pt", "generator.safetensors", "summary.json", "samples.png")
+_TRAINING_STATE = ("checkpoint.pt", "generator.safetensors", "summary.json", "samples.png", "traversal-*.png")
 """What a run writes as it trains; a folder holding either of the first two holds a run."""
 
 
@@ -230,8 +231,8 @@ class Run:
         if resume:
             _check_resumable(config, out)
         elif replace:
-            for name in _TRAINING_STATE:
-                (out / name).unlink(missing_ok=True)
+            for path in [p for name in _TRAINING_STATE for p in out.glob(name)]:
+                path.unlink()
         elif any((out / name).exists() for name in _TRAINING_STATE[:2]):
             raise ZooError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
         writable_dir(out, "choose another --out")
@@ -300,6 +301,8 @@ class Run:
         self.phase = "drawing the sample grid"
         save_generator(out / "generator.safetensors", trainer.generator)
         save_samples(trainer.generator, out / "samples.png")
+        for code in trainer.generator.latent_codes:
+            save_samples(trainer.generator, out / f"traversal-{code.name}.png", sweep=code.name)
         self._write_summary(result)
         return result
 

@@ -146,6 +146,8 @@ class Outcome:
     rows: list[Row] = field(default_factory=list)
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     grid_png: bytes | None = None
+    traversals: dict[str, bytes] = field(default_factory=dict)
+    """For a generator with named latent codes: code name -> its traversal grid as PNG bytes."""
     kind: str = ""
     cause: str = ""
     seconds: float | None = None

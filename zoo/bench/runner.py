@@ -36,7 +36,7 @@ from zoo.fileio import atomic_path
 from zoo.metrics import METRICS_CODE_VERSION
 from zoo.metrics.hashing import sha256_file
 from zoo.plugins import Registry
-from zoo.results import Cell, ResultStore
+from zoo.results import Cell, ResultStore, traversal_path
 from zoo.runs import RunConfig, resolve_config
 
 POLL_SECONDS = 2.0
@@ -271,6 +271,9 @@ class Bench:
         if outcome.grid_png:
             with atomic_path(self.results_dir / "grids" / job.cell.dataset / f"{job.cell.name}.png") as tmp:
                 tmp.write_bytes(outcome.grid_png)
+        for code, png in outcome.traversals.items():
+            with atomic_path(traversal_path(self.results_dir, job.cell, code)) as tmp:
+                tmp.write_bytes(png)
         self.store.write_cell(job.cell, job.key, outcome.rows, outcome.protocols)
         if not job.cell.is_floor:
             self.counts["done" if outcome.status == "ok" else "diverged"] += 1

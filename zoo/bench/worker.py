@@ -188,7 +188,10 @@ class CellRun:
         rows = [self._row(base, **asdict(s)) for s in run.scores]
         protocols = _protocols(evaluation.references)
         if diverged is None:
-            return Outcome("ok", rows, protocols, (run.out_dir / "samples.png").read_bytes())
+            traversals = {
+                p.stem.removeprefix("traversal-"): p.read_bytes() for p in run.out_dir.glob("traversal-*.png")
+            }
+            return Outcome("ok", rows, protocols, (run.out_dir / "samples.png").read_bytes(), traversals)
         rows.append(
             self._row(
                 base,

@@ -41,7 +41,7 @@ from zoo.report.leaderboard import (
     warnings_of,
 )
 from zoo.report.plots import plot_curve, plot_final_metrics, plot_sample_grids
-from zoo.results import REAL_DATA, Cell, ResultStore, read_invocations
+from zoo.results import REAL_DATA, TRAVERSALS, Cell, ResultStore, read_invocations
 
 MARKDOWN, HTML, PLOTS = "leaderboard.md", "leaderboard.html", "plots"
 GRIDS_FIGURE = "sample-grids.png"
@@ -52,6 +52,11 @@ Figure = tuple[str, Path]
 FAILED_NOTE = "Not results: each is tried again by the next run of the bench."
 
 
+TRAVERSALS_NOTE = (
+    "For each model whose generator names latent codes, each code's traversal grid at the last step: one row per "
+    "draw of everything else, the code's values across (a categorical code's every value; a continuous code's range "
+    "in even steps)"
+)
 RUNS_NOTE = (
     "The generator behind each row: its run folder, under the bench's work folder (`--work-dir`/PROFILE; "
     "`zoo.load_run`, `zoo score` and `zoo export` open it)"
@@ -116,6 +121,8 @@ class Report:
     boards: list[Board]
     grids: dict[str, Grids]
     """Dataset -> its sample grids, for the datasets with a leaderboard and grid files."""
+    traversals: dict[str, list[Path]]
+    """Dataset -> the traversal grids of its models with named latent codes (``traversals/<dataset>/``)."""
     diverged: list[str]
     failed: list[str]
     """The cells whose last attempt failed (not results: the next run tries them again), with the cause."""
@@ -181,6 +188,7 @@ def build_report(results_dir: Path) -> Report:
         _profile_lines(invocations),
         boards,
         {dataset: found for dataset, found in grids.items() if found is not None},
+        {d: files for d in firsts if (files := sorted((results_dir / TRAVERSALS / d).glob("*.png")))},
         _diverged(frame),
         failed,
         invocations,
@@ -288,6 +296,11 @@ def render_markdown(report: Report) -> str:
             if grids.composite:
                 lines += [f"![sample grids, {dataset}]({_relative(grids.composite, report.root)})", ""]
             lines += [" · ".join(f"[{f.stem}]({_relative(f, report.root)})" for f in grids.files), ""]
+    if report.traversals:
+        lines += ["## Latent traversals", "", TRAVERSALS_NOTE, ""]
+        for dataset, files in report.traversals.items():
+            lines += [f"### {dataset}", ""]
+            lines += [f"![{_traversal_caption(f)}]({_relative(f, report.root)})" for f in files] + [""]
     if report.diverged:
         lines += ["## Diverged runs", ""] + [f"- {line}" for line in report.diverged] + [""]
     if report.failed:
@@ -313,6 +326,9 @@ def write_page(report: Report, path: Path) -> Path:
         if grids.composite:
             caption = f"Sample grids, {dataset}: the lowest seed's per model (a conditional model: one row per class)"
             parts.append(Section(f"Sample grids — {dataset}", images=[(caption, grids.composite)]))
+    for dataset, files in report.traversals.items():
+        images = [(_traversal_caption(f), f) for f in files]
+        parts.append(Section(f"Latent traversals — {dataset}", [TRAVERSALS_NOTE], images=images))
     if report.diverged:
         parts.append(Section("Diverged runs", report.diverged))
     if report.failed:
@@ -400,6 +416,13 @@ def _printed_boards(
         for name, protocol_id, protocol in sections(frame, _profile_datasets(invocations))
     ]
     return _profile_lines(invocations), boards
+
+
+def _traversal_caption(path: Path) -> str:
+    """``infogan-s0-c1.png`` -> ``infogan, seed 0: code c1``."""
+    cell, code = path.stem.rsplit("-", 1)
+    model, seed = cell.rsplit("-s", 1)
+    return f"{model}, seed {seed}: code {code}"
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -7,16 +7,18 @@ the folder; :mod:`zoo.results.drop` removes results (``zoo results drop``). This
 """
 
 from zoo.results.invocations import INVOCATIONS, read_invocations, record_invocation
-from zoo.results.store import COLUMNS, REAL_DATA, Cell, ResultStore, Row, cell_run_dir
+from zoo.results.store import COLUMNS, REAL_DATA, TRAVERSALS, Cell, ResultStore, Row, cell_run_dir, traversal_path
 
 __all__ = [
     "COLUMNS",
     "INVOCATIONS",
     "REAL_DATA",
+    "TRAVERSALS",
     "Cell",
     "ResultStore",
     "Row",
     "cell_run_dir",
     "read_invocations",
     "record_invocation",
+    "traversal_path",
 ]

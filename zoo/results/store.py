@@ -14,6 +14,7 @@ cell's file and the table is repaired by the next run.
 Layout under ``results/<profile>/``::
 
     cells/<dataset>/<model>-s<seed>.json        one finished (model, dataset, seed) cell: key, rows, protocols
+    traversals/<dataset>/<model>-s<seed>-<code>.png   a latent code's traversal grid (models that name codes)
     cells/<dataset>/real-data.json              the real-vs-real floor of a dataset (the model name is reserved)
     failures/<dataset>/<model>-s<seed>.json     why the last attempt at an unfinished cell failed (not a result)
     superseded/<dataset>/<name>-<key id>.json   a cell replaced because its settings changed (kept, not shown)
@@ -41,7 +42,10 @@ from zoo.errors import ZooError
 from zoo.fileio import atomic_path, write_json
 from zoo.plugins import REAL_DATA
 
-__all__ = ["COLUMNS", "REAL_DATA", "Cell", "ResultStore", "Row"]
+TRAVERSALS = "traversals"
+"""The folder of a results folder holding the traversal grids of models with named latent codes."""
+
+__all__ = ["COLUMNS", "REAL_DATA", "TRAVERSALS", "Cell", "ResultStore", "Row", "cell_run_dir", "traversal_path"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ class Cell:
             if self.is_floor
             else f"{self.model} on {self.dataset}, seed {self.seed}"
         )
+
+
+def traversal_path(results_dir: Path, cell: Cell, code: str) -> Path:
+    """Where a cell's traversal grid of latent code ``code`` is kept (see the module docstring)."""
+    return Path(results_dir) / TRAVERSALS / cell.dataset / f"{cell.name}-{code}.png"
 
 
 def cell_run_dir(cell: Cell) -> str:
