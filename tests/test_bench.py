@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from tests.helpers import toy_plugin_source, zoo
 from zoo.bench import load_profile
 from zoo.errors import ZooError
+from zoo.fileio import writer_tag
 from zoo.report.leaderboard import check_single_protocol, leaderboard
 from zoo.results import ResultStore
 
@@ -209,3 +212,19 @@ def test_bad_profiles_are_one_line_errors(tmp_path, content, message):
 def test_unknown_profile_lists_the_known_ones():
     result = zoo("bench", "--all", profile="nope")
     assert result.exit_code == 2 and "unknown profile 'nope'" in result.stderr and "cpu" in result.stderr
+
+
+def test_a_bench_removes_what_a_killed_bench_was_writing_and_nothing_else(tmp_path):
+    """A kill -9 mid-write leaves a writer's temporary file (the file it was replacing stays whole); the next bench
+    start removes it, but not a live writer's, nor one of a bench on another machine sharing the folder."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(finished.stdout)
+    store = ResultStore(tmp_path / "tiny")
+    dead = store.root / "cells" / "mnist" / f".dcgan-s0.json.{writer_tag(dead_pid)}.tmp"
+    live = store.root / f".results.csv.{writer_tag()}.tmp"
+    elsewhere = store.root / f".results.csv.another_host-{dead_pid}.tmp"
+    for path in (dead, live, elsewhere):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half a file")
+    assert store.remove_partial_files() == [dead]
+    assert not dead.exists() and live.exists() and elsewhere.exists()

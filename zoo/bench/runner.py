@@ -171,6 +171,7 @@ class Bench:
         """Run the unfinished jobs of ``plan`` (all with ``force``) on the executor; returns (and keeps in
         ``self.counts`` as it goes, for an interrupted run) the cells done, skipped and diverged. Failures are in
         ``self.failures``. On any exit (Ctrl-C included) the running workers are ended and the claims released."""
+        self.store.remove_partial_files()  # what a killed bench was writing
         self.store.write_table()  # derived: repairs a table a crash left behind
         for cell, cause in plan.unrunnable:
             self._fail(cell, {}, "not run", cause)

@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from zoo.errors import ZooError
-from zoo.fileio import atomic_path, write_json
+from zoo.fileio import atomic_path, stale_partial, write_json
 from zoo.plugins import REAL_DATA
 
 TRAVERSALS = "traversals"
@@ -202,6 +202,14 @@ class ResultStore:
     def protocols(self) -> dict[str, dict[str, Any]]:
         """Protocol id -> its settings, for every protocol a stored row names."""
         return {pid: record for cell in self._cells() for pid, record in cell.get("protocols", {}).items()}
+
+    def remove_partial_files(self) -> list[Path]:
+        """Delete the temporary files that a bench killed mid-write on this machine left in the folder
+        (:func:`zoo.fileio.stale_partial`); returns them. The files they were to replace are whole."""
+        stale = [path for path in self.root.rglob(".*.tmp") if stale_partial(path)]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     def write_table(self) -> Path:
         """Rewrite ``results.csv`` from the cell files."""
