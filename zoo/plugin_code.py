@@ -18,12 +18,13 @@ same rule: its entry points import the package of the built-in models and datase
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+
+from zoo.hashing import sha256_file, sha256_json
 
 ENTRY_POINT_GROUP = "zoo"
 SHORT = 12
@@ -60,7 +61,7 @@ def code_sha256(distribution: str) -> str:
     recorded = dist.read_text("RECORD") is not None and not _editable(dist)
     files = (_recorded_sources(dist) if recorded else {}) or _entry_point_sources(dist)
     digests = {name: _file_sha256(path) for name, path in sorted(files.items())}
-    return hashlib.sha256(json.dumps(digests, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return sha256_json(digests)
 
 
 def _editable(dist: metadata.Distribution) -> bool:
@@ -108,6 +109,6 @@ def _entry_point_sources(dist: metadata.Distribution) -> dict[str, Path]:
 
 def _file_sha256(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256_file(path)
     except OSError:
         return "missing"

@@ -19,8 +19,8 @@ from typing import Any
 from zoo.bench.profiles import Profile
 from zoo.data.folder import FolderDataset
 from zoo.data.sources import FOLDER_PREFIX, FolderOptions
+from zoo.hashing import sha256_json
 from zoo.interfaces import DatasetSpec
-from zoo.metrics.hashing import sha256_json
 from zoo.plugin_code import PluginCode
 from zoo.results import Cell, Row
 from zoo.runs import RunConfig

@@ -33,8 +33,8 @@ from zoo.bench.jobs import Job, Outcome, cell_key, folder_source, key_changes, k
 from zoo.bench.profiles import Profile
 from zoo.errors import PluginError, ZooError
 from zoo.fileio import atomic_path
+from zoo.hashing import sha256_file
 from zoo.metrics import METRICS_CODE_VERSION
-from zoo.metrics.hashing import sha256_file
 from zoo.plugins import Registry
 from zoo.results import Cell, ResultStore, traversal_path
 from zoo.runs import RunConfig, resolve_config

@@ -20,7 +20,7 @@ import safetensors.torch
 import torch
 
 from zoo.fileio import atomic_path
-from zoo.metrics.hashing import sha256_json, sha256_tensor
+from zoo.hashing import sha256_json, sha256_tensor
 from zoo.metrics.protocol import Protocol
 
 Features = dict[str, torch.Tensor]

@@ -27,10 +27,10 @@ from torch_fidelity.utils import get_featuresdict_from_dataset
 
 from zoo.device import describe_device
 from zoo.errors import ZooError
+from zoo.hashing import sha256_file, sha256_tensor
 from zoo.interfaces import ExtractorSpec
 from zoo.metrics.cache import Features, cached_features, reference_cache_key
 from zoo.metrics.classes import class_metrics
-from zoo.metrics.hashing import sha256_file, sha256_tensor
 from zoo.metrics.protocol import Protocol
 from zoo.metrics.randomness import preserved_random_state
 from zoo.metrics.sampling import Samples

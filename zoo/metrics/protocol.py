@@ -17,8 +17,8 @@ from typing import Any
 import torch
 import torch_fidelity
 
+from zoo.hashing import sha256_file, sha256_json, sha256_tensor
 from zoo.interfaces import ExtractorSpec
-from zoo.metrics.hashing import sha256_file, sha256_json, sha256_tensor
 from zoo.plugin_code import PluginCode
 
 METRICS_CODE_VERSION = 1
@@ -82,7 +82,7 @@ class Protocol:
     as they are; ``resize``: the side it resizes images to (299 for Inception), None for native size;
     ``classifies_dataset``: whether the logits are the dataset's own classes (then class coverage and label accuracy
     can be measured);
-    ``reference_sha256``: :func:`~zoo.metrics.hashing.sha256_tensor` of the reference images;
+    ``reference_sha256``: :func:`~zoo.hashing.sha256_tensor` of the reference images;
     ``reference_class_counts``: images per class in the reference set (None for a dataset without classes), which
     conditional models' evaluation labels follow by ``label_rule``; ``metrics_code_version``:
     :data:`METRICS_CODE_VERSION`; ``torch_fidelity_version``: the version that computes the metrics;
