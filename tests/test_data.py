@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import OFFICIAL_MNIST_ROOT, idx_bytes, needs_official_mnist, write_idx
-from zoo.data import InMemoryDataset, load_mnist_layout, load_split, read_idx, resolve_data_root
+from tests.helpers import OFFICIAL_MNIST_ROOT, idx_bytes, needs_official_mnist, write_idx, write_image_folder
+from zoo.data import InMemoryDataset, load_mnist_layout, load_split, random_subset, read_idx, resolve_data_root
+from zoo.data.sources import with_datasets
 from zoo.errors import DatasetNotFound, PluginError, ZooError
 from zoo.interfaces import DatasetSpec
 from zoo.plugins import load_registry
@@ -255,3 +256,23 @@ def test_real_mnist(specs):
     assert labels.bincount().tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     test_images, test_labels = load_split(specs["mnist"], "test", root=OFFICIAL_MNIST_ROOT)
     assert test_images.shape == (10000, 1, 28, 28) and len(test_labels) == 10000
+
+
+def test_a_seeded_subset_of_a_class_ordered_folder_holds_every_class(tmp_path, registry):
+    """Reference images and the real-data floor are drawn by random_subset: on a folder read class by class, the
+    first rows are one class; the seeded draw has every class in about equal numbers, and the same seed draws the
+    same rows."""
+    folder = write_image_folder(tmp_path / "ordered", per_class=40, classes=4)
+    found, (name,) = with_datasets(registry, [f"folder:{folder}"], data_root=tmp_path / "root", progress=False)
+    images, labels = load_split(found.datasets[name], "train", root=tmp_path / "root")
+    assert labels[:30].unique().tolist() == [0], "the split is class-ordered: its first rows are one class"
+
+    drawn, drawn_labels = random_subset(images, labels, 30, seed=0)
+    shares = torch.bincount(drawn_labels, minlength=4).double() / 30
+    entropy = float(-(shares[shares > 0] * shares[shares > 0].log()).sum() / np.log(4))
+    assert entropy > 0.9
+    again = random_subset(images, labels, 30, seed=0)
+    assert torch.equal(again[0], drawn) and torch.equal(again[1], drawn_labels)
+    assert not torch.equal(random_subset(images, labels, 30, seed=1)[1], drawn_labels)
+    whole = random_subset(images, labels, len(images), seed=0)
+    assert whole[0] is images and whole[1] is labels, "a split no larger than n is kept as it is"

@@ -11,6 +11,7 @@ import random
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,10 @@ import torch
 import torch_fidelity
 from torch import nn
 
+import zoo
+from tests.helpers import OFFICIAL_MNIST_ROOT, needs_official_mnist
 from zoo.conformance import CHECKS, Probe
+from zoo.data import load_split
 from zoo.errors import ZooError
 from zoo.gan import GANTrainer
 from zoo.interfaces import Discriminator, Generator, ModelSpec
@@ -33,15 +37,16 @@ from zoo.metrics import (
     Samples,
     evaluate,
     extractor_networks,
+    features_cache_key,
     fid_helper_weights_path,
     generate_samples,
     load_domain_classifier,
-    reference_cache_key,
     save_domain_classifier,
     train_domain_classifier,
 )
 from zoo.metrics.cache import cached_features
-from zoo.metrics.classes import class_metrics
+from zoo.metrics.classes import CLASS_SHARE, class_metrics
+from zoo.metrics.evaluate import COPY_SHARES, IFID, SWD
 from zoo.metrics.extractor_networks import DomainClassifierExtractor, FidHelperInceptionV3, InceptionV3
 from zoo.metrics.inception import load_fid_helper_network
 from zoo.metrics.sampling import evaluation_labels
@@ -417,7 +422,8 @@ def test_protocol_id_is_stable_for_equal_settings():
 
 
 def test_zoo_s_own_protocols_keep_their_ids_and_a_plugin_extractor_s_code_is_in_its_id():
-    assert BASE.id == "251f0b442fa1", "zoo's own protocols (no extractor plugin) must keep the ids of stored results"
+    # the id of METRICS_CODE_VERSION 2 (it was 251f0b442fa1 at version 1): it changes with that version only
+    assert BASE.id == "bd280ed5f306", "zoo's own protocols (no extractor plugin) must keep the ids of stored results"
     assert "extractor_plugin" not in BASE.record()
     plugin = PluginCode("zoo-pixels", "1.0", "a" * 64)
     ids = {
@@ -432,17 +438,18 @@ def test_zoo_s_own_protocols_keep_their_ids_and_a_plugin_extractor_s_code_is_in_
     assert dataclasses.replace(BASE, extractor_plugin=plugin).record()["extractor_plugin"] == plugin.record()
 
 
-def test_reference_cache_key_names_everything_that_moves_the_features():
-    key = reference_cache_key(BASE, machine="cpu A", batch_size=200)
-    assert key == reference_cache_key(dataclasses.replace(BASE), machine="cpu A", batch_size=200)
-    for protocol, machine, batch_size in [
-        (changed(BASE, "metrics_code_version", BASE.metrics_code_version + 1), "cpu A", 200),
-        (changed(BASE, "reference_sha256", "e" * 64), "cpu A", 200),
-        (changed(BASE, "weights_sha256", "e" * 64), "cpu A", 200),
-        (BASE, "cpu B", 200),
-        (BASE, "cpu A", 100),
+def test_features_cache_key_names_everything_that_moves_the_features():
+    images = "a" * 64
+    key = features_cache_key(BASE, images, machine="cpu A", batch_size=200)
+    assert key == features_cache_key(dataclasses.replace(BASE), images, machine="cpu A", batch_size=200)
+    for protocol, digest, machine, batch_size in [
+        (changed(BASE, "metrics_code_version", BASE.metrics_code_version + 1), images, "cpu A", 200),
+        (changed(BASE, "weights_sha256", "e" * 64), images, "cpu A", 200),
+        (BASE, "e" * 64, "cpu A", 200),  # other images (the reference's, or the training split's)
+        (BASE, images, "cpu B", 200),
+        (BASE, images, "cpu A", 100),
     ]:
-        assert reference_cache_key(protocol, machine=machine, batch_size=batch_size) != key
+        assert features_cache_key(protocol, digest, machine=machine, batch_size=batch_size) != key
 
 
 def test_protocol_rejects_a_kid_subset_larger_than_the_samples():
@@ -530,7 +537,8 @@ COUNTED = dataclasses.replace(BASE, reference_class_counts=(10, 10, 10, 10))
 
 def test_class_metrics_measure_coverage_and_label_accuracy():
     uniform = class_metrics(COUNTED, logits_for([0, 1, 2, 3] * 5), None)
-    assert uniform == {"class_entropy": MetricValue(1.0), "min_class_share": MetricValue(0.25)}
+    shares = {f"class_share_{k}": MetricValue(0.25) for k in range(4)}
+    assert uniform == {"class_entropy": MetricValue(1.0), "min_class_share": MetricValue(0.25), **shares}
     collapsed = class_metrics(COUNTED, logits_for([2] * 20), torch.tensor([0, 1, 2, 3] * 5))
     assert collapsed["class_entropy"] == MetricValue(0.0) and math.copysign(1, collapsed["class_entropy"].value) == 1
     assert collapsed["min_class_share"] == MetricValue(0.0)
@@ -540,6 +548,7 @@ def test_class_metrics_measure_coverage_and_label_accuracy():
         -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)) / math.log(4)
     )
     assert skewed["min_class_share"] == MetricValue(0.0) and skewed["label_accuracy"] == MetricValue(0.75)
+    assert [skewed[f"class_share_{k}"].value for k in range(4)] == [0.5, 0.25, 0.25, 0.0]
 
 
 @pytest.mark.parametrize(
@@ -651,3 +660,83 @@ def test_a_generator_leaving_the_unit_range_fails_conformance():
     with pytest.raises(AssertionError, match=r"samples outside \[-1, 1\]"):
         CHECKS["samples"](spec, Probe((1, 4, 4), 0))
     CHECKS["samples"](dataclasses.replace(spec, tiny_hparams={"scale": 1.0}), Probe((1, 4, 4), 0))
+
+
+def score_at(samples: Samples, protocol, weights_path, cache_dir, **options):
+    """``evaluate`` of ``samples`` under ``protocol`` against the tests' reference, with ``options``."""
+    return evaluate(
+        samples,
+        reference_u8=REFERENCE[0],
+        protocol=protocol,
+        extractor=EXTRACTORS[protocol.settings.extractor],
+        weights_path=weights_path,
+        cache_dir=cache_dir,
+        **options,
+    )
+
+
+FINAL_ONLY_METRICS = {"kid_mean", "kid_std", "precision", "recall", SWD, *COPY_SHARES.values(), IFID}
+
+
+def test_an_earlier_point_leaves_out_what_only_the_final_one_is_read_for(classifier, tmp_path):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    images, labels = squares(150, 10)
+    train = squares(300, 20)[0]
+    options = dict(reference_labels=REFERENCE[1], train_u8=train)
+    final = score_at(Samples(images, labels), protocol, path, tmp_path, **options)
+    earlier = score_at(Samples(images, labels), protocol, path, tmp_path, final=False, **options)
+    assert set(final) >= FINAL_ONLY_METRICS and not FINAL_ONLY_METRICS & set(earlier)
+    assert all(final[name].available for name in FINAL_ONLY_METRICS)
+    for name in earlier:  # what both compute is the same number
+        assert earlier[name] == final[name], name
+    shares = [earlier[f"{CLASS_SHARE}{k}"].value for k in range(9)]
+    assert sum(shares) == pytest.approx(1.0) and min(shares) == earlier["min_class_share"].value
+
+
+def test_memorisation_flags_a_model_that_returns_training_images(classifier, tmp_path):
+    _, path = classifier
+    protocol = domain_protocol(path)
+    train = squares(400, 20)[0]
+    copies = score_at(Samples(train[:150]), protocol, path, tmp_path, train_u8=train)
+    fresh = score_at(Samples(squares(150, 30)[0]), protocol, path, tmp_path, train_u8=train)
+    neighbours = tmp_path / "neighbours.png"
+    floor = Samples(train[:150], from_training_set=True)
+    floor = score_at(floor, protocol, path, tmp_path, train_u8=train, neighbours_path=neighbours)
+    for space in COPY_SHARES.values():
+        assert copies[space].value == 1.0, "every copy sits nearer a training image than held-out images do"
+        assert fresh[space].value < 0.2 and floor[space].value < 0.2, "new images copy about as often as real ones"
+    assert neighbours.exists()
+
+
+@needs_official_mnist
+def test_speckle_moves_the_pixel_metric_while_classifier_fid_barely_moves(tmp_path):
+    """The pixel metric sees what the classifier's features are trained to ignore: salt-and-pepper speckle on 1% of
+    the pixels of real MNIST digits (the texture of the MLP GANs' samples) raises the SWD by more than half, while the
+    classifier-FID moves by about one point, less than the gaps between models on the cpu leaderboard."""
+    images, labels = load_split(load_registry().datasets["mnist"], "test", root=OFFICIAL_MNIST_ROOT)
+    reference, samples = images[:2000], images[2000:4000]
+    weights = Path(zoo.__file__).parent / "extractors" / "mnist-test_resnet.safetensors"
+    protocol = Protocol.resolve(
+        ProtocolSettings(name="speckle", extractor=DOMAIN_CLASSIFIER, num_generated=2000, num_reference=2000,
+                         kid_subset_size=500, weights=str(weights)),
+        dataset="mnist", extractor=EXTRACTORS[DOMAIN_CLASSIFIER], weights_path=weights,
+        reference_images=reference, reference_labels=labels[:2000], num_classes=10,
+    )  # fmt: skip
+    rng = torch.Generator().manual_seed(0)
+    speck = torch.rand(samples.shape, generator=rng) < 0.01
+    speckled = torch.where(speck, torch.randint(0, 256, samples.shape, generator=rng, dtype=torch.uint8), samples)
+
+    def metrics(images: torch.Tensor) -> dict[str, MetricValue]:
+        return evaluate(
+            Samples(images),
+            reference_u8=reference,
+            protocol=protocol,
+            extractor=EXTRACTORS[DOMAIN_CLASSIFIER],
+            weights_path=weights,
+            cache_dir=tmp_path,
+        )
+
+    clean, noisy = metrics(samples), metrics(speckled)
+    assert noisy[SWD].value > 1.5 * clean[SWD].value, (clean[SWD], noisy[SWD])
+    assert noisy["fid"].value - clean["fid"].value < 1.5, (clean["fid"], noisy["fid"])

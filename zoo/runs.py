@@ -10,8 +10,10 @@ A run folder holds::
     generator.safetensors  generator weights at the last step
     samples.png            a grid of samples from the last step (fixed sampling seed)
     traversal-<code>.png   for a generator that names latent codes, each code's traversal grid (zoo.latent)
+    neighbours.png         the samples nearest the training images beside them, pairs in rows (memorisation)
     summary.json           steps done, images seen, training seconds, img/s, parameter counts, loss history, and
-                           every metric at every evaluated step (the values a bench row holds)
+                           every metric at every evaluated step (the values a bench row holds; the costly ones
+                           only at the last step: zoo.metrics.evaluate)
 
 A bench cell is such a run, in ``<work dir>/runs/<dataset>/<model>-s<seed>``; its rows name that folder.
 
@@ -57,7 +59,15 @@ from zoo.training import TrainResult, train
 SAMPLING_SEED = 0
 # The config keys that define the trajectory: a resume must match all of them (the step budget may grow).
 _IDENTITY = ("model", "dataset", "seed", "batch_size", "hparams")
-_TRAINING_STATE = ("checkpoint.pt", "generator.safetensors", "summary.json", "samples.png", "traversal-*.png")
+NEIGHBOURS = "neighbours.png"
+_TRAINING_STATE = (
+    "checkpoint.pt",
+    "generator.safetensors",
+    "summary.json",
+    "samples.png",
+    "traversal-*.png",
+    NEIGHBOURS,
+)
 """What a run writes as it trains; a folder holding either of the first two holds a run."""
 
 
@@ -262,11 +272,14 @@ class Run:
             assert self.evaluation is not None
             self.phase = f"sampling and scoring at step {step}"
             started = time.perf_counter()
+            final = step == config.steps
             scores = score(
                 self.evaluation.references,
                 generator_samples(trainer.generator),
                 cache_dir=self.evaluation.cache_dir,
                 device=self.device,
+                final=final,
+                neighbours_path=out / NEIGHBOURS if final else None,
             )
             eval_seconds += time.perf_counter() - started
             self.scores = [s for s in self.scores if s.step < step]  # a resumed run passes a saved point again

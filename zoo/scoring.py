@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from zoo.data import load_split
+from zoo.data import load_split, random_subset
 from zoo.data.folder import default_cache_dir, load_image_folder
 from zoo.errors import UsageError, ZooError
 from zoo.interfaces import ExtractorSpec, Generator
@@ -34,12 +34,16 @@ scorer of a generator takes it from here."""
 @dataclass(frozen=True)
 class Reference:
     """One protocol resolved for one dataset: its extractor, the extractor's weights (None for an extractor run
-    without) and the reference images (uint8 ``[num_reference, C, H, W]``)."""
+    without), the reference images (uint8 ``[num_reference, C, H, W]``, a seeded subset of their split) and their
+    labels (int64 ``[num_reference]``), and the dataset's training images (uint8 ``[T, C, H, W]``), against which
+    memorisation is measured (None: the dataset has no train split)."""
 
     protocol: Protocol
     extractor: ExtractorSpec
     weights: Path | None
     images: torch.Tensor
+    labels: torch.Tensor
+    train: torch.Tensor | None
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,9 @@ def references(
     echo: Callable[[str], None] = lambda line: None,
 ) -> list[Reference]:
     """Each protocol of ``profile`` that scores ``dataset`` (:meth:`Profile.protocols_for`; ``only``: these protocol
-    names), resolved with its reference images from the dataset's reference split and, for a third-party extractor,
-    its plugin's code (:meth:`Registry.extractor_code`). Raises :class:`UsageError` for a
+    names), resolved with its reference images (``num_reference`` of the dataset's reference split, drawn with the
+    protocol's seed by :func:`zoo.data.random_subset`, so the split's order cannot bias them) and, for a third-party
+    extractor, its plugin's code (:meth:`Registry.extractor_code`). Raises :class:`UsageError` for a
     protocol name the profile does not have for the dataset, :class:`ZooError` for a split too small for a protocol."""
     spec = registry.datasets[dataset]
     usable = profile.protocols_for(spec, registry.extractors, echo)
@@ -86,9 +91,13 @@ def references(
             )
         usable = tuple(s for s in usable if s.name in wanted)
     found = []
+    train = None  # what the models train on (the profile's limit of it): memorisation's bank
+    if usable and "train" in spec.splits:
+        train = load_split(spec, "train", root=data_root, limit=profile.train_limit)[0]
     for settings in usable:
         weights = profile.weights_path(settings, dataset)
-        images, labels = load_split(spec, settings.reference_split, root=data_root, limit=settings.num_reference)
+        images, labels = load_split(spec, settings.reference_split, root=data_root)
+        images, labels = random_subset(images, labels, settings.num_reference, seed=settings.seed)
         if len(images) < settings.num_reference:
             raise ZooError(
                 f"{dataset}/{settings.reference_split} has {len(images)} images; protocol {settings.name!r} "
@@ -104,7 +113,7 @@ def references(
             num_classes=spec.num_classes,
             extractor_plugin=registry.extractor_code(settings.extractor),
         )
-        found.append(Reference(protocol, registry.extractors[settings.extractor], weights, images))
+        found.append(Reference(protocol, registry.extractors[settings.extractor], weights, images, labels, train))
     return found
 
 
@@ -114,9 +123,13 @@ def score(
     *,
     cache_dir: Path,
     device: torch.device,
+    final: bool = True,
+    neighbours_path: Path | None = None,
 ) -> list[Score]:
     """Every metric under every protocol of ``refs``; ``samples_for(protocol)`` gives the samples to score under it.
-    Reference features are cached under ``cache_dir``."""
+    Features of real images are cached under ``cache_dir``. ``final``: a run's last point, scored in full (an
+    earlier one leaves out what only the last is read for, :func:`zoo.metrics.evaluate`); ``neighbours_path``: where
+    the nearest-neighbour pairs grid of memorisation goes."""
     scores = []
     for ref in refs:
         values = evaluate(
@@ -127,6 +140,10 @@ def score(
             weights_path=ref.weights,
             cache_dir=cache_dir,
             device=device,
+            final=final,
+            reference_labels=ref.labels if ref.protocol.reference_class_counts else None,
+            train_u8=ref.train,
+            neighbours_path=neighbours_path,
         )
         scores.extend(Score(ref.protocol, metric, value) for metric, value in values.items())
     return scores

@@ -148,6 +148,8 @@ class Outcome:
     grid_png: bytes | None = None
     traversals: dict[str, bytes] = field(default_factory=dict)
     """For a generator with named latent codes: code name -> its traversal grid as PNG bytes."""
+    neighbours_png: bytes | None = None
+    """The run's nearest-neighbour pairs grid (:data:`zoo.runs.NEIGHBOURS`), when memorisation was measured."""
     kind: str = ""
     cause: str = ""
     seconds: float | None = None

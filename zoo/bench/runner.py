@@ -36,7 +36,7 @@ from zoo.fileio import atomic_path
 from zoo.hashing import sha256_file
 from zoo.metrics import METRICS_CODE_VERSION
 from zoo.plugins import Registry
-from zoo.results import Cell, ResultStore, traversal_path
+from zoo.results import Cell, ResultStore, neighbours_path, traversal_path
 from zoo.runs import RunConfig, resolve_config
 
 POLL_SECONDS = 2.0
@@ -275,6 +275,9 @@ class Bench:
         for code, png in outcome.traversals.items():
             with atomic_path(traversal_path(self.results_dir, job.cell, code)) as tmp:
                 tmp.write_bytes(png)
+        if outcome.neighbours_png:
+            with atomic_path(neighbours_path(self.results_dir, job.cell)) as tmp:
+                tmp.write_bytes(outcome.neighbours_png)
         self.store.write_cell(job.cell, job.key, outcome.rows, outcome.protocols)
         if not job.cell.is_floor:
             self.counts["done" if outcome.status == "ok" else "diverged"] += 1

@@ -34,15 +34,15 @@ from tqdm import tqdm
 
 from zoo import scoring
 from zoo.bench.jobs import Job, Outcome
-from zoo.data import load_split
+from zoo.data import load_split, random_subset
 from zoo.data.sources import with_datasets
 from zoo.errors import Diverged, ZooError
-from zoo.metrics import Samples
+from zoo.metrics import Protocol, Samples
 from zoo.plugin_code import SHORT
 from zoo.plugins import PluginInfo, Registry, ZooPluginWarning, load_registry
 from zoo.provenance import provenance
 from zoo.results import Row, cell_run_dir
-from zoo.runs import Evaluation, Run
+from zoo.runs import NEIGHBOURS, Evaluation, Run
 
 
 class CellRun:
@@ -125,14 +125,14 @@ class CellRun:
         refs = self.references()
         self.phase = "scoring the training images"
         spec = self.registry.datasets[cell.dataset]
-        most = max(ref.protocol.settings.num_generated for ref in refs)
-        images, _ = load_split(spec, "train", root=job.data_root, limit=min(most, job.profile.train_limit or most))
-        scores = scoring.score(
-            refs,
-            lambda protocol: Samples(images[: protocol.settings.num_generated]),
-            cache_dir=self._cache_dir,
-            device=self.device,
-        )
+        train = load_split(spec, "train", root=job.data_root, limit=job.profile.train_limit)
+
+        def training_images(protocol: Protocol) -> Samples:
+            """``num_generated`` training images drawn with the protocol's seed, with their labels."""
+            images, labels = random_subset(*train, protocol.settings.num_generated, seed=protocol.settings.seed)
+            return Samples(images, labels if spec.num_classes else None, from_training_set=True)
+
+        scores = scoring.score(refs, training_images, cache_dir=self._cache_dir, device=self.device)
         base = self._identity(plugin, hparams={}, precision="fp32", compiled=False)
         rows = [
             self._row(
@@ -191,7 +191,15 @@ class CellRun:
             traversals = {
                 p.stem.removeprefix("traversal-"): p.read_bytes() for p in run.out_dir.glob("traversal-*.png")
             }
-            return Outcome("ok", rows, protocols, (run.out_dir / "samples.png").read_bytes(), traversals)
+            neighbours = run.out_dir / NEIGHBOURS
+            return Outcome(
+                "ok",
+                rows,
+                protocols,
+                (run.out_dir / "samples.png").read_bytes(),
+                traversals,
+                neighbours.read_bytes() if neighbours.exists() else None,
+            )
         rows.append(
             self._row(
                 base,

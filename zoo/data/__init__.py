@@ -1,7 +1,7 @@
 """The data layer: where datasets live, readers for torchvision's file layouts, loading and batching."""
 
 from zoo.data.formats import load_cifar10, load_mnist_layout, read_idx
-from zoo.data.loading import load_split
+from zoo.data.loading import load_split, random_subset
 from zoo.data.memory import InMemoryDataset
 from zoo.data.root import DATA_ROOT_ENV, resolve_data_root
 
@@ -11,6 +11,7 @@ __all__ = [
     "load_cifar10",
     "load_mnist_layout",
     "load_split",
+    "random_subset",
     "read_idx",
     "resolve_data_root",
 ]

@@ -38,6 +38,19 @@ def load_split(
     return (images, labels) if limit is None else (images[:limit], labels[:limit])
 
 
+def random_subset(
+    images: torch.Tensor, labels: torch.Tensor, n: int, *, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` rows of a split's ``images`` and ``labels`` drawn without replacement by a ``torch.Generator`` seeded
+    with ``seed``, kept in the split's order; every row, as it is, when the split has no more than ``n``. A
+    reference set or a real-data floor drawn so does not depend on how the split is ordered (an image folder read
+    class by class, say), only on its content and the seed."""
+    if len(images) <= n:
+        return images, labels
+    rows = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return images[rows], labels[rows]
+
+
 def _problem(spec: DatasetSpec, result: object) -> str | None:
     """What is wrong with ``spec.load``'s ``result``, or None."""
     if not (isinstance(result, tuple) and len(result) == 2 and all(isinstance(t, torch.Tensor) for t in result)):

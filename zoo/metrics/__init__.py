@@ -22,8 +22,8 @@ from zoo.lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "zoo.metrics.cache": ("reference_cache_key",),
-        "zoo.metrics.classes": ("CLASS_METRICS", "CODE_ACCURACY", "COLLAPSED_SHARE", "LABEL_ACCURACY"),
+        "zoo.metrics.cache": ("features_cache_key",),
+        "zoo.metrics.classes": ("CLASS_METRICS", "CLASS_SHARE", "CODE_ACCURACY", "LABEL_ACCURACY"),
         "zoo.metrics.domain": (
             "ClassifierCard",
             "classifier_path",
@@ -31,7 +31,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "save_domain_classifier",
             "train_domain_classifier",
         ),
-        "zoo.metrics.evaluate": ("METRIC_KEYS", "OUT_OF_RANGE", "evaluate"),
+        "zoo.metrics.evaluate": ("COPY_SHARES", "FINAL_ONLY", "IFID", "METRIC_KEYS", "OUT_OF_RANGE", "SWD", "evaluate"),
         "zoo.metrics.extractors": ("DOMAIN_CLASSIFIER", "INCEPTION", "INCEPTION_FID_HELPER"),
         "zoo.metrics.inception": ("fid_helper_weights_path",),
         "zoo.metrics.protocol": ("LABEL_RULE", "METRICS_CODE_VERSION", "Protocol", "ProtocolSettings"),

@@ -2,7 +2,7 @@
 
 torch-fidelity's own cache is never used: it unpickles its files (``torch.load(weights_only=False)``) and names them
 predictably, so a file planted in the work folder would run code. Here an entry's file name is the first 32 hex
-digits of its key, the key is the SHA-256 of everything that determines the features (:func:`reference_cache_key`),
+digits of its key, the key is the SHA-256 of everything that determines the features (:func:`features_cache_key`),
 and the file records the full key and the digest of its tensors, both checked on every read; an entry that fails a
 check, or cannot be parsed, is recomputed and replaced. Writes are atomic (a temporary file renamed into place), so
 several worker processes may fill the same entry at once: readers see a whole file or none, and every writer
@@ -27,17 +27,19 @@ Features = dict[str, torch.Tensor]
 """Feature name (an extractor layer) -> float ``[N, D]`` on the CPU."""
 
 
-def reference_cache_key(protocol: Protocol, *, machine: str, batch_size: int) -> str:
-    """Hex SHA-256 naming the reference features of ``protocol`` computed on ``machine`` in batches of ``batch_size``.
+def features_cache_key(protocol: Protocol, images_sha256: str, *, machine: str, batch_size: int) -> str:
+    """Hex SHA-256 naming the features, under ``protocol``'s extractor, of the real images whose
+    :func:`~zoo.hashing.sha256_tensor` is ``images_sha256`` (the reference images, or the training images that
+    memorisation is measured against), computed on ``machine`` in batches of ``batch_size``.
 
-    The protocol id covers the reference images' digest, the extractor and its weights' digest, the layers, zoo's
-    metrics code version and torch-fidelity's version; torch's version, the machine (device, CPU or GPU model and
-    capability, threads) and the batch size are added because they move the features' last bits, and a warm cache
-    must give exactly what a cold one computes.
+    The protocol id covers the extractor and its weights' digest, the layers, zoo's metrics code version and
+    torch-fidelity's version; torch's version, the machine (device, CPU or GPU model and capability, threads) and
+    the batch size are added because they move the features' last bits, and a warm cache must give exactly what a
+    cold one computes.
     """
     fields = {
         "protocol_id": protocol.id,
-        "reference_sha256": protocol.reference_sha256,
+        "images_sha256": images_sha256,
         "metrics_code_version": protocol.metrics_code_version,
         "torch": torch.__version__,
         "machine": machine,
@@ -47,7 +49,7 @@ def reference_cache_key(protocol: Protocol, *, machine: str, batch_size: int) ->
 
 
 def cached_features(cache_dir: str | Path, key: str, compute: Callable[[], Features]) -> Features:
-    """The features stored under ``key`` (:func:`reference_cache_key`) in ``cache_dir``, or ``compute()``, stored
+    """The features stored under ``key`` (:func:`features_cache_key`) in ``cache_dir``, or ``compute()``, stored
     there, when no valid entry exists (see the module docstring for what "valid" means)."""
     path = Path(cache_dir) / f"{key[:32]}.safetensors"
     features = _read(path, key)

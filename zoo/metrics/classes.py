@@ -2,8 +2,9 @@
 
 * ``class_entropy``: entropy of the predicted-class histogram divided by ``log K``, in ``[0, 1]``; 1 when every
   class is predicted equally often, 0 when one class takes every sample.
-* ``min_class_share``: the smallest class's share of the samples, in ``[0, 1]``; ``1/K`` when uniform; below
-  :data:`COLLAPSED_SHARE` a class counts as missing (a collapsed model).
+* ``min_class_share``: the smallest class's share of the samples, in ``[0, 1]``; ``1/K`` when uniform.
+* ``class_share_<k>`` for each class ``k``: the share of the samples predicted as class ``k``, in ``[0, 1]``, summing
+  to 1: the whole histogram, which a report compares class by class with the reference's own class shares.
 * ``label_accuracy``: conditional models only: the share of samples classified as the label they were drawn for.
 * ``code_accuracy``: models with a categorical latent code of as many values as the classes only (InfoGAN's ``c1``,
   :func:`zoo.metrics.sampling.class_code`): how well the code captures the classes without labels. Each code value
@@ -11,8 +12,9 @@
   one-to-one mapping, found by the Hungarian algorithm); the share so classified. 1 when the code is the class; about
   ``1/K`` plus what the best mapping gains by chance when the code is ignored.
 
-Higher is better for all four. They are measured only when the protocol's extractor classifies the dataset's own
-classes (:attr:`zoo.interfaces.ExtractorSpec.classifies_dataset`); otherwise they are unavailable with the reason.
+Higher is better for the entropy, the minimum share and the two accuracies. They are measured only when the
+protocol's extractor classifies the dataset's own classes (:attr:`zoo.interfaces.ExtractorSpec.classifies_dataset`);
+otherwise they are unavailable with the reason.
 """
 
 from __future__ import annotations
@@ -25,19 +27,20 @@ from zoo.metrics.protocol import Protocol
 from zoo.metrics.values import MetricValue
 
 CLASS_METRICS = ("class_entropy", "min_class_share")
+CLASS_SHARE = "class_share_"
+"""Prefix of the per-class share metrics: ``class_share_0`` ... ``class_share_<K-1>``."""
 LABEL_ACCURACY = "label_accuracy"
 CODE_ACCURACY = "code_accuracy"
-COLLAPSED_SHARE = 0.05
-"""A class with a smaller share of the samples than this is missing (issue 12's "collapsed")."""
 
 
 def class_metrics(
     protocol: Protocol, logits: torch.Tensor | None, labels: torch.Tensor | None, codes: torch.Tensor | None = None
 ) -> dict[str, MetricValue]:
-    """:data:`CLASS_METRICS` (and ``label_accuracy`` when ``labels`` are given, ``code_accuracy`` when ``codes``
-    are) of samples whose extractor logits are ``logits`` (float ``[N, K]``, None when the extractor has none);
-    ``labels``: int64 ``[N]``, the labels a conditional model drew the samples for, None for unconditional models and
-    real images; ``codes``: int64 ``[N]`` in ``[0, K)``, the categorical code value each sample was drawn with."""
+    """:data:`CLASS_METRICS` and the per-class shares (and ``label_accuracy`` when ``labels`` are given,
+    ``code_accuracy`` when ``codes`` are) of samples whose extractor logits are ``logits`` (float ``[N, K]``, None
+    when the extractor has none); ``labels``: int64 ``[N]``, the labels a conditional model drew the samples for (for
+    real images, their own classes: the accuracy is then the classifier's), None for unconditional models;
+    ``codes``: int64 ``[N]`` in ``[0, K)``, the categorical code value each sample was drawn with."""
     names = (
         CLASS_METRICS
         + ((LABEL_ACCURACY,) if labels is not None else ())
@@ -52,6 +55,7 @@ def class_metrics(
     present = shares[shares > 0]
     entropy = max(0.0, float(-(present * present.log()).sum()) / math.log(num_classes))  # never -0.0
     values = {"class_entropy": MetricValue(entropy), "min_class_share": MetricValue(float(shares.min()))}
+    values.update({f"{CLASS_SHARE}{k}": MetricValue(float(share)) for k, share in enumerate(shares)})
     if labels is not None:
         values[LABEL_ACCURACY] = MetricValue(float((predicted == labels.cpu()).double().mean()))
     if codes is not None:

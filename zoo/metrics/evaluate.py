@@ -7,6 +7,12 @@ torch-fidelity's metric functions (``isc_featuresdict_to_metric``, ``fid_feature
 cache is never read. Reference features are cached by zoo (:mod:`zoo.metrics.cache`). A real-vs-real baseline is
 the same call with real images (e.g. a train subset) as the samples.
 
+Beside torch-fidelity's metrics, an evaluation point that is a run's last (``final=True``) adds what is read only
+there: KID and precision/recall (torch-fidelity), the sliced Wasserstein distance in pixels (:mod:`zoo.metrics.swd`),
+memorisation (:mod:`zoo.metrics.memorisation`) and, for a conditional generator, the intra-class FID
+(:mod:`zoo.metrics.intra_class`). Earlier points give the FID, the IS and the class metrics, what the curves over
+training read; so the costly metrics are computed once per run.
+
 An evaluation leaves every global random state as it found it, so scoring never changes the rest of a training run.
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,12 +35,16 @@ from torch_fidelity.utils import get_featuresdict_from_dataset
 from zoo.device import describe_device
 from zoo.errors import ZooError
 from zoo.hashing import sha256_file, sha256_tensor
+from zoo.imaging import save_grid, to_unit_range
 from zoo.interfaces import ExtractorSpec
-from zoo.metrics.cache import Features, cached_features, reference_cache_key
+from zoo.metrics.cache import Features, cached_features, features_cache_key
 from zoo.metrics.classes import class_metrics
+from zoo.metrics.intra_class import intra_class_fid
+from zoo.metrics.memorisation import COPY_SAMPLES, copy_share, nearest, neighbour_pairs
 from zoo.metrics.protocol import Protocol
 from zoo.metrics.randomness import preserved_random_state
 from zoo.metrics.sampling import Samples
+from zoo.metrics.swd import sliced_wasserstein
 from zoo.metrics.values import MetricValue
 
 METRIC_KEYS: dict[str, str] = {
@@ -46,6 +57,20 @@ METRIC_KEYS: dict[str, str] = {
     "recall": torch_fidelity.KEY_METRIC_RECALL,
 }
 """zoo's names of torch-fidelity's metrics -> torch-fidelity's result keys."""
+FINAL_ONLY = ("kid_mean", "kid_std", "precision", "recall")
+"""torch-fidelity's metrics computed only at a run's final evaluation point (the costly ones: KID's subsets,
+precision/recall's k-NN balls), beside :data:`SWD`, :data:`COPY_SHARES` and :data:`IFID`."""
+SWD = "swd"
+"""Metric name: the sliced Wasserstein distance (x10^3) between samples and reference in pixels, on Laplacian-pyramid
+patches (:func:`zoo.metrics.swd.sliced_wasserstein`); lower is better. Sees pixel noise a classifier's features
+are trained to ignore."""
+COPY_SHARES = {"features": "copy_share_features", "pixels": "copy_share_pixels"}
+"""Space -> metric name: the share of (up to :data:`~zoo.metrics.memorisation.COPY_SAMPLES`) samples closer to their
+nearest training image than held-out real images sit to theirs (:func:`zoo.metrics.memorisation.copy_share`), in
+the extractor's features and in pixels; about the quantile for held-out real images, 1 for copies; lower is
+better."""
+IFID = "ifid"
+"""Metric name: the intra-class FID of a conditional generator (:func:`zoo.metrics.intra_class.intra_class_fid`)."""
 OUT_OF_RANGE = "out_of_range_share"
 """Metric name: the share of a generator's output values outside ``[-1, 1]`` (0 for a generator that keeps its
 contract); the images are clipped before scoring, this row makes the breach visible. Lower is better."""
@@ -84,6 +109,10 @@ def evaluate(
     device: torch.device | str = "cpu",
     batch_size: int = 200,
     verbose: bool = False,
+    final: bool = True,
+    reference_labels: torch.Tensor | None = None,
+    train_u8: torch.Tensor | None = None,
+    neighbours_path: Path | None = None,
 ) -> dict[str, MetricValue]:
     """Every metric of ``samples`` against ``reference_u8`` under ``protocol``.
 
@@ -93,6 +122,14 @@ def evaluate(
     (None for an extractor run without weights: then the protocol's digest must be None too).
     Reference features are cached under ``cache_dir`` (safetensors, checked on read). ``device``: ``cpu`` or
     ``cuda[:i]``; features are extracted in batches of ``batch_size`` in this process (no DataLoader workers).
+
+    ``final``: the run's last evaluation point, scored in full; otherwise :data:`FINAL_ONLY`, :data:`SWD`,
+    :data:`COPY_SHARES` and :data:`IFID` are left out. ``reference_labels``: int64 ``[num_reference]``, the reference
+    images' classes (for the intra-class FID; None: not computed). ``train_u8``: the training split's images, uint8
+    ``[T, C, H, W]``, against which memorisation is measured (None: not measured); when ``samples.from_training_set``
+    (the real-data floor), held-out reference images stand in for the samples there. ``neighbours_path``: where to
+    write the grid of the samples nearest the training set beside their nearest training images (final points with
+    ``train_u8`` only).
 
     Returns metric name -> :class:`MetricValue`: :data:`METRIC_KEYS`' names (FID, IS, KID, precision/recall), the
     class metrics of :mod:`zoo.metrics.classes` (``label_accuracy`` only when ``samples.labels`` is given,
@@ -133,22 +170,92 @@ def evaluate(
             dataset = UInt8Images(images, protocol.channels)
             return get_featuresdict_from_dataset(dataset, network, batch_size, cuda, True, verbose)
 
-        key = reference_cache_key(protocol, machine=describe_device(device), batch_size=batch_size)
-        reference = cached_features(cache_dir, key, lambda: features_of(reference_u8))
+        machine = describe_device(device)
+
+        def cached(images: torch.Tensor) -> Features:
+            key = features_cache_key(protocol, sha256_tensor(images), machine=machine, batch_size=batch_size)
+            return cached_features(cache_dir, key, lambda: features_of(images))
+
+        reference = cached(reference_u8)
         generated = features_of(samples.images)
-    values = _fidelity_metrics(generated, reference, protocol, extractor, verbose)
+        train = cached(train_u8) if final and train_u8 is not None else None
+    values = _fidelity_metrics(generated, reference, protocol, extractor, verbose, final)
     logits = generated[protocol.logits_layer] if protocol.logits_layer else None
     values.update(class_metrics(protocol, logits, samples.labels, samples.codes))
+    if final:
+        values[SWD] = MetricValue(sliced_wasserstein(samples.images, reference_u8, seed=settings.seed))
+        if train is not None:
+            layer = protocol.feature_layer
+            real = _Real(reference_u8, reference[layer], train_u8, train[layer])
+            values.update(_memorisation(samples, generated[layer], real, neighbours_path))
+        if samples.labels is not None and reference_labels is not None:
+            values[IFID] = _intra_class_fid(generated, reference, samples.labels, reference_labels, protocol)
     if samples.out_of_range is not None:
         values[OUT_OF_RANGE] = MetricValue(samples.out_of_range)
     return values
 
 
+@dataclass(frozen=True)
+class _Real:
+    """The real images memorisation is measured against, as pixels (uint8 ``[N, C, H, W]``) and features."""
+
+    reference: torch.Tensor
+    reference_features: torch.Tensor
+    train: torch.Tensor
+    train_features: torch.Tensor
+
+
+def _memorisation(
+    samples: Samples, features: torch.Tensor, real: _Real, neighbours_path: Path | None
+) -> dict[str, MetricValue]:
+    """:data:`COPY_SHARES` of up to :data:`COPY_SAMPLES` samples: the first half of the reference images (held out
+    from training) calibrates what "close" is; for the floor, whose samples are training images, the second half
+    stands in for them. Writes the nearest pairs in pixels to ``neighbours_path`` when given."""
+    calibrate = min(COPY_SAMPLES, len(real.reference) // 2)
+    if samples.from_training_set:
+        queries = slice(calibrate, 2 * calibrate)
+        query_pixels, query_features = real.reference[queries], real.reference_features[queries]
+    else:
+        count = min(COPY_SAMPLES, len(samples.images))
+        query_pixels, query_features = samples.images[:count], features[:count]
+    spaces = {
+        "features": (query_features, real.reference_features[:calibrate], real.train_features),
+        "pixels": (_flat(query_pixels), _flat(real.reference[:calibrate]), _flat(real.train)),
+    }
+    values = {}
+    for space, (queries, heldout, bank) in spaces.items():
+        distances, indices = nearest(queries, bank)
+        values[COPY_SHARES[space]] = MetricValue(copy_share(distances, nearest(heldout, bank)[0]))
+        if space == "pixels" and neighbours_path is not None:
+            pairs = neighbour_pairs(query_pixels, real.train, distances, indices)
+            save_grid(to_unit_range(pairs), neighbours_path, nrow=2)
+    return values
+
+
+def _flat(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, C, H, W]`` -> float32 ``[N, C*H*W]`` in ``[0, 1]``, the pixel space of nearest neighbours."""
+    return images.flatten(1).float().div_(255.0)
+
+
+def _intra_class_fid(
+    generated: Features, reference: Features, labels: torch.Tensor, reference_labels: torch.Tensor, protocol: Protocol
+) -> MetricValue:
+    counts = protocol.reference_class_counts
+    if not protocol.classifies_dataset or not counts:
+        return MetricValue(None, f"extractor {protocol.settings.extractor!r} does not classify the dataset's classes")
+    layer = protocol.feature_layer
+    try:
+        value = intra_class_fid(generated[layer], labels, reference[layer], reference_labels, len(counts))
+    except ValueError as error:
+        return MetricValue(None, str(error))
+    return _metric_value(value)
+
+
 def _fidelity_metrics(
-    generated: Features, reference: Features, protocol: Protocol, extractor: ExtractorSpec, verbose: bool
+    generated: Features, reference: Features, protocol: Protocol, extractor: ExtractorSpec, verbose: bool, final: bool
 ) -> dict[str, MetricValue]:
     """torch-fidelity's metric functions on the feature dicts, with the options ``calculate_metrics`` would pass
-    them (``save_cpu_ram=True``: precision/recall computed in parts)."""
+    them (``save_cpu_ram=True``: precision/recall computed in parts); :data:`FINAL_ONLY` only when ``final``."""
     settings = protocol.settings
     options = dict(
         isc_splits=settings.isc_splits,
@@ -165,13 +272,15 @@ def _fidelity_metrics(
         **fid_statistics_to_metric(
             fid_featuresdict_to_statistics(generated, layer), fid_featuresdict_to_statistics(reference, layer), verbose
         ),
-        **kid_featuresdict_to_metric(generated, reference, layer, **options),
-        **prc_featuresdict_to_metric(generated, reference, layer, **options),
     }
+    if final:
+        results.update(kid_featuresdict_to_metric(generated, reference, layer, **options))
+        results.update(prc_featuresdict_to_metric(generated, reference, layer, **options))
     if protocol.logits_layer is not None:
         results.update(isc_featuresdict_to_metric(generated, protocol.logits_layer, **options))
     no_isc = MetricValue(None, extractor.no_logits_reason or f"protocol {protocol.name!r} has no logits layer")
-    return {name: _metric_value(results[key]) if key in results else no_isc for name, key in METRIC_KEYS.items()}
+    keys = {name: key for name, key in METRIC_KEYS.items() if final or name not in FINAL_ONLY}
+    return {name: _metric_value(results[key]) if key in results else no_isc for name, key in keys.items()}
 
 
 def _metric_value(value: float) -> MetricValue:

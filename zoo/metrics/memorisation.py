@@ -19,6 +19,10 @@ held-out real images' distances. Small, so that only samples nearer than almost 
 smaller, so that chance alone moves the share little at the bench's sample counts: with 1000 samples of a model
 that does not copy, the share's standard deviation is sqrt(0.05 * 0.95 / 1000) = 0.007, a seventh of the quantile
 (at 0.01 it would be a third)."""
+COPY_SAMPLES = 1000
+"""At most this many samples are searched for copies, and at most this many held-out real images set the yardstick
+(each :func:`nearest` against the whole training split, about a second at one thread for 1000 MNIST images in pixels:
+benchmarks/metric_costs.py); see :data:`COPY_QUANTILE` for what the count gives."""
 _CANDIDATES = 4
 """Nearest candidates per query kept from the float32 search and re-measured in float64 (see :func:`nearest`)."""
 

@@ -21,10 +21,12 @@ from zoo.hashing import sha256_file, sha256_json, sha256_tensor
 from zoo.interfaces import ExtractorSpec
 from zoo.plugin_code import PluginCode
 
-METRICS_CODE_VERSION = 1
+METRICS_CODE_VERSION = 2
 """Version of zoo's own code between images and numbers: the uint8 conversion and channel repetition of samples,
 the extractors' preprocessing (:mod:`zoo.metrics.extractors`, :mod:`zoo.metrics.inception`), the label rule, the
-class metrics and the glue around torch-fidelity's metric functions. Bump it with any change there that can move a
+class metrics, zoo's own metrics (sliced Wasserstein distance, memorisation, intra-class FID) and the glue around
+torch-fidelity's metric functions. 2: per-class shares, the final-point metrics, reference images drawn as a seeded
+subset of their split. Bump it with any change there that can move a
 value: it is part of every protocol id and of every reference-cache key."""
 
 LABEL_RULE = "reference-class-counts"

@@ -34,12 +34,15 @@ class Samples:
     (None otherwise, e.g. for real images). ``out_of_range``: the share (in ``[0, 1]``) of the generator's output
     values outside ``[-1, 1]`` or not finite, before clipping; None for images that were never floats. ``codes``:
     int64 ``[N]``, the value of the generator's :func:`class_code` each image was drawn with (None when it has none).
+    ``from_training_set``: the images are training images (the real-data floor), so their memorisation is measured
+    on held-out images instead (:func:`zoo.metrics.evaluate.evaluate`).
     """
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
     out_of_range: float | None = None
     codes: torch.Tensor | None = None
+    from_training_set: bool = False
 
 
 def class_code(generator: Generator, class_counts: tuple[int, ...] | None) -> LatentCode | None:

@@ -7,17 +7,32 @@ the folder; :mod:`zoo.results.drop` removes results (``zoo results drop``). This
 """
 
 from zoo.results.invocations import INVOCATIONS, read_invocations, record_invocation
-from zoo.results.store import COLUMNS, REAL_DATA, TRAVERSALS, Cell, ResultStore, Row, cell_run_dir, traversal_path
+from zoo.results.store import (
+    COLUMNS,
+    IMAGE_FOLDERS,
+    NEIGHBOURS,
+    REAL_DATA,
+    TRAVERSALS,
+    Cell,
+    ResultStore,
+    Row,
+    cell_run_dir,
+    neighbours_path,
+    traversal_path,
+)
 
 __all__ = [
     "COLUMNS",
+    "IMAGE_FOLDERS",
     "INVOCATIONS",
+    "NEIGHBOURS",
     "REAL_DATA",
     "TRAVERSALS",
     "Cell",
     "ResultStore",
     "Row",
     "cell_run_dir",
+    "neighbours_path",
     "read_invocations",
     "record_invocation",
     "traversal_path",

@@ -24,7 +24,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.fileio import write_json
 from zoo.plugins import ZOO_DISTRIBUTION, Registry
-from zoo.results.store import REAL_DATA, TRAVERSALS, Cell, ResultStore, read_cell
+from zoo.results.store import IMAGE_FOLDERS, REAL_DATA, TRAVERSALS, Cell, ResultStore, read_cell
 
 
 def stored_models(results_dir: Path) -> list[str]:
@@ -119,9 +119,9 @@ def drop_uninstalled(results_dir: Path, registry: Registry, *, dataset: str | No
     gone = uninstalled(results_dir, registry, dataset=dataset)
     deleted = _delete_cells(results_dir, [p for d in gone.datasets for p in _cell_paths(results_dir, d)])
     for name in gone.datasets:
-        for folder in ("grids", TRAVERSALS, "failures"):
+        for folder in (*IMAGE_FOLDERS, TRAVERSALS, "failures"):
             deleted += _delete(sorted((results_dir / folder / name).glob("*")))
-        for folder in ("cells", "grids", TRAVERSALS, "failures"):
+        for folder in ("cells", *IMAGE_FOLDERS, TRAVERSALS, "failures"):
             with contextlib.suppress(OSError):  # absent, or holding what a drop does not own: left as it is
                 (results_dir / folder / name).rmdir()
     cells, failures = _model_files(results_dir, gone.models, dataset)
@@ -173,9 +173,9 @@ def _failures_in(store: ResultStore, dataset: str | None) -> Iterator[dict[str, 
 
 
 def _delete_cells(results_dir: Path, paths: list[Path]) -> list[Path]:
-    """Delete cell files, then their sample grids and traversal grids; returns the files deleted."""
+    """Delete cell files, then their sample grids, neighbour pairs and traversal grids; returns the files deleted."""
     deleted = _delete(paths)
-    grids = [Path(results_dir) / "grids" / path.parent.name / f"{path.stem}.png" for path in paths]
+    grids = [Path(results_dir) / f / path.parent.name / f"{path.stem}.png" for path in paths for f in IMAGE_FOLDERS]
     traversals = [t for p in paths for t in (Path(results_dir) / TRAVERSALS / p.parent.name).glob(f"{p.stem}-*.png")]
     return deleted + _delete([grid for grid in grids if grid.exists()]) + _delete(traversals)
 

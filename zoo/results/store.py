@@ -14,6 +14,8 @@ cell's file and the table is repaired by the next run.
 Layout under ``results/<profile>/``::
 
     cells/<dataset>/<model>-s<seed>.json        one finished (model, dataset, seed) cell: key, rows, protocols
+    grids/<dataset>/<model>-s<seed>.png         the cell's sample grid at its last step
+    neighbours/<dataset>/<model>-s<seed>.png    its samples nearest the training images, beside them
     traversals/<dataset>/<model>-s<seed>-<code>.png   a latent code's traversal grid (models that name codes)
     cells/<dataset>/real-data.json              the real-vs-real floor of a dataset (the model name is reserved)
     failures/<dataset>/<model>-s<seed>.json     why the last attempt at an unfinished cell failed (not a result)
@@ -44,8 +46,24 @@ from zoo.plugins import REAL_DATA
 
 TRAVERSALS = "traversals"
 """The folder of a results folder holding the traversal grids of models with named latent codes."""
+NEIGHBOURS = "neighbours"
+"""The folder of a results folder holding each model cell's nearest-neighbour pairs (memorisation)."""
+IMAGE_FOLDERS = ("grids", NEIGHBOURS)
+"""The folders holding one PNG per cell, named like its cell file: ``<folder>/<dataset>/<cell name>.png``."""
 
-__all__ = ["COLUMNS", "REAL_DATA", "TRAVERSALS", "Cell", "ResultStore", "Row", "cell_run_dir", "traversal_path"]
+__all__ = [
+    "COLUMNS",
+    "IMAGE_FOLDERS",
+    "NEIGHBOURS",
+    "REAL_DATA",
+    "TRAVERSALS",
+    "Cell",
+    "ResultStore",
+    "Row",
+    "cell_run_dir",
+    "neighbours_path",
+    "traversal_path",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,11 @@ class Cell:
 def traversal_path(results_dir: Path, cell: Cell, code: str) -> Path:
     """Where a cell's traversal grid of latent code ``code`` is kept (see the module docstring)."""
     return Path(results_dir) / TRAVERSALS / cell.dataset / f"{cell.name}-{code}.png"
+
+
+def neighbours_path(results_dir: Path, cell: Cell) -> Path:
+    """Where a model cell's nearest-neighbour pairs grid is kept (see the module docstring)."""
+    return Path(results_dir) / NEIGHBOURS / cell.dataset / f"{cell.name}.png"
 
 
 def cell_run_dir(cell: Cell) -> str:
