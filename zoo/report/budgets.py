@@ -55,6 +55,7 @@ def axis_tables(rows: pd.DataFrame, metric: str = "fid") -> list[AxisTable]:
         return []
     conditional = conditional_models(rows)
     models = sorted(set(curves["model"]))
+    apart = " Conditional models are ranked apart, after the others." if conditional else ""
     found = []
     common = set.intersection(*(set(steps) for _, steps in curves.groupby("model")["step"]))
     if common:
@@ -62,7 +63,7 @@ def axis_tables(rows: pd.DataFrame, metric: str = "fid") -> list[AxisTable]:
         at_step = curves[curves["step"] == step].assign(low=step, high=step)
         question = (
             f"Equal generator steps: {label(metric)} at step {step}, the last step every model was evaluated at. "
-            "Which architecture learns most per generator update?"
+            f"Which architecture learns most per generator update?{apart}"
         )
         found.append(AxisTable("step", step, question, _table(at_step, metric, conditional, models, steps=False)))
     for axis, what, chosen, asks in (
@@ -81,15 +82,10 @@ def axis_tables(rows: pd.DataFrame, metric: str = "fid") -> list[AxisTable]:
         shown = f"{at:,.0f}" if axis == "images_seen" else f"{at:.3g}"
         question = (
             f"Equal {AXES[axis]}: {label(metric)} after {shown} {what}, {chosen}, interpolated log-log between each "
-            f"cell's two evaluated steps nearest to it. Which architecture {asks}?"
+            f"cell's two evaluated steps nearest to it. Which architecture {asks}?{apart}"
         )
         frame = pd.DataFrame(values, columns=["model", "seed", "value", "low", "high"])
         found.append(AxisTable(axis, at, question, _table(frame, metric, conditional, models, steps=True)))
-    if conditional and found:
-        found = [
-            AxisTable(t.axis, t.at, f"{t.question} Conditional models are ranked apart, after the others.", t.table)
-            for t in found
-        ]
     return found
 
 
