@@ -45,9 +45,16 @@ def long_table(models=("alpha", "beta"), seeds=(0, 1, 2), steps=(100, 200), *, d
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def test_the_curve_has_one_line_per_model_through_the_seed_means_with_spread_and_floor():
+def test_the_curve_has_a_panel_per_budget_axis_and_one_line_per_model_through_the_seed_means():
     frame = long_table()
-    axes = plots.curve_figure(frame, "fid", spread="range").axes[0]
+    figure = plots.curve_figure(frame, "fid", spread="range")
+    labels = ["generator steps (log scale)", "images seen (log scale)", "training seconds (log scale)"]
+    assert [a.get_xlabel() for a in figure.axes] == labels
+    alpha = frame[(frame["model"] == "alpha") & (frame["metric"] == "fid")]
+    for panel, column in zip(figure.axes, ("step", "images_seen", "train_seconds"), strict=True):
+        assert np.allclose(panel.containers[0][0].get_xdata(), alpha.groupby("step")[column].mean())
+    assert figure.axes[0].get_legend() is None and "steps, images seen and training seconds" in figure.get_suptitle()
+    axes = figure.axes[2]
     legend = axes.get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["real-data floor (0.2)", "alpha (3 seeds)", "beta (3 seeds)"]
     assert "min–max" in legend.get_title().get_text()
@@ -60,7 +67,7 @@ def test_the_curve_has_one_line_per_model_through_the_seed_means_with_spread_and
     low, high = alpha.groupby("step")["value"].min(), alpha.groupby("step")["value"].max()
     assert np.allclose([s[:, 1] for s in segments.get_segments()], np.c_[low, high])
     assert sum(isinstance(c, PolyCollection) for c in axes.collections) == 2  # a shaded band per model
-    std_legend = plots.curve_figure(frame, "fid").axes[0].get_legend().get_title().get_text()
+    std_legend = plots.curve_figure(frame, "fid", axes=["train_seconds"]).axes[0].get_legend().get_title().get_text()
     assert "± 1 std" in std_legend
 
 
@@ -85,14 +92,15 @@ def test_final_metrics_have_one_panel_per_metric_with_room_for_new_ones_and_best
 
 
 def test_eight_final_metrics_make_two_rows_of_four_panels_with_the_warning_thresholds():
-    figure = plots.final_metrics_figure(long_table(extra=("class_entropy", "min_class_share", "label_accuracy")))
+    extra = ("class_entropy", "min_class_share", "label_accuracy", "class_share_0", "class_share_1")
+    figure = plots.final_metrics_figure(long_table(extra=extra))  # the class shares are no panels
     assert [a.get_subplotspec().rowspan.start for a in figure.axes] == [0, 0, 0, 0, 1, 1, 1, 1]
     second_row = figure.axes[4]
     assert [t.get_text() for t in second_row.get_yticklabels() if t.get_visible()] == ["beta", "alpha"]
     thresholds = {
         a.get_title(): [line.get_xdata()[0] for line in a.lines if line.get_linestyle() == ":"] for a in figure.axes
     }
-    assert thresholds.pop("min class share ↑") == [0.05] and thresholds.pop("label accuracy ↑") == [0.95]
+    assert thresholds.pop("recall ↑") == [0.1] and thresholds.pop("label accuracy ↑") == [0.95]  # half the floor's
     assert not any(thresholds.values()) and "dotted red: warning threshold" in figure.get_suptitle()
 
 

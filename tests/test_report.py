@@ -6,6 +6,7 @@ Every folder here is written by the test itself, cell by cell, through the store
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 import subprocess
@@ -29,6 +30,7 @@ from zoo.interfaces import Generator
 from zoo.report import HTML, MARKDOWN, PLOTS, write_report
 from zoo.report.html import PNG_SIGNATURE
 from zoo.report.leaderboard import BOLD_RULE, leaderboard, warnings_of
+from zoo.report.writer import CONDITIONAL, UNCONDITIONAL
 from zoo.results import REAL_DATA, Cell, ResultStore, Row, record_invocation
 from zoo.runs import sample_images, save_samples
 
@@ -66,27 +68,35 @@ def cell_rows(model: str, seed: int | None, metrics: dict[str, float], **fields:
 
 def write_cell(root: Path, model: str, seed: int | None, metrics: dict[str, float], **fields: object) -> None:
     rows = cell_rows(model, seed, metrics, **fields)
-    protocols = {"p1": {"name": "toy-protocol", "num_generated": 64}}
+    protocols = {"p1": {"name": "toy-protocol", "num_generated": 64, "reference_class_counts": [100] * 10}}
     ResultStore(root).write_cell(Cell(model, rows[0].dataset, seed), {}, rows, protocols)
     if model != REAL_DATA:
         save_grid(torch.zeros(4, 1, 8, 8), root / "grids" / rows[0].dataset / f"{model}-s{seed}.png")
 
 
-HEALTHY = {"class_entropy": 0.99, "min_class_share": 0.09}
+def class_shares(dropped: tuple[int, ...] = ()) -> dict[str, float]:
+    """``class_share_<k>`` of ten classes: the ``dropped`` ones at 0.5% of the samples, the others sharing the rest."""
+    rest = (1 - 0.005 * len(dropped)) / (10 - len(dropped))
+    return {f"class_share_{k}": 0.005 if k in dropped else rest for k in range(10)}
+
+
+HEALTHY = {"class_entropy": 0.99, "min_class_share": 0.09, **class_shares()}
 
 
 @pytest.fixture
 def results(tmp_path) -> Path:
-    """A results folder: the floor; cgan clearly best by FID but ignoring its labels in seed 2; dcgan;
-    vanilla_gan collapsed in seeds 0 and 1; every model at precision 0; recalls within each other's spread."""
+    """A results folder (ten classes, as many of each in the reference): the floor; cgan, conditional, clearly
+    best by FID but ignoring its labels in seed 2; dcgan, the best unconditional model; vanilla_gan missing classes
+    3 and 7 in seeds 0 and 1 (collapsed there); every model at precision 0; recalls within each other's spread."""
     root = tmp_path / "toy"
     write_cell(root, REAL_DATA, None, {"fid": 0.1, "precision": 0.9, "recall": 0.9, **HEALTHY})
     for seed in range(3):
-        write_cell(root, "cgan", seed, {"fid": 5 + 0.1 * seed, "precision": 0.0, "recall": 0.25 + 0.02 * seed,
+        write_cell(root, "cgan", seed, {"fid": 5 + 0.1 * seed, "precision": 0.0, "recall": 0.75 + 0.02 * seed,
                    **HEALTHY, "label_accuracy": [0.97, 0.96, 0.90][seed]}, seconds_per_step=0.3)  # fmt: skip
-        write_cell(root, "dcgan", seed, {"fid": 10 + seed, "precision": 0.0, "recall": 0.3 + 0.05 * seed, **HEALTHY})
-        collapsed = {"class_entropy": 0.6, "min_class_share": [0.01, 0.02, 0.06][seed]}
-        write_cell(root, "vanilla_gan", seed, {"fid": 50 + seed, "precision": 0.0, "recall": 0.28 + 0.04 * seed,
+        write_cell(root, "dcgan", seed, {"fid": 10 + seed, "precision": 0.0, "recall": 0.7 + 0.05 * seed, **HEALTHY})
+        dropped = (3, 7) if seed < 2 else ()
+        collapsed = {"class_entropy": 0.6, "min_class_share": [0.005, 0.005, 0.06][seed], **class_shares(dropped)}
+        write_cell(root, "vanilla_gan", seed, {"fid": 50 + seed, "precision": 0.0, "recall": 0.72 + 0.04 * seed,
                    **collapsed}, seconds_per_step=0.05)  # fmt: skip
     return root
 
@@ -111,17 +121,21 @@ def test_the_report_and_the_results_format_import_nothing_of_the_bench(module, a
 
 
 def test_leaderboard_shows_the_new_metrics_and_flags_collapse_and_label_accuracy_plainly(results):
-    table = leaderboard(frame_of(results), dataset="mnist", protocol_id="p1").set_index("model")
-    assert {"class entropy", "min class share", "label accuracy"} <= set(table.columns)
-    assert table.loc["vanilla_gan", "warnings"] == "collapsed (2/3 seeds)"
-    assert table.loc["cgan", "warnings"] == "label accuracy < 95% (1/3 seeds)"
-    assert table.loc["dcgan", "warnings"] == "" and table.loc["dcgan", "label accuracy"] == "n/a"
-    assert table.loc["vanilla_gan", "min class share"] == "0.03 ± 0.026"
-    sentences = warnings_of(frame_of(results), dataset="mnist", protocol_id="p1")
+    where = {"dataset": "mnist", "protocol_id": "p1", "reference_counts": [100] * 10}
+    table = leaderboard(frame_of(results), **where).set_index("model")
+    assert {"class entropy", "min class share"} <= set(table.columns) and "label accuracy" not in table.columns
+    assert table.loc["vanilla_gan", "warnings"] == "collapsed (2/3 seeds); classes 3 and 7 missing (2/3 seeds)"
+    assert table.loc["dcgan", "warnings"] == "" and "cgan" not in table.index
+    assert table.loc["vanilla_gan", "min class share"] == "0.0233 ± 0.032"
+    conditional = leaderboard(frame_of(results), **where, conditional=True).set_index("model")
+    assert conditional.loc["cgan", "warnings"] == "label accuracy < 95% (1/3 seeds)"
+    sentences = warnings_of(frame_of(results), **where)
     assert sentences == [
-        "vanilla_gan collapsed: some class gets under 5% of its samples, in 2 of 3 seeds "
-        "(min class share 0.03 ± 0.026)",
-        "cgan ignores its labels too often: label accuracy under 95%, in 1 of 3 seeds (label accuracy 0.943 ± 0.038)",
+        "cgan ignores its labels too often: label accuracy under 95% in 1 of 3 seeds (2) (label accuracy 0.943 ± "
+        "0.038)",
+        "vanilla_gan collapsed in 2 of 3 seeds (0, 1): 2 or more classes missing in seeds 0 and 1 (classes 3 and 7)",
+        "vanilla_gan misses class 3 in seeds 0 and 1 (0.5% of its samples against 10.0% of the reference images) "
+        "and class 7 in seeds 0 and 1 (0.5% of its samples against 10.0% of the reference images)",
     ]
     assert table.loc["dcgan", ["steps", "images seen", "train s"]].tolist() == ["100", "1,600", "10"]
 
@@ -138,7 +152,7 @@ def test_the_leaderboard_says_which_plugin_release_made_each_model(results):
     table = leaderboard(frame_of(results), dataset="mnist", protocol_id="p1").set_index("model")
     assert table.loc["lsgan", "plugin"] == "zoo-lsgan 1.3"
     assert table.loc["dcgan", "plugin"] == "genzoo 0.1.0, genzoo 0.2.0"
-    assert table.loc["cgan", "plugin"] == "genzoo 0.1.0"
+    assert table.loc["vanilla_gan", "plugin"] == "genzoo 0.1.0"
 
 
 def board(values: dict[str, list[float]], metric: str) -> pd.Series:
@@ -193,7 +207,7 @@ def test_the_report_states_the_bold_rule_the_budget_rule_and_the_measured_budget
         "Budgets measured: steps: 100 for every model; training seconds (mean over seeds): vanilla_gan 5, dcgan 10, "
         "cgan 30; slowest/fastest = 6×." in text
     )
-    assert "- **vanilla_gan collapsed: some class gets under 5% of its samples, in 2 of 3 seeds" in text
+    assert "- **vanilla_gan collapsed in 2 of 3 seeds (0, 1): 2 or more classes missing in seeds 0 and 1" in text
     html = (results / HTML).read_text()
     assert "Budget rule: equal training time per model" in html
     assert '<p class="warning">Warning: vanilla_gan collapsed' in html
@@ -249,12 +263,27 @@ def test_the_report_embeds_its_figures_and_grids_written_beside_the_tables(resul
         assert (results / image).read_bytes().startswith(PNG_SIGNATURE)
     page = (results / HTML).read_text()
     assert page.count('<img src="data:image/png;base64,') == 3  # the same three figures, inlined
-    assert re.findall("<caption>(.*?)</caption>", page) == [
-        "leaderboard",
-        "FID (mean over seeds) by training step",
-        "bench invocations",
-    ]
+    assert captions(page) == CAPTIONS
     assert '"num_generated": 64' in page and "zoo bench --all --profile toy" in page
+
+
+CAPTIONS = [
+    UNCONDITIONAL,
+    CONDITIONAL,
+    "Equal generator steps",
+    "Equal images seen",
+    "Equal training seconds",
+    "FID (mean over seeds) by training step",
+    "bench invocations",
+]
+"""The tables of the fixture's page: its leaderboards, the budget axes (by their first words), the steps, the
+invocations."""
+
+
+def captions(page: str) -> list[str]:
+    """The tables' captions of a page, unescaped, those of the budget axes cut at their colon."""
+    found = [html.unescape(c) for c in re.findall("<caption>(.*?)</caption>", page)]
+    return [c.split(":")[0] if c.startswith("Equal ") else c for c in found]
 
 
 @pytest.mark.slow
@@ -294,6 +323,7 @@ def test_zoo_leaderboard_prints_provenance_and_warnings_and_rewrites_the_report(
     printed = zoo("leaderboard", profile="toy", results=results.parent)
     assert printed.exit_code == 0, printed.output
     assert "genzoo 0.1.0" in printed.output and "collapsed (2/3 seeds)" in printed.output
+    assert CONDITIONAL in printed.output and "Equal generator steps: FID at step 100" in printed.output
     assert "WARNING: vanilla_gan collapsed" in printed.output and "budgets measured: steps: 100" in printed.output
     assert (results / MARKDOWN).exists() and (results / PLOTS / "mnist" / "toy-protocol-fid.png").exists()
     assert (results / HTML).exists()
@@ -305,12 +335,12 @@ def test_zoo_leaderboard_shows_bold_as_a_terminal_does_and_the_files_keep_markdo
     piped = CliRunner().invoke(main, args)
     assert piped.exit_code == 0, piped.output
     assert "**" not in piped.stdout and "\x1b[" not in piped.stdout
-    header, *lines = piped.stdout.split("mnist — protocol")[1].splitlines()[1:5]
-    cgan = next(line for line in lines if line.lstrip().startswith("cgan"))
-    assert " 5.1 ± 0.1 " in cgan and len(cgan) == len(header), "the columns stay aligned"
+    question, header, *lines = piped.stdout.split("mnist — protocol")[1].splitlines()[1:5]
+    dcgan = next(line for line in lines if line.lstrip().startswith("dcgan"))
+    assert question == UNCONDITIONAL and " 11 ± 1 " in dcgan and len(dcgan) == len(header), "columns aligned"
     on_terminal = CliRunner().invoke(main, args, color=True)
-    assert click.style("5.1 ± 0.1", bold=True) in on_terminal.stdout and "**" not in on_terminal.stdout
-    assert "**5.1 ± 0.1**" in (results / MARKDOWN).read_text()
+    assert click.style("11 ± 1", bold=True) in on_terminal.stdout and "**" not in on_terminal.stdout
+    assert "**11 ± 1**" in (results / MARKDOWN).read_text()
 
 
 def test_zoo_leaderboard_json_is_one_document_with_each_table(results):
@@ -321,9 +351,22 @@ def test_zoo_leaderboard_json_is_one_document_with_each_table(results):
     [board] = found["leaderboards"]
     assert (board["dataset"], board["protocol"], board["protocol_id"]) == ("mnist", "toy-protocol", "p1")
     rows = {row["model"]: row for row in board["rows"]}
-    assert list(rows)[:2] == ["real-data", "cgan"] and rows["cgan"]["FID"] == "5.1 ± 0.1"
-    assert board["best"] == {"FID": "cgan"} and board["warnings"][0].startswith("vanilla_gan collapsed")
-    assert board["budgets"].startswith("steps: 100")
+    assert list(rows) == ["real-data", "dcgan", "vanilla_gan"] and rows["dcgan"]["FID"] == "11 ± 1"
+    assert board["best"]["FID"] == "dcgan" and board["question"] == UNCONDITIONAL
+    conditional = board["conditional"]
+    assert [row["model"] for row in conditional["rows"]] == ["real-data", "cgan"] and conditional["best"] == {}
+    assert board["warnings"][1].startswith("vanilla_gan collapsed") and board["disagreements"] == []
+    assert board["budgets"].startswith("steps: 100") and found["rules"].startswith("Coverage: a class")
+    assert [(axis["axis"], axis["at"]) for axis in board["axes"]] == [
+        ("step", 100),
+        ("images_seen", 1600),
+        ("train_seconds", 5.0),
+    ]
+    assert {row["model"]: row["from steps"] for row in board["axes"][2]["rows"]} == {
+        "dcgan": "50",  # 5 s at step 50
+        "vanilla_gan": "100",
+        "cgan (conditional)": "first evaluated later",  # 15 s at step 50
+    }
 
 
 @pytest.mark.slow
@@ -468,14 +511,10 @@ def test_the_report_page_renders_in_headless_chromium_with_its_tables_figures_an
     assert 'data-images-seen="3"' in dom
     decoded = re.findall(r'<img [^>]*alt="([^"]*)"[^>]*data-natural-width="(\d+)"', dom)
     assert [alt.split(" — ")[0].split(",")[0] for alt, _ in decoded] == [
-        "FID against training seconds",
+        "FID against generator steps",
         "Final metrics",
         "Sample grids",
     ]
     assert all(int(width) > 100 for _, width in decoded)
-    assert re.findall("<caption>(.*?)</caption>", dom) == [
-        "leaderboard",
-        "FID (mean over seeds) by training step",
-        "bench invocations",
-    ]
+    assert captions(dom) == CAPTIONS
     assert "<th>warnings</th>" in dom and "collapsed (2/3 seeds)" in dom and "<strong>" in dom

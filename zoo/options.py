@@ -36,12 +36,16 @@ say little about the samples."""
 LOWER_IS_BETTER = {
     "fid": True,
     "kid_mean": True,
+    "swd": True,
     "is_mean": False,
     "precision": False,
     "recall": False,
+    "copy_share_features": True,
+    "copy_share_pixels": True,
     "class_entropy": False,
     "min_class_share": False,
     "label_accuracy": False,
+    "ifid": True,
     "code_accuracy": False,
 }
 """The metrics a leaderboard shows (those present), in column order, and their direction."""

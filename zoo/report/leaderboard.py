@@ -1,99 +1,135 @@
-"""Leaderboards from the long results table: one per dataset and evaluation protocol, never mixing protocols.
+"""Leaderboards from the long results table: one per dataset and evaluation protocol, never mixing protocols, and
+conditional models apart.
 
-Each model's figure is the mean ± sample standard deviation over its seeds, at each cell's final step. A value is
-bold only when it is clearly the best of its column (:data:`BOLD_RULE`). The real-vs-real floor row shows what the
-training images themselves score. A model whose samples miss classes (collapse) or, when conditional, ignore
-their labels is flagged in a ``warnings`` column and by :func:`warnings_of`, never left to be read off a grid.
+Each model's figure is the mean ± sample standard deviation over its seeds, at each cell's final step. A conditional
+model (:func:`~zoo.report.rows.conditional_models`) is given each sample's class, so its class balance comes from the
+evaluation's labels rather than being learned: conditional models get a table of their own, and the table of the
+others never ranks nor bolds them. A value is bold only when it is clearly the best of its column among its table's
+models (:data:`BOLD_RULE`). The real-vs-real floor row shows what real images score. A model that collapses, misses
+or under-represents classes, lacks diversity, copies its training images or, when conditional, ignores its labels
+(:mod:`zoo.report.flags`) is flagged in a ``warnings`` column and by :func:`warnings_of`, never left to be read off a
+grid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import pandas as pd
 
 from zoo.errors import ZooError
 from zoo.options import LOWER_IS_BETTER
+from zoo.report.budgets import LAST_DOUBLING, last_doubling
+from zoo.report.flags import flags
+from zoo.report.rows import (
+    check_single_protocol,
+    conditional_models,
+    final_rows,
+    sections,
+    seed_stats,
+    select,
+)
+from zoo.report.values import BOLD_RULE, LABELS, apart, clear_best, label, listed, value_text
 from zoo.results import REAL_DATA
 
-LABELS = {
-    "fid": "FID",
-    "kid_mean": "KID ×10³",
-    "is_mean": "IS",
-    "precision": "precision",
-    "recall": "recall",
-    "class_entropy": "class entropy",
-    "min_class_share": "min class share",
-    "label_accuracy": "label accuracy",
-    "code_accuracy": "code accuracy",
-}
-_SCALE = {"kid_mean": 1e3}
-BOLD_RULE = (
-    "Bold marks a column's best model only when it is clear of the runner-up: not tied at the precision "
-    "shown, and its mean ± std does not overlap the runner-up's; a tie (several models at precision 0, say) or a "
-    "lead within the seed spread gets no bold at all"
-)
+__all__ = [
+    "BOLD_RULE",
+    "CONDITIONAL_FIRST",
+    "LABELS",
+    "budget_summary",
+    "check_single_protocol",
+    "disagreements",
+    "final_rows",
+    "leaderboard",
+    "progress_table",
+    "ranked_models",
+    "sections",
+    "select",
+    "unavailable",
+    "warnings_of",
+]
+
+CONDITIONAL_FIRST = ("label_accuracy", "ifid")
+"""The first columns of a conditional models' table: whether samples follow their labels, and FID per class."""
 
 
-class Check(NamedTuple):
-    """A per-seed health check of a model's final samples: flagged when ``metric`` is below ``threshold``."""
+def leaderboard(
+    frame: pd.DataFrame,
+    *,
+    dataset: str,
+    protocol_id: str,
+    metric: str | None = None,
+    reference_counts: Sequence[int] | None = None,
+    conditional: bool = False,
+) -> pd.DataFrame:
+    """One ranked table (string cells, ready to print) for ``dataset`` under one protocol: the real-data floor, then
+    the unconditional models (or, with ``conditional``, the conditional ones) ranked by ``metric`` (default, and
+    when the table lacks it: the first of :data:`LOWER_IS_BETTER` that it has).
 
-    metric: str
-    threshold: float
-    short: str
-    meaning: str
-
-
-CHECKS = (
-    Check("min_class_share", 0.05, "collapsed", "collapsed: some class gets under 5% of its samples"),
-    Check("label_accuracy", 0.95, "label accuracy < 95%", "ignores its labels too often: label accuracy under 95%"),
-)
-"""What the leaderboard flags; classes are judged by the protocol's domain classifier."""
-
-
-def final_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of each cell's last evaluated step; a diverged cell keeps only its ``diverged`` row."""
-    cell = ["model", "dataset", "seed"]
-    diverged = frame.groupby(cell, dropna=False)["status"].transform(lambda s: (s == "diverged").any())
-    last = frame.groupby(cell, dropna=False)["step"].transform("max")
-    return frame[(diverged & (frame["status"] == "diverged")) | (~diverged & (frame["step"] == last))]
-
-
-def sections(frame: pd.DataFrame, datasets: Sequence[str] = ()) -> list[tuple[str, str, str]]:
-    """``(dataset, protocol id, protocol name)`` of every leaderboard ``frame`` holds, one per dataset and protocol:
-    the ``datasets`` named (a profile's, in its order) first, then the others by name."""
-    scored = frame[frame["protocol_id"] != ""]
-    found = [(d, pid, rows["protocol"].iloc[0]) for (d, pid), rows in scored.groupby(["dataset", "protocol_id"])]
-    rank = {name: i for i, name in enumerate(datasets)}
-    return sorted(found, key=lambda section: rank.get(section[0], len(rank)))
-
-
-def select(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> pd.DataFrame:
-    """``dataset``'s rows under ``protocol_id``, with its diverged rows (which belong to no protocol)."""
-    return frame[
-        (frame["dataset"] == dataset) & ((frame["protocol_id"] == protocol_id) | (frame["status"] == "diverged"))
-    ]
-
-
-def leaderboard(frame: pd.DataFrame, *, dataset: str, protocol_id: str, metric: str | None = None) -> pd.DataFrame:
-    """One ranked table (string cells, ready to print) for ``dataset`` under one protocol, ranked by ``metric``
-    (default: the first of :data:`LOWER_IS_BETTER` that is available).
-
-    Columns: model, its metrics, ``warnings`` (only when some model is flagged by :data:`CHECKS`), seeds, steps,
-    images seen, train s, img/s, G params, and ``plugin`` (the distribution and version that made the rows)."""
+    Columns: model, the metrics some model of the table has (a conditional table's :data:`CONDITIONAL_FIRST` first),
+    ``warnings`` (only when some model of the table is flagged; ``reference_counts``, the reference images per
+    class, let coverage be judged), ``FID over last doubling`` (when some model was evaluated at two steps), seeds,
+    steps, images seen, train s, img/s, G params, and ``plugin`` (the distribution and version that made the
+    rows)."""
     rows = select(frame, dataset=dataset, protocol_id=protocol_id)
     if rows.empty:
         raise ZooError(f"no results for dataset {dataset!r} under protocol {protocol_id}")
-    return _table(final_rows(rows), metric)
+    check_single_protocol(rows)
+    final = final_rows(rows)
+    group = conditional_models(rows)
+    models = sorted(m for m in set(final["model"]) - {REAL_DATA} if (m in group) == conditional)
+    shorts: dict[str, list[str]] = {}
+    for flag in flags(final, reference_counts):
+        shorts.setdefault(flag.model, []).append(flag.short)
+    return _table(final, models, metric, shorts, last_doubling(rows), CONDITIONAL_FIRST if conditional else ())
 
 
-def warnings_of(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> list[str]:
-    """One plain sentence per model and failed :data:`CHECKS` entry, e.g. ``vanilla_gan collapsed: some class gets
-    under 5% of its samples, in 3 of 3 seeds (min class share 0.004 ± 0.002)``; empty when every model passes or
-    the metrics are absent."""
+def warnings_of(
+    frame: pd.DataFrame, *, dataset: str, protocol_id: str, reference_counts: Sequence[int] | None = None
+) -> list[str]:
+    """One plain sentence per model and warning (:func:`zoo.report.flags.flags`), naming classes and seeds, e.g.
+    ``vae under-represents class 1 in seeds 0, 1 and 2 (3.0% of its samples against 11.4% of the reference
+    images)``; empty when every model passes or the metrics are absent."""
     rows = final_rows(select(frame, dataset=dataset, protocol_id=protocol_id))
-    return [sentence for flags in _flags(rows).values() for _, sentence in flags]
+    return [flag.sentence for flag in flags(rows, reference_counts)]
+
+
+def disagreements(
+    frame: pd.DataFrame, *, dataset: str, protocol_id: str, first: str = "fid", second: str = "swd"
+) -> list[str]:
+    """Where ``first`` and ``second`` rank ``dataset``'s models differently at their final step: one sentence per
+    model that ``first`` puts ahead of others that ``second`` puts ahead of it, both orders clear of the seed spread
+    (the means differ by more than the two standard deviations added); a sentence that they agree when no order
+    flips; empty unless some two models have both metrics."""
+    stats = seed_stats(final_rows(select(frame, dataset=dataset, protocol_id=protocol_id)))
+    stats = stats[stats["model"] != REAL_DATA]
+    both = set(stats.loc[stats["metric"] == first, "model"]) & set(stats.loc[stats["metric"] == second, "model"])
+    if len(both) < 2:
+        return []
+    by = {m: stats[stats["metric"] == m].set_index("model").loc[sorted(both)] for m in (first, second)}
+    signs = {m: 1 if LOWER_IS_BETTER.get(m, True) else -1 for m in (first, second)}
+
+    def ahead(metric: str, a: str, b: str) -> bool:
+        one, other = by[metric].loc[a], by[metric].loc[b]
+        return signs[metric] * one["mean"] < signs[metric] * other["mean"] and apart(one, other)
+
+    ranked = sorted(both, key=lambda m: (signs[first] * by[first].loc[m, "mean"], m))
+    found = []
+    for a in ranked:
+        behind = [b for b in ranked if ahead(first, a, b) and ahead(second, b, a)]
+        if behind:
+            them = "it" if len(behind) == 1 else "them"
+            found.append(
+                f"{label(first)} ranks {a} ahead of {listed(behind)}, {label(second)} behind {them}: "
+                + "; ".join(
+                    f"{label(m)} {value_text(stats, a, m)} against " + listed([value_text(stats, b, m) for b in behind])
+                    for m in (first, second)
+                )
+            )
+    return found or [
+        f"{label(first)} and {label(second)} agree on the order of every two models whose values are clear of each "
+        "other's seed spread."
+    ]
 
 
 def budget_summary(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> str:
@@ -117,17 +153,19 @@ def budget_summary(frame: pd.DataFrame, *, dataset: str, protocol_id: str) -> st
     return text
 
 
-def check_single_protocol(frame: pd.DataFrame) -> None:
-    """Refuse a frame whose rows come from more than one protocol."""
-    ids = sorted(i for i in frame["protocol_id"].unique() if isinstance(i, str) and i)
-    if len(ids) > 1:
-        raise ZooError(f"refusing to rank results of different protocols together: {', '.join(ids)}")
-
-
-def _table(rows: pd.DataFrame, rank_by: str | None = None) -> pd.DataFrame:
-    check_single_protocol(rows)
+def _table(
+    rows: pd.DataFrame,
+    models: list[str],
+    rank_by: str | None,
+    shorts: dict[str, list[str]],
+    doubling: dict[str, str],
+    first: Sequence[str],
+) -> pd.DataFrame:
+    """The table of ``models`` (and the floor) from final ``rows``, with their warnings' ``shorts`` and the
+    ``doubling`` column; ``first`` names the metric columns to put first."""
+    rows = rows[rows["model"].isin([REAL_DATA, *models])]
     ok = rows[rows["status"] == "ok"]
-    stats = ok.groupby(["model", "metric"])["value"].agg(["mean", "std", "count"]).reset_index()
+    stats = seed_stats(rows)
     cost = (
         rows[rows["model"] != REAL_DATA]
         .groupby("model")
@@ -141,18 +179,22 @@ def _table(rows: pd.DataFrame, rank_by: str | None = None) -> pd.DataFrame:
         )
     )
     diverged = rows[rows["status"] == "diverged"].groupby("model")["step"].agg(list)
-    flags = _flags(rows)
-    metrics = [m for m in LOWER_IS_BETTER if m in set(stats["metric"])]
-    models = sorted(set(rows["model"]) - {REAL_DATA})
-    best = {m: _best(stats, m) for m in metrics}
+    present = set(ok.loc[ok["model"] != REAL_DATA, "metric"]) or set(ok["metric"])
+    available = [m for m in LOWER_IS_BETTER if m in present]
+    metrics = [m for m in first if m in present] + [m for m in available if m not in first]
+    best = {m: clear_best(stats, m) for m in metrics}
+    flagged = any(shorts.get(m) for m in models)
+    trend = any(m in doubling for m in models)
 
     table = []
     for model in ([REAL_DATA] if REAL_DATA in set(rows["model"]) else []) + models:
         line: dict[str, str] = {"model": model}
         for metric in metrics:
-            line[LABELS[metric]] = _cell(stats, model, metric, bold=model == best[metric])
-        if flags:
-            line["warnings"] = "; ".join(short for short, _ in flags.get(model, []))
+            line[LABELS[metric]] = value_text(stats, model, metric, bold=model == best[metric])
+        if flagged:
+            line["warnings"] = "; ".join(shorts.get(model, []))
+        if trend:
+            line[LAST_DOUBLING] = doubling.get(model, "")
         if model == REAL_DATA:
             line.update({"seeds": "", "steps": "", "images seen": "", "train s": "", "img/s": "", "G params": ""})
         else:
@@ -168,30 +210,13 @@ def _table(rows: pd.DataFrame, rank_by: str | None = None) -> pd.DataFrame:
         line["plugin"] = _plugins(rows[rows["model"] == model])
         table.append(line)
     ranked = pd.DataFrame(table)
-    rank_by = rank_by or (metrics[0] if metrics else None)
-    if rank_by in metrics and models:  # the floor first, then models by the ranking metric, missing ones last
+    rank_by = rank_by if rank_by in metrics else (available[0] if available else None)
+    if rank_by and models:  # the floor first, then models by the ranking metric, missing ones last
         key = stats[stats["metric"] == rank_by].set_index("model")["mean"]
         sign = 1 if LOWER_IS_BETTER[rank_by] else -1
         order = sorted(models, key=lambda m: sign * key[m] if m in key else float("inf"))
         ranked = ranked.set_index("model").loc[[m for m in ranked["model"] if m == REAL_DATA] + order].reset_index()
     return ranked
-
-
-def _flags(rows: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
-    """Model -> ``(short, sentence)`` per failed check, from its final rows (one value per seed)."""
-    ok = rows[(rows["status"] == "ok") & (rows["model"] != REAL_DATA)]
-    flags: dict[str, list[tuple[str, str]]] = {}
-    for check in CHECKS:
-        for model, values in ok[ok["metric"] == check.metric].groupby("model")["value"]:
-            failed, seeds = int((values < check.threshold).sum()), len(values)
-            if failed:
-                spread = f" ± {values.std():.2g}" if seeds > 1 else ""
-                sentence = (
-                    f"{model} {check.meaning}, in {failed} of {seeds} seed{'s' if seeds > 1 else ''} "
-                    f"({LABELS[check.metric]} {values.mean():.3g}{spread})"
-                )
-                flags.setdefault(model, []).append((f"{check.short} ({failed}/{seeds} seeds)", sentence))
-    return flags
 
 
 def _plugins(rows: pd.DataFrame) -> str:
@@ -208,36 +233,6 @@ def _number(value: float, form: str) -> str:
 def _seconds(value: float) -> str:
     """Whole seconds, or two significant digits under 10 s (a smoke run's cells take a fraction of one)."""
     return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
-
-
-def _best(stats: pd.DataFrame, metric: str) -> str | None:
-    """The model to show in bold for ``metric`` under :data:`BOLD_RULE`, or None."""
-    candidates = stats[(stats["metric"] == metric) & (stats["model"] != REAL_DATA)]
-    if len(candidates) < 2:
-        return None
-    sign = 1 if LOWER_IS_BETTER[metric] else -1
-    best, second = (row for _, row in candidates.assign(key=sign * candidates["mean"]).nsmallest(2, "key").iterrows())
-    if _shown(metric, best["mean"]) == _shown(metric, second["mean"]):
-        return None
-    spread = _zero_if_nan(best["std"]) + _zero_if_nan(second["std"])
-    return None if abs(best["mean"] - second["mean"]) <= spread else str(best["model"])
-
-
-def _zero_if_nan(value: float) -> float:
-    return 0.0 if pd.isna(value) else float(value)
-
-
-def _shown(metric: str, value: float) -> str:
-    return f"{value * _SCALE.get(metric, 1.0):.3g}"
-
-
-def _cell(stats: pd.DataFrame, model: str, metric: str, bold: bool) -> str:
-    found = stats[(stats["model"] == model) & (stats["metric"] == metric)]
-    if found.empty:
-        return "n/a"
-    mean, std, count = found.iloc[0][["mean", "std", "count"]]
-    text = _shown(metric, mean) + ("" if count < 2 else f" ± {std * _SCALE.get(metric, 1.0):.2g}")
-    return f"**{text}**" if bold else text
 
 
 def progress_table(frame: pd.DataFrame, *, dataset: str, protocol_id: str, metric: str = "fid") -> pd.DataFrame:

@@ -26,15 +26,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from zoo.errors import ZooError
 from zoo.fileio import atomic_path
-from zoo.report.leaderboard import CHECKS, LABELS, LOWER_IS_BETTER, check_single_protocol, final_rows
+from zoo.options import LOWER_IS_BETTER
+from zoo.report.budgets import AXES
+from zoo.report.flags import is_class_share, thresholds
+from zoo.report.rows import check_single_protocol, final_rows
+from zoo.report.values import SCALES, label, listed
 from zoo.results import REAL_DATA
 
 Spread = Literal["std", "range"]
 DPI = 100
 PANELS_PER_ROW = 5
 """At most this many panels per row of the final-metrics figure, so that it stays readable at a page's width."""
-SCALES = {"kid_mean": 1e3}
-"""Display factors matching :data:`~zoo.report.leaderboard.LABELS` (``KID ×10³``)."""
 _SPREAD_TEXT = {"std": "± 1 std over seeds", "range": "min–max over seeds"}
 _STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False,
@@ -42,42 +44,50 @@ _STYLE = {
 }  # fmt: skip
 
 
-def curve_figure(frame: pd.DataFrame, metric: str = "fid", spread: Spread = "std") -> Figure:
-    """``metric`` against training seconds (log x axis): one line per model through the mean over seeds at
-    each evaluated step, with a band and error bars for the seed spread, and the real-data floor as a dashed
-    horizontal line. The y axis is logarithmic when every value is positive. Raises :class:`ZooError` when
-    the frame mixes datasets or protocols, or holds no ``ok`` value of ``metric`` for any model."""
+def curve_figure(
+    frame: pd.DataFrame, metric: str = "fid", spread: Spread = "std", axes: Sequence[str] = tuple(AXES)
+) -> Figure:
+    """``metric`` against each budget axis of ``axes`` (columns of the long table, :data:`~zoo.report.budgets.AXES`:
+    generator steps, images seen, training seconds; a log x axis each), one panel per axis sharing the y axis: one
+    line per model through the mean over seeds at each evaluated step, with a band and error bars for the seed
+    spread, and the real-data floor as a dashed horizontal line. The y axis is logarithmic when every value is
+    positive. Raises :class:`ZooError` when the frame mixes datasets or protocols, or holds no ``ok`` value of
+    ``metric`` for any model."""
     rows = _ok(_one_section(frame), metric)
     models = rows[rows["model"] != REAL_DATA]
     if models.empty:
         raise ZooError(f"no {metric} values to plot")
     colors = _colors(frame)
+    floor = rows.loc[rows["model"] == REAL_DATA, "value"]
     with _style():
-        figure = Figure(figsize=(7.0, 3.6), dpi=DPI, layout="constrained")
+        figure = Figure(figsize=(1.8 + 3.4 * len(axes), 3.6), dpi=DPI, layout="constrained")
         FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
-        for model, cell in models.groupby("model"):
-            seconds = cell.groupby("step")["train_seconds"].mean()
-            mean, low, high = _spread(cell.groupby("step")["value"], spread)
-            seeds = int(cell["seed"].nunique())
-            label = f"{model} ({seeds} seed{'s' if seeds != 1 else ''})"
-            axes.errorbar(seconds, mean, yerr=[mean - low, high - mean], color=colors[model], marker="o",
-                          markersize=4, capsize=3, linewidth=1.6, label=label)  # fmt: skip
-            axes.fill_between(seconds, low, high, color=colors[model], alpha=0.15, linewidth=0)
-        floor = rows.loc[rows["model"] == REAL_DATA, "value"]
-        if not floor.empty:
-            axes.axhline(floor.mean(), color="0.35", linestyle="--", linewidth=1,
-                         label=f"{REAL_DATA} floor ({floor.mean():.3g})")  # fmt: skip
-        axes.set_xscale("log")
-        if (rows["value"] > 0).all():
-            axes.set_yscale("log")
-        for axis in (axes.xaxis, axes.yaxis) if axes.get_yscale() == "log" else (axes.xaxis,):
-            axis.set_major_formatter(ticker.StrMethodFormatter("{x:g}"))
-            axis.set_minor_formatter(ticker.FuncFormatter(_two_and_five))
-        axes.set_xlabel("training seconds (log scale)")
-        axes.set_ylabel(f"{_label(metric)}{_direction(metric, ' — lower is better', ' — higher is better')}")
-        axes.set_title(f"{_label(metric)} during training — {_title(frame)}")
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=f"mean, {_SPREAD_TEXT[spread]}")
+        panels = figure.subplots(1, len(axes), sharey=True, squeeze=False)[0]
+        for panel, axis in zip(panels, axes, strict=True):
+            for model, cell in models.groupby("model"):
+                x = cell.groupby("step")[axis].mean()
+                mean, low, high = _spread(cell.groupby("step")["value"], spread)
+                seeds = int(cell["seed"].nunique())
+                name = f"{model} ({seeds} seed{'s' if seeds != 1 else ''})"
+                panel.errorbar(x, mean, yerr=[mean - low, high - mean], color=colors[model], marker="o",
+                               markersize=4, capsize=3, linewidth=1.6, label=name)  # fmt: skip
+                panel.fill_between(x, low, high, color=colors[model], alpha=0.15, linewidth=0)
+            if not floor.empty:
+                panel.axhline(floor.mean(), color="0.35", linestyle="--", linewidth=1,
+                              label=f"{REAL_DATA} floor ({floor.mean():.3g})")  # fmt: skip
+            panel.set_xscale("log")
+            if (rows["value"] > 0).all():
+                panel.set_yscale("log")
+            for scale in (panel.xaxis, panel.yaxis) if panel.get_yscale() == "log" else (panel.xaxis,):
+                scale.set_major_formatter(ticker.StrMethodFormatter("{x:g}"))
+                low, high = scale.get_view_interval()
+                crowded = scale is panel.xaxis and high > 100 * low  # over two decades 2x and 5x labels collide
+                scale.set_minor_formatter(ticker.NullFormatter() if crowded else ticker.FuncFormatter(_two_and_five))
+            panel.set_xlabel(f"{AXES[axis]} (log scale)")
+        panels[0].set_ylabel(f"{label(metric)}{_direction(metric, ' — lower is better', ' — higher is better')}")
+        against = listed([AXES[axis] for axis in axes])
+        figure.suptitle(f"{label(metric)} against {against} — {_title(frame)}")
+        panels[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=f"mean, {_SPREAD_TEXT[spread]}")
     return figure
 
 
@@ -94,6 +104,8 @@ def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = No
     if not models or not metrics:
         raise ZooError("no final metrics to plot")
     colors = _colors(frame)
+    floor = _ok(rows, None)
+    lines = thresholds(floor[floor["model"] == REAL_DATA].groupby("metric")["value"].mean().to_dict())
     with _style():
         rows_of_panels = -(-len(metrics) // PANELS_PER_ROW)
         columns = -(-len(metrics) // rows_of_panels)  # balanced: eight metrics make two rows of four
@@ -107,7 +119,7 @@ def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = No
         for axes, metric in zip(panels, metrics, strict=True):
             values = _ok(rows, metric)
             scale = SCALES.get(metric, 1.0)
-            axes.set_title(f"{_label(metric)}{_direction(metric, ' ↓', ' ↑')}")
+            axes.set_title(f"{label(metric)}{_direction(metric, ' ↓', ' ↑')}")
             axes.grid(axis="y", visible=False)
             axes.tick_params(axis="y", length=0)
             if values.empty:
@@ -126,14 +138,14 @@ def final_metrics_figure(frame: pd.DataFrame, metrics: Sequence[str] | None = No
             floor = values.loc[values["model"] == REAL_DATA, "value"]
             if not floor.empty:
                 axes.axvline(floor.mean() * scale, color="0.35", linestyle="--", linewidth=1)
-            for check in (c for c in CHECKS if c.metric == metric):
-                axes.axvline(check.threshold * scale, color="tab:red", linestyle=":", linewidth=1.2)
+            if metric in lines:
+                axes.axvline(lines[metric] * scale, color="tab:red", linestyle=":", linewidth=1.2)
             axes.margins(x=0.22)
         panels[0].set_yticks(range(len(models)), models)
         panels[0].invert_yaxis()
         for first in grid[1:, 0]:  # sharey shows the names on the first panel of each row only
             first.tick_params(axis="y", labelleft=True)
-        warned = "; dotted red: warning threshold" if any(c.metric in metrics for c in CHECKS) else ""
+        warned = "; dotted red: warning threshold" if set(lines) & set(metrics) else ""
         figure.suptitle(
             f"Final metrics — {_title(frame)}\nbars: mean, {_SPREAD_TEXT[spread]}; dashed: {REAL_DATA}{warned}"
         )
@@ -199,8 +211,10 @@ def _one_section(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _ok(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
-    return rows[(rows["metric"] == metric) & (rows["status"] == "ok")]
+def _ok(rows: pd.DataFrame, metric: str | None) -> pd.DataFrame:
+    """The ``ok`` rows of ``metric`` (of every metric for None)."""
+    ok = rows[rows["status"] == "ok"]
+    return ok if metric is None else ok[ok["metric"] == metric]
 
 
 def _spread(values: pd.api.typing.SeriesGroupBy, spread: Spread) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -216,7 +230,7 @@ def _spread(values: pd.api.typing.SeriesGroupBy, spread: Spread) -> tuple[pd.Ser
 
 def _metrics(rows: pd.DataFrame) -> list[str]:
     present = set(rows.loc[rows["status"].isin(["ok", "unavailable"]), "metric"].dropna())
-    extra = sorted(m for m in present - set(LOWER_IS_BETTER) if not m.endswith("_std"))
+    extra = sorted(m for m in present - set(LOWER_IS_BETTER) if not m.endswith("_std") and not is_class_share(m))
     return [m for m in LOWER_IS_BETTER if m in present] + extra
 
 
@@ -240,10 +254,6 @@ def _two_and_five(value: float, _position: int) -> str:
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def _label(metric: str) -> str:
-    return LABELS.get(metric, metric.replace("_", " "))
 
 
 def _direction(metric: str, lower: str, higher: str) -> str:

@@ -1,13 +1,16 @@
 """The report of a results folder, rebuilt from what the folder stores: ``leaderboard.md``, its figures under
 ``plots/`` and ``leaderboard.html``, one self-contained page (tables, figures and sample grids inlined).
 
-It holds the profile's budget rule, then per dataset and protocol: the ranked leaderboard with its warnings
-(collapsed models, conditional models that ignore their labels), the budgets the models measurably got, FID
-against training seconds and the final metrics as figures, the metric at every evaluated step, the metrics that
-could not be computed and why, and the protocol's full settings; then the sample grids side by side, the
-diverged runs and every bench invocation that wrote the folder (command, wall time, machine), so each figure can
-be traced and reproduced. The inputs are ``cells/``, ``failures/``, ``grids/`` and ``invocations.json``: the same
-folder gives the same report.
+It holds the profile's budget rule and the rules the rows are judged by, then per dataset and protocol: the ranked
+leaderboard of the unconditional models and, apart, of the conditional ones, each saying which question it answers,
+with the warnings (coverage, diversity, copying, ignored labels), where FID and the pixel metric (SWD) rank models
+differently, the budgets the models measurably got, FID on every budget axis (equal steps, images seen, training
+seconds) as tables and a figure, the final metrics as a figure, the metric at every evaluated step, the metrics
+that could not be computed and why, and the protocol's full settings; then the sample grids side by side, the
+nearest training images of each dataset's most copying cell, the diverged runs and every bench invocation that
+wrote the folder (command, wall time, machine), so each figure can be traced and reproduced. The inputs are
+``cells/``, ``failures/``, ``grids/``, ``traversals/``, ``neighbours/`` and ``invocations.json``: the same folder
+gives the same report.
 
 :func:`write_report` is one pass: :func:`build_report` reads the folder once into a :class:`Report` (every
 table, sentence and figure path), :func:`draw_figures` draws the figures it names, :func:`render_markdown` and
@@ -16,6 +19,7 @@ table, sentence and figure path), :func:`draw_figures` draws the figures it name
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -27,10 +31,13 @@ import pandas as pd
 
 from zoo.errors import ZooError
 from zoo.fileio import write_text
+from zoo.report.budgets import AxisTable, axis_tables
+from zoo.report.flags import RULES
 from zoo.report.html import Section, write_html
 from zoo.report.leaderboard import (
     BOLD_RULE,
     budget_summary,
+    disagreements,
     final_rows,
     leaderboard,
     progress_table,
@@ -40,7 +47,9 @@ from zoo.report.leaderboard import (
     unavailable,
     warnings_of,
 )
+from zoo.report.memorisation import Copier, worst_copier
 from zoo.report.plots import plot_curve, plot_final_metrics, plot_sample_grids
+from zoo.report.rows import conditional_models
 from zoo.results import REAL_DATA, TRAVERSALS, Cell, ResultStore, read_invocations
 
 MARKDOWN, HTML, PLOTS = "leaderboard.md", "leaderboard.html", "plots"
@@ -61,27 +70,60 @@ RUNS_NOTE = (
     "The generator behind each row: its run folder, under the bench's work folder (`--work-dir`/PROFILE; "
     "`zoo.load_run`, `zoo score` and `zoo export` open it)"
 )
+EVERY_MODEL = "Each model at its final step, under the profile's budget rule: which model is best for this budget?"
+UNCONDITIONAL = (
+    "Unconditional models at their final step, under the profile's budget rule: which model is best for this budget?"
+)
+CONDITIONAL = (
+    "Conditional models, ranked apart: each sample's class is given to them, so their class balance comes from the "
+    "evaluation's labels rather than from learning. At their final step, which follows its labels and draws each "
+    "class best?"
+)
+AXES_NOTE = (
+    "The same cells on every budget axis, FID as mean ± std over seeds: the headline above compares models at the "
+    "end of their budgets; these compare them at a common point of each axis."
+)
 
 
 @dataclass(frozen=True)
-class Board:
-    """One leaderboard of the report: a dataset under one protocol, with what is said and drawn about it."""
+class Headline:
+    """A ranked table of a leaderboard and the question it answers (its caption)."""
+
+    question: str
+    table: pd.DataFrame
+    conditional: bool
+
+
+@dataclass(frozen=True)
+class BoardText:
+    """What one leaderboard (a dataset under one protocol) says in words and tables, as every output shows it."""
 
     dataset: str
     protocol_id: str
     protocol: str
+    headlines: list[Headline]
+    """The unconditional models' table (unless there are conditional models only), then the conditional ones'."""
+    warnings: list[str]
+    disagreements: list[str]
+    """Where FID and SWD rank models differently, or that they agree."""
+    budget: str
+    axes: list[AxisTable]
+    """FID at equal steps, equal images seen and equal training seconds."""
+
+
+@dataclass(frozen=True)
+class Board(BoardText):
+    """One leaderboard of the report: its text, with what is drawn and listed about it."""
+
     rows: pd.DataFrame
     """The dataset's rows under the protocol, its diverged rows included (what the figures are drawn from)."""
-    table: pd.DataFrame
-    warnings: list[str]
-    budget: str
     runs: list[str]
     """The run folders of the board's cells (the ``run`` column), relative to the bench's work folder."""
     steps: pd.DataFrame
     unavailable: dict[str, str]
     settings: dict[str, Any] | None
     curve: Path | None
-    """The figure of FID against training seconds, when some model has an FID."""
+    """The figure of FID against steps, images seen and training seconds, when some model has an FID."""
     final: Path | None
     """The figure of the final metrics, when some model's cell did not diverge."""
 
@@ -93,7 +135,11 @@ class Board:
     def figures(self) -> list[Figure]:
         """(caption, path) of the board's figures, in the report's order."""
         figures = [
-            (f"FID against training seconds — {self.dataset}, protocol {self.protocol}", self.curve),
+            (
+                f"FID against generator steps, images seen and training seconds — {self.dataset}, protocol "
+                f"{self.protocol}",
+                self.curve,
+            ),
             (f"Final metrics — {self.dataset}, protocol {self.protocol}", self.final),
         ]
         return [(caption, path) for caption, path in figures if path is not None]
@@ -123,6 +169,8 @@ class Report:
     """Dataset -> its sample grids, for the datasets with a leaderboard and grid files."""
     traversals: dict[str, list[Path]]
     """Dataset -> the traversal grids of its models with named latent codes (``traversals/<dataset>/``)."""
+    copiers: dict[str, Copier]
+    """Dataset -> its cell with the highest copy share, for the datasets where that cell's neighbours figure exists."""
     diverged: list[str]
     failed: list[str]
     """The cells whose last attempt failed (not results: the next run tries them again), with the cause."""
@@ -140,6 +188,10 @@ class Report:
             f"{BOLD_RULE}. {REAL_DATA} scores training images against the reference: the floor a model could "
             "reach. Tables never mix evaluation protocols; steps, images seen and training seconds are measured."
         )
+
+    @property
+    def rules(self) -> str:
+        return f"How rows are judged: {RULES}"
 
 
 def write_report(results_dir: Path, *, html: bool = True) -> Path:
@@ -180,6 +232,7 @@ def build_report(results_dir: Path) -> Report:
     for board in boards:
         firsts.setdefault(board.dataset, board)  # a dataset's first leaderboard orders its grids figure
     grids = {dataset: _grids(results_dir, board) for dataset, board in firsts.items()}
+    copiers = {dataset: worst_copier(results_dir, final_rows(board.rows)) for dataset, board in firsts.items()}
     failed = [
         f"{Cell(f['model'], f['dataset'], f['seed'])}: {f['kind']} ({f['at']}): {f['cause']}" for f in store.failures()
     ]
@@ -189,6 +242,7 @@ def build_report(results_dir: Path) -> Report:
         boards,
         {dataset: found for dataset, found in grids.items() if found is not None},
         {d: files for d in firsts if (files := sorted((results_dir / TRAVERSALS / d).glob("*.png")))},
+        {dataset: copier for dataset, copier in copiers.items() if copier is not None},
         _diverged(frame),
         failed,
         invocations,
@@ -212,6 +266,40 @@ def draw_figures(report: Report) -> list[Path]:
     return written
 
 
+def board_text(
+    frame: pd.DataFrame,
+    *,
+    dataset: str,
+    protocol_id: str,
+    protocol: str,
+    settings: dict[str, Any] | None = None,
+    metric: str | None = None,
+) -> BoardText:
+    """What the leaderboard of ``dataset`` under ``protocol_id`` (called ``protocol``, with ``settings``, whose
+    ``reference_class_counts`` let coverage be judged) says, its tables ranked by ``metric`` (default: FID)."""
+    where = {"dataset": dataset, "protocol_id": protocol_id}
+    counts = (settings or {}).get("reference_class_counts")
+    rows = select(frame, **where)
+    conditional = conditional_models(rows)
+    headlines = []
+    if set(rows["model"]) - {REAL_DATA} - conditional or not conditional:
+        table = leaderboard(rows, **where, metric=metric, reference_counts=counts)
+        headlines.append(Headline(UNCONDITIONAL if conditional else EVERY_MODEL, table, conditional=False))
+    if conditional:
+        table = leaderboard(rows, **where, metric=metric, reference_counts=counts, conditional=True)
+        headlines.append(Headline(CONDITIONAL, table, conditional=True))
+    return BoardText(
+        dataset,
+        protocol_id,
+        protocol,
+        headlines,
+        warnings_of(rows, **where, reference_counts=counts),
+        disagreements(rows, **where),
+        budget_summary(rows, **where),
+        axis_tables(rows),
+    )
+
+
 def _board(
     frame: pd.DataFrame,
     dataset: str,
@@ -227,14 +315,10 @@ def _board(
     models = rows[rows["model"] != REAL_DATA]
     has_fid = ((models["metric"] == "fid") & (models["status"] == "ok")).any()
     has_final = (final_rows(models)["status"] != "diverged").any()
+    text = board_text(rows, dataset=dataset, protocol_id=protocol_id, protocol=name, settings=settings)
     return Board(
-        dataset=dataset,
-        protocol_id=protocol_id,
-        protocol=name,
+        **{field.name: getattr(text, field.name) for field in dataclasses.fields(BoardText)},
         rows=rows,
-        table=leaderboard(rows, dataset=dataset, protocol_id=protocol_id),
-        warnings=warnings_of(rows, dataset=dataset, protocol_id=protocol_id),
-        budget=budget_summary(rows, dataset=dataset, protocol_id=protocol_id),
         runs=sorted({run for run in models["run"].dropna() if run}),
         steps=progress_table(rows, dataset=dataset, protocol_id=protocol_id),
         unavailable=unavailable(rows, dataset=dataset, protocol_id=protocol_id),
@@ -246,14 +330,15 @@ def _board(
 
 def _grids(results_dir: Path, board: Board) -> Grids | None:
     """The sample grids of ``board``'s dataset (None when it has none), the composite showing the lowest seed's grid
-    of each model of ``board``'s leaderboard that has one, in the leaderboard's order."""
+    of each model of ``board``'s leaderboards that has one, in their order (unconditional models first)."""
     folder = results_dir / "grids" / board.dataset
     files = sorted(folder.glob("*.png"))
     if not files:
         return None
     seeds = sorted(int(p.stem.rsplit("-s", 1)[1]) for p in folder.glob("*-s*.png"))
     seed = seeds[0] if seeds else None
-    models = [m for m in ranked_models(board.table) if seed is not None and (folder / f"{m}-s{seed}.png").is_file()]
+    ranked = [m for headline in board.headlines for m in ranked_models(headline.table)]
+    models = [m for m in ranked if seed is not None and (folder / f"{m}-s{seed}.png").is_file()]
     composite = results_dir / PLOTS / board.dataset / GRIDS_FIGURE if models else None
     return Grids(folder, files, composite, models, seed)
 
@@ -263,16 +348,25 @@ def render_markdown(report: Report) -> str:
     lines = [f"# {report.title}", "", report.intro, ""] + [f"{line}  " for line in report.profile] + [""]
     if not report.boards:
         return "\n".join(lines + ["No results yet.", ""])
+    lines += [report.rules, ""]
     for board in report.boards:
         lines += [f"## {board.dataset} — protocol `{board.protocol}` (id `{board.protocol_id}`)", ""]
-        lines += [board.table.to_markdown(index=False), ""]
+        for headline in board.headlines:
+            lines += [f"**{headline.question}**", "", headline.table.to_markdown(index=False), ""]
         if board.warnings:
             lines += ["**Warnings** (classes as judged by the protocol's domain classifier):", ""]
             lines += [f"- **{sentence}**" for sentence in board.warnings] + [""]
+        if board.disagreements:
+            lines += ["**FID against the pixel metric (SWD):**", ""]
+            lines += [f"- {sentence}" for sentence in board.disagreements] + [""]
         if board.budget:
             lines += [f"Budgets measured: {board.budget}.", ""]
         if board.runs:
             lines += [f"{RUNS_NOTE}: {', '.join(f'`{run}`' for run in board.runs)}.", ""]
+        if board.axes:
+            lines += [f"### Every budget axis — {board.dataset}", "", AXES_NOTE, ""]
+            for axis in board.axes:
+                lines += [f"**{axis.question}**", "", axis.table.to_markdown(index=False), ""]
         lines += [
             line for caption, path in board.figures for line in (f"![{caption}]({_relative(path, report.root)})", "")
         ]
@@ -296,6 +390,11 @@ def render_markdown(report: Report) -> str:
             if grids.composite:
                 lines += [f"![sample grids, {dataset}]({_relative(grids.composite, report.root)})", ""]
             lines += [" · ".join(f"[{f.stem}]({_relative(f, report.root)})" for f in grids.files), ""]
+    if report.copiers:
+        lines += ["## Nearest training images", ""]
+        for dataset, copier in report.copiers.items():
+            lines += [f"### {dataset}", "", f"{copier.caption}.", ""]
+            lines += [f"![{copier.caption}]({_relative(copier.figure, report.root)})", ""]
     if report.traversals:
         lines += ["## Latent traversals", "", TRAVERSALS_NOTE, ""]
         for dataset, files in report.traversals.items():
@@ -313,19 +412,25 @@ def render_markdown(report: Report) -> str:
 def write_page(report: Report, path: Path) -> Path:
     """``leaderboard.html``: one self-contained page of ``report`` (see :mod:`zoo.report.html`)."""
     parts = [Section("Profile and budget rule", report.profile)] if report.profile else []
+    parts += [Section("How rows are judged", [RULES])] if report.boards else []
     for board in report.boards:
-        tables = [("leaderboard", board.table)]
+        tables = [(headline.question, headline.table) for headline in board.headlines]
+        tables += [(axis.question, axis.table) for axis in board.axes]
         if board.steps.shape[1] > 1:
             tables.append(("FID (mean over seeds) by training step", board.steps))
         warnings = [f"Warning: {sentence}" for sentence in board.warnings]
-        paragraphs = [f"Budgets measured: {board.budget}."] if board.budget else []
+        paragraphs = [f"FID against the pixel metric (SWD): {sentence}" for sentence in board.disagreements]
+        paragraphs += [f"Budgets measured: {board.budget}."] if board.budget else []
         paragraphs += [f"{RUNS_NOTE}: {', '.join(board.runs)}."] if board.runs else []
+        paragraphs += [AXES_NOTE] if board.axes else []
         paragraphs += [f"{metric} unavailable: {reason}" for metric, reason in board.unavailable.items()]
         parts.append(Section(board.heading, paragraphs, tables, board.figures, board.settings, warnings=warnings))
     for dataset, grids in report.grids.items():
         if grids.composite:
             caption = f"Sample grids, {dataset}: the lowest seed's per model (a conditional model: one row per class)"
             parts.append(Section(f"Sample grids — {dataset}", images=[(caption, grids.composite)]))
+    for dataset, copier in report.copiers.items():
+        parts.append(Section(f"Nearest training images — {dataset}", images=[(copier.caption, copier.figure)]))
     for dataset, files in report.traversals.items():
         images = [(_traversal_caption(f), f) for f in files]
         parts.append(Section(f"Latent traversals — {dataset}", [TRAVERSALS_NOTE], images=images))
@@ -337,83 +442,79 @@ def write_page(report: Report, path: Path) -> Path:
 
 
 def leaderboard_text(results_dir: Path, *, dataset: str | None = None, metric: str | None = None) -> str:
-    """Every leaderboard in ``results_dir`` (or ``dataset``'s) as text, ranked by ``metric``, each with its
-    warnings and measured budgets, after the profile's budget rule. A column's clear best is ``**bold**``, as in
-    ``leaderboard.md``."""
+    """Every leaderboard in ``results_dir`` (or ``dataset``'s) as text, ranked by ``metric``, each table under the
+    question it answers, with the warnings, where FID and SWD disagree, the measured budgets and the tables at
+    equal steps, images seen and training seconds, after the profile's budget rule and the rules rows are judged
+    by. A column's clear best is ``**bold**``, as in ``leaderboard.md``."""
     profile, boards = _printed_boards(results_dir, dataset, metric)
-    blocks = ["\n".join(profile)]
+    blocks = ["\n".join(profile + ([RULES] if boards else []))]
     for board in boards:
-        lines = [
-            f"{board.dataset} — protocol {board.protocol} ({board.protocol_id})",
-            board.table.to_string(index=False),
-        ]
+        lines = [f"{board.dataset} — protocol {board.protocol} ({board.protocol_id})"]
+        for headline in board.headlines:
+            lines += [headline.question, headline.table.to_string(index=False)]
         lines += [f"WARNING: {s}" for s in board.warnings]
-        lines += [f"budgets measured: {board.budgets}"] if board.budgets else []
+        lines += [f"FID against SWD: {s}" for s in board.disagreements]
+        lines += [f"budgets measured: {board.budget}"] if board.budget else []
+        for axis in board.axes:
+            lines += [axis.question, axis.table.to_string(index=False)]
         blocks.append("\n".join(lines))
     return "\n\n".join(block for block in blocks if block)
 
 
 def leaderboard_data(results_dir: Path, *, dataset: str | None = None, metric: str | None = None) -> dict[str, Any]:
     """What :func:`leaderboard_text` prints, as JSON-ready data: ``profile`` (the lines on the profile's description
-    and budget rule) and ``leaderboards``, one per dataset and protocol, each with ``dataset``, ``protocol``,
-    ``protocol_id``, ``rows`` (the ranked table's rows, column -> text as printed, without bold), ``best`` (column
-    -> the model clearly best in it: the bold of ``leaderboard.md``), ``warnings`` and ``budgets``."""
+    and budget rule), ``rules`` (how rows are judged) and ``leaderboards``, one per dataset and protocol, each with
+    ``dataset``, ``protocol``, ``protocol_id``, ``rows`` (the unconditional models' ranked table, column -> text as
+    printed, without bold; empty when all models are conditional), ``best`` (column -> the model clearly best in it:
+    the bold of ``leaderboard.md``), ``question`` (what that table answers), ``conditional`` (the same three for the
+    conditional models' table, or None), ``warnings``, ``disagreements`` (FID against SWD), ``budgets`` and
+    ``axes`` (per budget axis: ``axis``, ``at``, ``question``, ``rows``, ``best``)."""
     profile, boards = _printed_boards(results_dir, dataset, metric)
     found = []
     for board in boards:
-        plain = board.table.map(_unbold)
-        bold = board.table != plain
+        tables = {headline.conditional: _data(headline.question, headline.table) for headline in board.headlines}
         found.append(
             {
                 "dataset": board.dataset,
                 "protocol": board.protocol,
                 "protocol_id": board.protocol_id,
-                "rows": plain.to_dict("records"),
-                "best": {column: board.table["model"][bold[column]].iloc[0] for column in bold if bold[column].any()},
+                **tables.get(False, {"question": "", "rows": [], "best": {}}),
+                "conditional": tables.get(True),
                 "warnings": board.warnings,
-                "budgets": board.budgets,
+                "disagreements": board.disagreements,
+                "budgets": board.budget,
+                "axes": [{"axis": a.axis, "at": a.at, **_data(a.question, a.table)} for a in board.axes],
             }
         )
-    return {"profile": profile, "leaderboards": found}
+    return {"profile": profile, "rules": RULES, "leaderboards": found}
+
+
+def _data(question: str, table: pd.DataFrame) -> dict[str, Any]:
+    """A table as data: its ``question``, its ``rows`` (column -> text, without bold) and ``best`` (column -> the
+    model in bold there)."""
+    plain = table.map(_unbold)
+    bold = table != plain
+    best = {column: plain["model"][bold[column]].iloc[0] for column in bold if bold[column].any()}
+    return {"question": question, "rows": plain.to_dict("records"), "best": best}
 
 
 def _unbold(cell: str) -> str:
-    """A table cell without the ``**`` that marks a column's best (:data:`~zoo.report.leaderboard.BOLD_RULE`)."""
+    """A table cell without the ``**`` that marks a column's best (:data:`~zoo.report.values.BOLD_RULE`)."""
     return cell[2:-2] if len(cell) > 4 and cell[:2] == cell[-2:] == "**" else cell
 
 
-@dataclass(frozen=True)
-class _PrintedBoard:
-    """One leaderboard as ``zoo leaderboard`` prints it: the ranked table (text cells, the best ``**bold**``)."""
-
-    dataset: str
-    protocol: str
-    protocol_id: str
-    table: pd.DataFrame
-    warnings: list[str]
-    budgets: str
-
-
-def _printed_boards(
-    results_dir: Path, dataset: str | None, metric: str | None
-) -> tuple[list[str], list[_PrintedBoard]]:
+def _printed_boards(results_dir: Path, dataset: str | None, metric: str | None) -> tuple[list[str], list[BoardText]]:
     """The profile's lines and every leaderboard of ``results_dir`` (or ``dataset``'s), ranked by ``metric``."""
-    frame = ResultStore(results_dir).rows()
+    store = ResultStore(results_dir)
+    frame = store.rows()
     if dataset:
         frame = frame[frame["dataset"] == dataset]
     if frame.empty:
         raise ZooError(f"no results in {results_dir}" + (f" for dataset {dataset!r}" if dataset else ""))
-    invocations = read_invocations(results_dir)
+    invocations, protocols = read_invocations(results_dir), store.protocols()
     boards = [
-        _PrintedBoard(
-            name,
-            protocol,
-            protocol_id,
-            leaderboard(frame, dataset=name, protocol_id=protocol_id, metric=metric),
-            warnings_of(frame, dataset=name, protocol_id=protocol_id),
-            budget_summary(frame, dataset=name, protocol_id=protocol_id),
-        )
-        for name, protocol_id, protocol in sections(frame, _profile_datasets(invocations))
+        board_text(frame, dataset=name, protocol_id=pid, protocol=protocol, settings=protocols.get(pid), metric=metric)
+        for name, pid, protocol in sections(frame, _profile_datasets(invocations))
     ]
     return _profile_lines(invocations), boards
 
