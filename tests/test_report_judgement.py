@@ -16,9 +16,9 @@ from zoo.report import MARKDOWN, write_report
 from zoo.report.budgets import axis_tables, last_doubling
 from zoo.report.flags import COLLAPSE_RECALL, LOW_DIVERSITY, MISSING, UNDER_REPRESENTED, flags, thresholds
 from zoo.report.leaderboard import disagreements, leaderboard, warnings_of
-from zoo.report.memorisation import neighbours_path, worst_copier
+from zoo.report.memorisation import worst_copier
 from zoo.report.rows import final_rows
-from zoo.results import COLUMNS, REAL_DATA, Cell, ResultStore, Row
+from zoo.results import COLUMNS, REAL_DATA, Cell, ResultStore, Row, neighbours_path
 
 MNIST_TRAIN = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
 MNIST_TEST = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)

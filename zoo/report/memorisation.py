@@ -16,15 +16,7 @@ import pandas as pd
 
 from zoo.report.flags import COPY_METRICS
 from zoo.report.values import label
-from zoo.results import REAL_DATA, Cell
-
-NEIGHBOURS = "neighbours"
-"""The folder of a results folder holding each model cell's nearest-neighbour pairs."""
-
-
-def neighbours_path(results_dir: Path, cell: Cell) -> Path:
-    """Where the nearest-neighbour pairs of a model cell are kept: ``neighbours/<dataset>/<model>-s<seed>.png``."""
-    return Path(results_dir) / NEIGHBOURS / cell.dataset / f"{cell.name}.png"
+from zoo.results import REAL_DATA, Cell, neighbours_path
 
 
 @dataclass(frozen=True)
