@@ -151,12 +151,14 @@ def _cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def bench_command(device: torch.device, concurrency: int, folder: str, args: argparse.Namespace) -> list[str]:
-    """``zoo bench`` of ``args.bench_profile`` into ``folder`` with ``concurrency`` cells at once."""
+def bench_command(device: torch.device, concurrency: int | None, folder: str, args: argparse.Namespace) -> list[str]:
+    """``zoo bench`` of ``args.bench_profile`` into ``folder`` with ``concurrency`` cells at once (None: the bench's
+    default)."""
     models = args.bench_models.split(",") if args.bench_models else ["--all"]
     command = [sys.executable, "-m", "zoo.cli", "bench", *models, "--profile", args.bench_profile]
     command += ["--results", f"{folder}/results", "--work-dir", f"{folder}/work", "--device", device.type]
-    command += ["--cells-per-device" if device.type == "cuda" else "--workers", str(concurrency)]
+    if concurrency is not None:
+        command += ["--cells-per-device" if device.type == "cuda" else "--workers", str(concurrency)]
     command += ["--seeds", str(args.bench_seeds)] if args.bench_seeds else []
     command += ["--dataset", args.bench_dataset] if args.bench_dataset else []
     command += ["--data-root", args.data_root] if args.data_root else []
@@ -172,7 +174,7 @@ def trained_images(results: Path) -> tuple[int, int, float]:
     return len(cells), int(cells["images_seen"].sum()), float((cells["images_seen"] / cells["train_seconds"]).mean())
 
 
-def bench_busy_share(device: torch.device, concurrency: int, args: argparse.Namespace) -> dict:
+def bench_busy_share(device: torch.device, concurrency: int | None, args: argparse.Namespace) -> dict:
     """Runs the bench with ``concurrency`` cells at once, sampling the device; prints and returns its figures."""
     with tempfile.TemporaryDirectory() as folder:
         command = bench_command(device, concurrency, folder, args)
@@ -214,7 +216,7 @@ def main() -> None:
     parser.add_argument("--bench-seeds", type=int, default=None, help="the profile's first N seeds")
     parser.add_argument("--bench-dataset", default="", help="one of the profile's datasets; default: all of them")
     parser.add_argument(
-        "--bench-cells-per-device", default="1", help="comma-separated cells at once (on a CPU: --workers)"
+        "--bench-cells-per-device", default="", help="comma-separated cells at once (on a CPU: --workers) [the bench's]"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -229,7 +231,8 @@ def main() -> None:
     )
     figures: dict = dict(device=describe_device(device), batch=BATCH, steps=args.steps, warmup=args.warmup)
     figures["loop"] = loop_table(registry, data, args) if args.models else []
-    concurrencies = [int(k) for k in args.bench_cells_per_device.split(",")] if args.bench_profile else []
+    concurrencies = [int(k) for k in args.bench_cells_per_device.split(",")] if args.bench_cells_per_device else [None]
+    concurrencies = concurrencies if args.bench_profile else []
     figures["concurrency"] = [bench_busy_share(device, k, args) for k in concurrencies]
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
