@@ -14,6 +14,11 @@ steps that make each model train for ``--target`` seconds (two significant digit
         [--models vanilla_gan,dcgan] [--datasets mnist,fashion-mnist]
 
 Measure on a quiet machine: other processes' CPU load inflates the costs (the load average is printed).
+
+``--from-results RESULTS_CSV`` measures nothing: the costs are those a bench recorded, each cell's
+``train_seconds / step`` at its last step, averaged per model (so on a GPU, in the sharing its
+``--cells-per-device`` set); ``benchmarks/gpu_check.py`` proposes the gpu profile's budgets so. ``--json PATH`` also
+writes the costs and the proposed budgets to PATH.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from zoo.bench.executors import worker_environment
@@ -88,27 +94,11 @@ def eval_points(budgets: dict[str, int], points: int) -> list[int]:
     return sorted(set(grid))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", default=None)
-    parser.add_argument("--profile", default="cpu", help="batch size, datasets and hparams_per_model come from it")
-    parser.add_argument("--models", default=None, help="comma-separated; default: every registered model")
-    parser.add_argument("--datasets", default=None, help="comma-separated; default: the profile's")
-    parser.add_argument("--target", type=float, default=150.0, help="training seconds per cell to budget for")
-    parser.add_argument("--points", type=int, default=4, help="evaluation points per cell, its last step included")
-    parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per measurement")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps before each measurement")
-    parser.add_argument("--workers", type=int, default=2, help="processes measuring at once (the bench's workers)")
-    parser.add_argument("--measure", nargs=2, metavar=("MODEL", "DATASET"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    profile = load_profile(args.profile)
-    if args.measure:
-        cost = measure(*args.measure, profile, args.data_root, args.warmup, args.seconds)
-        print(json.dumps({"seconds_per_step": cost}))
-        return
-
-    models = args.models.split(",") if args.models else list(load_registry().models)
-    datasets = args.datasets.split(",") if args.datasets else list(profile.datasets)
+def measured_costs(
+    profile: Profile, models: list[str], datasets: list[str], args: argparse.Namespace
+) -> dict[str, float]:
+    """Seconds per step of each model, measured in ``args.workers`` processes per dataset and averaged over the
+    datasets; prints each measurement."""
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; load average before {os.getloadavg()}"
     )
@@ -122,22 +112,70 @@ def main() -> None:
             shown = ", ".join(f"{1000 * r:.1f}" for r in runs)
             print(f"  {model:<12} {dataset:<14} {1000 * statistics.mean(runs):8.1f} ms/step  (workers: {shown})")
     print(f"load average after {os.getloadavg()}")
+    return {m: statistics.mean(c.values()) for m, c in costs.items()}
 
-    per_model = {m: statistics.mean(c.values()) for m, c in costs.items()}
+
+def recorded_costs(results_csv: Path) -> dict[str, float]:
+    """Seconds per step of each model as a bench recorded them: each cell's ``train_seconds / step`` at its last
+    step (the real-data floor and cells without training seconds left out), averaged over the model's cells."""
+    rows = pd.read_csv(results_csv)
+    rows = rows[(rows["model"] != "real-data") & rows["train_seconds"].notna() & (rows["step"] > 0)]
+    cells = rows.loc[rows.groupby(["model", "dataset", "seed"])["step"].idxmax()]
+    per_step = cells["train_seconds"] / cells["step"]
+    return {str(model): float(cost) for model, cost in per_step.groupby(cells["model"]).mean().items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--profile", default="cpu", help="batch size, datasets and hparams_per_model come from it")
+    parser.add_argument("--models", default=None, help="comma-separated; default: every registered model")
+    parser.add_argument("--datasets", default=None, help="comma-separated; default: the profile's")
+    parser.add_argument("--target", type=float, default=150.0, help="training seconds per cell to budget for")
+    parser.add_argument("--points", type=int, default=4, help="evaluation points per cell, its last step included")
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per measurement")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps before each measurement")
+    parser.add_argument("--workers", type=int, default=2, help="processes measuring at once (the bench's workers)")
+    parser.add_argument("--from-results", type=Path, default=None, help="a bench's results.csv: measure nothing")
+    parser.add_argument("--json", type=Path, default=None, help="also write costs and budgets to this JSON file")
+    parser.add_argument("--measure", nargs=2, metavar=("MODEL", "DATASET"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    profile = load_profile(args.profile)
+    if args.measure:
+        cost = measure(*args.measure, profile, args.data_root, args.warmup, args.seconds)
+        print(json.dumps({"seconds_per_step": cost}))
+        return
+
+    if args.from_results:
+        per_model = recorded_costs(args.from_results)
+        how, where = f"as recorded in {args.from_results}", " as a bench recorded them"
+        for model, cost in per_model.items():
+            print(f"  {model:<12} {1000 * cost:8.1f} ms/step")
+    else:
+        models = args.models.split(",") if args.models else list(load_registry().models)
+        datasets = args.datasets.split(",") if args.datasets else list(profile.datasets)
+        per_model = measured_costs(profile, models, datasets, args)
+        how = f"batch {profile.batch_size}, {args.workers} workers x 1 thread, mean over {', '.join(datasets)}"
+        where = f" in {args.workers} single-threaded workers"
+
     budgets = {m: two_digits(args.target / cost) for m, cost in per_model.items()}
     measured = ", ".join(f"{m} {1000 * c:.1f}" for m, c in per_model.items())
     common = statistics.median_low(budgets.values())
-    print(f"\n# Per-step costs (ms, batch {profile.batch_size}, {args.workers} workers x 1 thread, mean over "
-          f"{', '.join(datasets)}): {measured}.")  # fmt: skip
+    points = eval_points(budgets, args.points)
+    print(f"\n# Per-step costs (ms, {how}): {measured}.")
     print(
-        f'budget = "equal training time: about {args.target:g} s per cell in {args.workers} single-threaded workers; '
-        f'steps from measured per-step costs (ms): {measured}"'
+        f'budget = "equal training time: about {args.target:g} s per cell{where}; steps from measured per-step costs '
+        f'(ms): {measured}"'
     )
     print(f"steps = {common}")
     print("steps_per_model = { " + ", ".join(f"{m} = {s}" for m, s in budgets.items() if s != common) + " }")
-    print(f"eval_at = {eval_points(budgets, args.points)}")
+    print(f"eval_at = {points}")
     for model, steps in budgets.items():
         print(f"#   {model}: {steps} steps x {1000 * per_model[model]:.1f} ms = {steps * per_model[model]:.0f} s")
+    if args.json:
+        proposal = dict(target_seconds=args.target, costs_from=how, seconds_per_step=per_model, steps=common)
+        proposal.update(steps_per_model=budgets, eval_at=points)
+        args.json.write_text(json.dumps(proposal, indent=1))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,19 @@ Modes: ``fp32``, ``bf16`` (bfloat16 autocast, forced here whatever the model's s
 eager or ``+compile``. Prints img/s and the ratios zoo / bare, bf16 / fp32 and compiled / eager; on a CPU the
 ratios are what to read (bf16 is meant for GPUs, and compiling costs minutes there).
 
-Part 2: ``zoo bench --all --profile P --workers W`` into a temporary folder, sampling the device meanwhile: on
-CUDA its utilization (NVML, through ``torch.cuda.utilization``; needs ``nvidia-ml-py``), on a CPU the machine's
-busy share from ``/proc/stat`` (machine-wide: other processes count, so measure on a quiet machine).
+Part 2, once per concurrency K of ``--bench-cells-per-device``: ``zoo bench`` of the profile (``--all``, or
+``--bench-models``) into a temporary folder with K cells at once (``--cells-per-device K`` on CUDA, ``--workers K``
+on a CPU), sampling the device meanwhile: on CUDA its utilization (NVML, through ``torch.cuda.utilization``; needs
+``nvidia-ml-py``), on a CPU the machine's busy share from ``/proc/stat`` (machine-wide: other processes count, so
+measure on a quiet machine). From the bench's rows: images trained per wall second over the whole bench, and per
+cell over its training seconds.
+
+``--json PATH`` also writes every figure to PATH (``loop``: a record per model and mode; ``concurrency``: one per
+K), as ``benchmarks/gpu_check.py`` collects them.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py --data-root ../shared/datasets [--models dcgan,vae]
-        [--steps 200] [--modes fp32,bf16,fp32+compile,bf16+compile] [--bench-profile smoke] [--bench-workers N]
+        [--steps 200] [--modes fp32,bf16,fp32+compile,bf16+compile] [--bench-profile smoke]
+        [--bench-cells-per-device 1,2,4] [--bench-models dcgan] [--bench-seeds 4] [--json figures.json]
 
 (``OMP_WAIT_POLICY=PASSIVE`` as the bench's workers run: without it, OpenMP threads spin while other processes
 want the cores.)
@@ -24,6 +31,7 @@ want the cores.)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -32,11 +40,13 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from zoo import create_trainer
+from zoo.bench.profiles import profile_path
 from zoo.data import InMemoryDataset, load_split
-from zoo.device import resolve_device
+from zoo.device import describe_device, resolve_device
 from zoo.plugins import Registry, load_registry
 from zoo.training import batches_per_step, compile_networks, step_precision, train
 
@@ -88,8 +98,10 @@ def bare_rate(trainer, data: InMemoryDataset, steps: int, precision: str) -> flo
     return steps * images / (time.perf_counter() - started)
 
 
-def loop_table(registry: Registry, data: InMemoryDataset, args: argparse.Namespace) -> None:
+def loop_table(registry: Registry, data: InMemoryDataset, args: argparse.Namespace) -> list[dict]:
+    """Prints zoo's and the bare loop's img/s per model and mode, and returns them as records."""
     rates: dict[tuple[str, str], float] = {}
+    records = []
     print(f"{'model':<12} {'mode':<14} {'zoo img/s':>10} {'bare img/s':>11} {'zoo/bare':>9}")
     with tempfile.TemporaryDirectory() as folder:
         for model in args.models.split(","):
@@ -100,12 +112,14 @@ def loop_table(registry: Registry, data: InMemoryDataset, args: argparse.Namespa
                 )
                 bare = bare_rate(trainer_for(registry, model, data, mode, args.warmup), data, args.steps, precision)
                 rates[model, mode] = zoo
+                records.append(dict(model=model, mode=mode, zoo_img_s=zoo, bare_img_s=bare, zoo_over_bare=zoo / bare))
                 print(f"{model:<12} {mode:<14} {zoo:>10.0f} {bare:>11.0f} {zoo / bare:>9.3f}", flush=True)
     for model in args.models.split(","):
         pairs = [("bf16", "fp32"), ("fp32+compile", "fp32"), ("bf16+compile", "fp32")]
         ratios = [f"{a}/{b} {rates[model, a] / rates[model, b]:.2f}" for a, b in pairs if (model, a) in rates]
         if ratios and (model, "fp32") in rates:
             print(f"{model}: " + ", ".join(ratios) + " (zoo's loop)")
+    return records
 
 
 class BusySampler(threading.Thread):
@@ -137,12 +151,33 @@ def _cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def bench_busy_share(device: torch.device, args: argparse.Namespace) -> None:
+def bench_command(device: torch.device, concurrency: int | None, folder: str, args: argparse.Namespace) -> list[str]:
+    """``zoo bench`` of ``args.bench_profile`` into ``folder`` with ``concurrency`` cells at once (None: the bench's
+    default)."""
+    models = args.bench_models.split(",") if args.bench_models else ["--all"]
+    command = [sys.executable, "-m", "zoo.cli", "bench", *models, "--profile", args.bench_profile]
+    command += ["--results", f"{folder}/results", "--work-dir", f"{folder}/work", "--device", device.type]
+    if concurrency is not None:
+        command += ["--cells-per-device" if device.type == "cuda" else "--workers", str(concurrency)]
+    command += ["--seeds", str(args.bench_seeds)] if args.bench_seeds else []
+    command += ["--dataset", args.bench_dataset] if args.bench_dataset else []
+    command += ["--data-root", args.data_root] if args.data_root else []
+    return command
+
+
+def trained_images(results: Path) -> tuple[int, int, float]:
+    """From a bench's ``results.csv`` (each cell at its last step; the real-data floor left out): the number of
+    cells, the images they trained, and the mean over cells of images per training second."""
+    rows = pd.read_csv(results)
+    rows = rows[(rows["model"] != "real-data") & rows["train_seconds"].notna()]
+    cells = rows.loc[rows.groupby(["model", "dataset", "seed"])["step"].idxmax()]
+    return len(cells), int(cells["images_seen"].sum()), float((cells["images_seen"] / cells["train_seconds"]).mean())
+
+
+def bench_busy_share(device: torch.device, concurrency: int | None, args: argparse.Namespace) -> dict:
+    """Runs the bench with ``concurrency`` cells at once, sampling the device; prints and returns its figures."""
     with tempfile.TemporaryDirectory() as folder:
-        command = [str(Path(sys.executable).parent / "zoo"), "bench", "--all", "--profile", args.bench_profile]
-        command += ["--results", f"{folder}/results", "--work-dir", f"{folder}/work", "--device", device.type]
-        command += ["--workers", str(args.bench_workers)] if args.bench_workers else []
-        command += ["--data-root", args.data_root] if args.data_root else []
+        command = bench_command(device, concurrency, folder, args)
         sampler = BusySampler(device)
         sampler.start()
         started = time.perf_counter()
@@ -150,23 +185,40 @@ def bench_busy_share(device: torch.device, args: argparse.Namespace) -> None:
         wall = time.perf_counter() - started
         sampler.stopped.set()
         sampler.join()
-    if done.returncode:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+        if done.returncode:
+            raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+        profile = profile_path(args.bench_profile).stem
+        cells, images, cell_rate = trained_images(Path(folder, "results", profile, "results.csv"))
     what = "GPU utilization (NVML)" if device.type == "cuda" else "machine-wide CPU busy share (/proc/stat)"
-    shown = " ".join(command[1:]).replace(folder, "TMP")
-    print(f"`zoo {shown}`: {wall:.1f} s wall, device busy {sampler.share():.0%} ({what}); load {os.getloadavg()}")
+    shown = " ".join(command[3:]).replace(folder, "TMP")
+    print(
+        f"`zoo {shown}`: {wall:.1f} s wall, {cells} cells, {images / wall:.0f} img/s trained over the wall time, "
+        f"{cell_rate:.0f} img/s per cell while training; device busy {sampler.share():.0%} ({what}); "
+        f"load {os.getloadavg()}",
+        flush=True,
+    )
+    return dict(
+        cells_at_once=concurrency, wall_s=wall, cells=cells, images=images, images_per_wall_s=images / wall,
+        cell_images_per_train_s=cell_rate, busy_share=sampler.share(), busy_source=what,
+    )  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--models", default="vanilla_gan,dcgan,wgan_gp,vae,cgan")
+    parser.add_argument("--models", default="vanilla_gan,dcgan,wgan_gp,vae,cgan,infogan", help="'' to skip part 1")
     parser.add_argument("--modes", default="fp32,bf16,fp32+compile,bf16+compile")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--bench-profile", default="smoke", help="the profile whose bench is sampled ('' to skip)")
-    parser.add_argument("--bench-workers", type=int, default=None)
+    parser.add_argument("--bench-models", default="", help="comma-separated; default: --all")
+    parser.add_argument("--bench-seeds", type=int, default=None, help="the profile's first N seeds")
+    parser.add_argument("--bench-dataset", default="", help="one of the profile's datasets; default: all of them")
+    parser.add_argument(
+        "--bench-cells-per-device", default="", help="comma-separated cells at once (on a CPU: --workers) [the bench's]"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -177,9 +229,13 @@ def main() -> None:
         f"device {device} ({torch.get_num_threads()} threads), batch {BATCH}, {args.steps} timed steps; "
         f"load average {os.getloadavg()}"
     )
-    loop_table(registry, data, args)
-    if args.bench_profile:
-        bench_busy_share(device, args)
+    figures: dict = dict(device=describe_device(device), batch=BATCH, steps=args.steps, warmup=args.warmup)
+    figures["loop"] = loop_table(registry, data, args) if args.models else []
+    concurrencies = [int(k) for k in args.bench_cells_per_device.split(",")] if args.bench_cells_per_device else [None]
+    concurrencies = concurrencies if args.bench_profile else []
+    figures["concurrency"] = [bench_busy_share(device, k, args) for k in concurrencies]
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

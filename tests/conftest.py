@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -12,6 +13,17 @@ import torch
 
 from tests.helpers import write_idx
 from zoo.plugins import load_registry
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped where torch sees no CUDA device, unless ``ZOO_TEST_DEVICE`` names another
+    device for them (``cpu``: the GPU check's dry run, ``benchmarks/gpu_check.py``)."""
+    if torch.cuda.is_available() or os.environ.get("ZOO_TEST_DEVICE"):
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (benchmarks/gpu_check.py runs these on a GPU)")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
