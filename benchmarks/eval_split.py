@@ -14,8 +14,10 @@ DCGAN generator on MNIST (the time depends on the networks' shapes, not on their
   torch-fidelity's same network with its initial random weights (``--inception untrained`` asks for it anyway),
   and the metrics are timed on standard-normal features of the same shape: the same work, so the same time, but no
   meaningful values;
-* ``score_first`` and ``score_point``: :func:`zoo.scoring.score` of the classifier protocol end to end, the first
-  call extracting and caching the reference features, the second what each later evaluation point of a cell costs.
+* ``score_first``, ``score_point`` and ``score_earlier_point``: :func:`zoo.scoring.score` of the classifier protocol
+  end to end: a run's last point with a cold cache (extracting and caching the reference and training images'
+  features), the same point warm, and an earlier point (FID, IS and class shares only), what each of a cell's other
+  evaluation points costs.
 
 Each piece is timed once (CUDA synchronised before and after). Prints a table; ``--json PATH`` writes the seconds.
 
@@ -188,6 +190,7 @@ def main() -> None:
         scored = dict(cache_dir=Path(cache), device=device)
         watch.time("score_first", lambda: score([ref], generator_samples(generator), **scored))
         watch.time("score_point", lambda: score([ref], generator_samples(generator), **scored))
+        watch.time("score_earlier_point", lambda: score([ref], generator_samples(generator), **scored, final=False))
 
     figures = dict(
         device=describe_device(device),
