@@ -5,7 +5,9 @@ DCGAN discriminator *without* BatchNorm as the critic (:class:`zoo.layers.DCGAND
 ``batchnorm=False``): the penalty constrains the critic's gradient for each input independently, which batch
 normalisation breaks (paper, Sec. 4). The critic outputs unbounded scores ``[N]``. Both are DCGAN's networks
 (:mod:`genzoo_plugins.dcgan` describes them) and live in :mod:`zoo.layers`, shared; every layer at the default
-sizes is listed under "Layer shapes" below.
+sizes is listed under "Layer shapes" below. Deviation: the generator keeps DCGAN's BatchNorm, so WGAN-GP and DCGAN
+differ only in their losses, critic normalisation and step; the authors' MNIST generator (gan_mnist.py in
+igul222/improved_wgan_training) has none, and their paper's Sec. 4 removes batch normalisation from the critic only.
 
 Training step (paper, Algorithm 1; :class:`zoo.gan.WGANGPTrainer`, a :class:`zoo.gan.GANTrainer` with
 ``n_critic`` and the penalty as an auxiliary critic loss), on ``n_critic`` real batches ``x`` ``[N, C, H, W]``
