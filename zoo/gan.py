@@ -95,7 +95,19 @@ def gradient_penalty(
     labels: torch.Tensor | None = None,
     eps: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The two-sided gradient penalty ``E[(||grad_x D(x_hat)||_2 - 1)^2]`` (a scalar, before the factor lambda).
+    """The two-sided gradient penalty ``E[(||grad_x D(x_hat)||_2 - 1)^2]`` (a scalar, before the factor lambda): the
+    mean of :func:`gradient_penalties`, which says what the arguments are."""
+    return gradient_penalties(critic, real, fake, labels, eps).mean()
+
+
+def gradient_penalties(
+    critic: Callable[..., torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    eps: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The gradient penalty of each sample, ``(||grad_x D(x_hat)||_2 - 1)^2``, ``[N]``.
 
     ``x_hat = eps * real + (1 - eps) * fake`` with ONE factor ``eps ~ U[0, 1]`` per sample (shape ``[N, 1, 1, 1]``),
     not one per pixel: Gulrajani et al. 2017 sample a point on the straight line between a real and a fake
@@ -116,7 +128,7 @@ def gradient_penalty(
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat) if labels is None else critic(x_hat, labels)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+    return (grad.flatten(1).norm(2, dim=1) - 1) ** 2
 
 
 @dataclass(frozen=True)
