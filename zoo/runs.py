@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -237,20 +237,9 @@ class Run:
             return self._execute(resume, replace, checkpoint_every)
 
     def _execute(self, resume: bool, replace: bool, checkpoint_every: int) -> TrainResult:
-        config, out = self.config, self.out_dir
-        if resume:
-            _check_resumable(config, out)
-        elif replace:
-            for path in [p for name in _TRAINING_STATE for p in out.glob(name)]:
-                path.unlink()
-        elif any((out / name).exists() for name in _TRAINING_STATE[:2]):
-            raise ZooError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-        writable_dir(out, "choose another --out")
-        self.phase = "loading the training images"
-        images, labels = load_split(
-            self.dataset, "train", root=self.data_root, download=self.download, limit=self.train_limit
-        )
-        data = InMemoryDataset(images, labels, device=self.device, num_classes=self.dataset.num_classes)
+        config = self.config
+        self.prepare_folder(resume=resume, replace=replace)
+        data = self.training_data()
         self.phase = "building the model"
         trainer = create_trainer(
             self.spec,
@@ -260,11 +249,68 @@ class Run:
             seed=config.seed,
             device=self.device,
         )
+        self.begin(trainer, resume=resume)
+        self.phase = "training"
+        result = train(
+            trainer,
+            data,
+            steps=config.steps,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            checkpoint_path=self.out_dir / "checkpoint.pt",
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            evaluate_at=self.evaluate_at,
+            on_evaluate=self.evaluator(trainer),
+            progress=self.progress,
+            description=self.description,
+            precision=config.precision,
+            compile=config.compile,
+        )
+        self.finish(trainer, result)
+        return result
+
+    # The phases of execute, in order; zoo.stacked.runs.StackedRun runs them for each of its runs around one stack.
+
+    def prepare_folder(self, *, resume: bool, replace: bool) -> None:
+        """Check the run folder for ``resume`` or a fresh start (``replace``: delete training state there); see
+        :meth:`execute`."""
+        config, out = self.config, self.out_dir
+        if resume:
+            _check_resumable(config, out)
+        elif replace:
+            for path in [p for name in _TRAINING_STATE for p in out.glob(name)]:
+                path.unlink()
+        elif any((out / name).exists() for name in _TRAINING_STATE[:2]):
+            raise ZooError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+        writable_dir(out, "choose another --out")
+
+    def training_data(self) -> InMemoryDataset:
+        """The training images, on the run's device."""
+        self.phase = "loading the training images"
+        images, labels = load_split(
+            self.dataset, "train", root=self.data_root, download=self.download, limit=self.train_limit
+        )
+        return InMemoryDataset(images, labels, device=self.device, num_classes=self.dataset.num_classes)
+
+    def begin(self, trainer: Trainer, *, resume: bool) -> None:
+        """With the model built: its parameter counts, ``config.json``, and (resuming) the scores saved so far."""
         self.parameters = parameter_counts(trainer)
         self.params_generator = sum(p.numel() for p in trainer.generator.parameters())
         self._write_config()
         if resume:
-            self.scores = _saved_scores(out)
+            self.scores = _saved_scores(self.out_dir)
+
+    @property
+    def evaluate_at(self) -> frozenset[int]:
+        """The steps after which the run is scored: the evaluation's and the last one (none without evaluation)."""
+        return self.evaluation.steps | {self.config.steps} if self.evaluation else frozenset()
+
+    def evaluator(self, trainer: Trainer) -> Callable[[int, int, float], None] | None:
+        """The training loop's ``on_evaluate`` for ``trainer``: score its generator, keep the scores, write the
+        summary (None without evaluation)."""
+        if self.evaluation is None:
+            return None
         eval_seconds = 0.0
 
         def on_evaluate(step: int, images_seen: int, train_seconds: float) -> None:
@@ -272,14 +318,14 @@ class Run:
             assert self.evaluation is not None
             self.phase = f"sampling and scoring at step {step}"
             started = time.perf_counter()
-            final = step == config.steps
+            final = step == self.config.steps
             scores = score(
                 self.evaluation.references,
                 generator_samples(trainer.generator),
                 cache_dir=self.evaluation.cache_dir,
                 device=self.device,
                 final=final,
-                neighbours_path=out / NEIGHBOURS if final else None,
+                neighbours_path=self.out_dir / NEIGHBOURS if final else None,
             )
             eval_seconds += time.perf_counter() - started
             self.scores = [s for s in self.scores if s.step < step]  # a resumed run passes a saved point again
@@ -294,30 +340,17 @@ class Run:
             self._write_summary(None)
             self.phase = "training"
 
-        self.phase = "training"
-        result = train(
-            trainer,
-            data,
-            steps=config.steps,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            checkpoint_path=out / "checkpoint.pt",
-            checkpoint_every=checkpoint_every,
-            resume=resume,
-            evaluate_at=self.evaluation.steps | {config.steps} if self.evaluation else frozenset(),
-            on_evaluate=on_evaluate if self.evaluation else None,
-            progress=self.progress,
-            description=self.description,
-            precision=config.precision,
-            compile=config.compile,
-        )
+        return on_evaluate
+
+    def finish(self, trainer: Trainer, result: TrainResult) -> None:
+        """After training: the generator's weights, the sample grid (and traversals), the summary."""
+        out = self.out_dir
         self.phase = "drawing the sample grid"
         save_generator(out / "generator.safetensors", trainer.generator)
         save_samples(trainer.generator, out / "samples.png")
         for code in trainer.generator.latent_codes:
             save_samples(trainer.generator, out / f"traversal-{code.name}.png", sweep=code.name)
         self._write_summary(result)
-        return result
 
     def _write_config(self) -> None:
         plugin = self.registry.models.plugin(self.config.model)
