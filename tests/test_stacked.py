@@ -4,6 +4,7 @@ cannot be stacked is refused with its reason."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+from tests.helpers import read_png, smoke_profile, zoo
 from zoo import ModelSpec
 from zoo.checkpoint import load_checkpoint
 from zoo.data import InMemoryDataset
@@ -34,6 +36,8 @@ normalises into steps of up to lr, so that weight follows rounding noise in both
 lr per step (STEPS * 2e-4 = 8e-4; measured 1.5e-4 for cgan and vanilla_gan, below 1e-6 for the other weights)."""
 REFUSED = {"vae": "VAETrainer) takes a step of its own", "infogan": "overrides GANTrainer.train_step"}
 """Built-ins whose trainer takes its own step, which stacking does not run, and the reason they are refused with."""
+MODELS = [pytest.param(m, marks=() if m in {"dcgan", *REFUSED} else pytest.mark.slow) for m in REGISTRY.models]
+"""Every registered model; the fast tier trains DCGAN's stack and checks the refusals, the slow tier the others."""
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +100,7 @@ def samples(generator) -> torch.Tensor:
     return generator.sample(16, generator=torch.Generator().manual_seed(0), labels=labels)
 
 
-@pytest.mark.parametrize("model", list(REGISTRY.models))
+@pytest.mark.parametrize("model", MODELS)
 def test_each_member_ends_where_its_separate_run_ends(model, data, tmp_path):
     spec = stackable(model)
     members = members_of(spec)
@@ -109,7 +113,7 @@ def test_each_member_ends_where_its_separate_run_ends(model, data, tmp_path):
         torch.testing.assert_close(samples(member.trainer.generator), samples(trainer.generator), **TOLERANCE)
 
 
-@pytest.mark.parametrize("model", list(REGISTRY.models))
+@pytest.mark.parametrize("model", MODELS)
 def test_a_stack_resumes_exactly(model, data, tmp_path):
     spec = stackable(model)
     whole, whole_paths = train_stack(members_of(spec, PAIR), data, tmp_path / "whole")
@@ -157,6 +161,7 @@ def gan(
 TOY = ModelSpec(name="toy", family="gan", conditional=False, paper="", factory=gan)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hparams", [{"ema_decay": 0.5}, {"aux": "penalty"}])
 def test_an_average_and_a_penalty_with_batchnorm_stack(hparams, data, tmp_path):
     members = build_members(TOY, SHAPE, CLASSES, hparams=hparams, seeds=PAIR, device=CPU)
@@ -191,3 +196,79 @@ def test_a_member_that_diverges_stops_and_the_others_go_on(data, tmp_path):
     assert not paths[1].exists()
     assert [results[0].step, results[2].step] == [STEPS, STEPS]
     assert all(load_checkpoint(paths[s])["step"] == STEPS for s in (0, 2))
+
+
+def train_command(*args: object, folder: Path, data_root: Path, **options: object):
+    return zoo(
+        "train", "dcgan", "--dataset", "mnist", "--steps", STEPS, "--batch-size", BATCH, "--eval-at", 2,
+        "--hparam", "width=4", "--hparam", "latent_dim=8", *args,
+        profile=smoke_profile(folder), data_root=data_root, work_dir=folder / "work", **options,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_zoo_train_seeds_writes_each_run_folder_as_its_own_run(tiny_mnist_root, tmp_path):
+    stacked = train_command("--seeds", "0,1", folder=tmp_path, data_root=tiny_mnist_root, out=tmp_path / "stack")
+    assert stacked.exit_code == 0, stacked.output
+    alone = train_command("--seed", 1, folder=tmp_path, data_root=tiny_mnist_root, out=tmp_path / "alone")
+    assert alone.exit_code == 0, alone.output
+    ours, theirs = tmp_path / "stack" / "dcgan-mnist-s1", tmp_path / "alone"
+    assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in theirs.iterdir())
+    config, summary = (json.loads((ours / name).read_text()) for name in ("config.json", "summary.json"))
+    assert {**config, "provenance": None} == {**json.loads((theirs / "config.json").read_text()), "provenance": None}
+    expected = json.loads((theirs / "summary.json").read_text())
+    timing = {"seconds", "images_per_second", "train_seconds", "eval_seconds"}
+    for record, their_record in zip(summary["metrics"], expected["metrics"], strict=True):
+        assert {k: v for k, v in record.items() if k not in timing | {"value"}} == {
+            k: v for k, v in their_record.items() if k not in timing | {"value"}
+        }
+        assert math.isclose(record["value"], their_record["value"], rel_tol=1e-3), record
+    assert_same_structure(summary["history"], expected["history"], "history")
+    assert_same_structure(load_checkpoint(ours / "checkpoint.pt"), load_checkpoint(theirs / "checkpoint.pt"))
+    assert (read_png(ours / "samples.png").int() - read_png(theirs / "samples.png").int()).abs().max() <= 1
+    for seed in (0, 1):
+        assert f"trained dcgan on mnist (seed {seed}): {STEPS} steps" in stacked.output
+
+
+@pytest.mark.slow
+def test_zoo_train_seeds_resumes_every_run_exactly(tiny_mnist_root, tmp_path):
+    assert (
+        train_command("--seeds", "0,1", folder=tmp_path, data_root=tiny_mnist_root, out=tmp_path / "whole").exit_code
+        == 0
+    )
+    half = train_command(
+        "--seeds", "0,1", "--steps", 2, folder=tmp_path, data_root=tiny_mnist_root, out=tmp_path / "half"
+    )
+    assert half.exit_code == 0, half.output
+    resumed = train_command(
+        "--seeds", "0,1", "--resume", folder=tmp_path, data_root=tiny_mnist_root, out=tmp_path / "half"
+    )
+    assert resumed.exit_code == 0, resumed.output
+    for seed in (0, 1):
+        whole, half = (tmp_path / name / f"dcgan-mnist-s{seed}" for name in ("whole", "half"))
+        assert (whole / "generator.safetensors").read_bytes() == (half / "generator.safetensors").read_bytes()
+        ours, theirs = load_checkpoint(whole / "checkpoint.pt"), load_checkpoint(half / "checkpoint.pt")
+        del ours["history"], theirs["history"]  # each call logs its last step: 4 here, 2 and 4 there
+        assert_same_structure(ours, theirs, exact=True)
+
+
+def test_zoo_train_seeds_refuses_a_model_that_cannot_be_stacked(tiny_mnist_root, tmp_path):
+    result = zoo(
+        "train", "vae", "--dataset", "mnist", "--seeds", "0,1", "--no-eval", data_root=tiny_mnist_root, out=tmp_path
+    )
+    assert result.exit_code == 1
+    assert "model 'vae' cannot be stacked: its trainer (VAETrainer) takes a step of its own" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--seed", 3, "--seeds", "0,1"), "--seed and --seeds contradict each other"),
+        (("--seeds", "0,0"), "seeds are distinct numbers"),
+        (("--seeds", "0,1", "--compile"), "stacked seeds are not compiled"),
+    ],
+)
+def test_zoo_train_seeds_usage_errors(args, message, tiny_mnist_root, tmp_path):
+    result = zoo("train", "dcgan", "--dataset", "mnist", "--no-eval", *args, data_root=tiny_mnist_root, out=tmp_path)
+    assert result.exit_code == 2 and message in result.output, result.output

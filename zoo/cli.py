@@ -15,6 +15,7 @@ plugin code prints to stderr, and progress bars (on stderr) appear only on a ter
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import faulthandler
 import json
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from zoo.errors import UsageError, ZooError, ZooPluginWarning, ZooWarning
 from zoo.fileio import writable_dir
@@ -235,6 +237,19 @@ def _comma_steps(ctx: click.Context, param: click.Parameter, raw: str | None) ->
     if min(steps) < 1:
         raise click.BadParameter(f"{raw!r}: steps are counted from 1")
     return steps
+
+
+def _comma_seeds(ctx: click.Context, param: click.Parameter, raw: str | None) -> tuple[int, ...]:
+    """``--seeds 0,1,2`` as distinct seeds, in the order given."""
+    if not raw:
+        return ()
+    try:
+        seeds = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{raw!r} is not a comma-separated list of seeds") from None
+    if min(seeds) < 0 or max(seeds) > MAX_SEED or len(set(seeds)) < len(seeds):
+        raise click.BadParameter(f"{raw!r}: seeds are distinct numbers from 0 to {MAX_SEED}")
+    return seeds
 
 
 _device_option = click.option(
@@ -465,7 +480,16 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @_seed_option("Seed of the weights and the batch order")
 @click.option(
-    "--out", type=_OutputPath(file_okay=False, path_type=Path), help="Run folder [default: runs/MODEL-DATASET-sSEED]."
+    "--seeds",
+    callback=_comma_seeds,
+    metavar="SEEDS",
+    help="Train these seeds (comma-separated) as one stack: one batched computation, a run folder per seed "
+    "(MODEL-DATASET-sSEED in --out) as its own run writes it. For models with zoo.gan.GANTrainer's step.",
+)
+@click.option(
+    "--out",
+    type=_OutputPath(file_okay=False, path_type=Path),
+    help="Run folder [default: runs/MODEL-DATASET-sSEED]; with --seeds, the folder of the runs [default: runs].",
 )
 @click.option(
     "--hparam", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (value parsed as JSON); repeatable."
@@ -495,6 +519,7 @@ def train(
     steps: int,
     batch_size: int,
     seed: int,
+    seeds: tuple[int, ...],
     out: Path | None,
     hparam: tuple[str, ...],
     resume: bool,
@@ -525,6 +550,8 @@ def train(
         raise click.UsageError("--eval-at and --no-eval contradict each other")
     if eval_at and max(eval_at) > steps:
         raise click.UsageError(f"--eval-at {max(eval_at)} is past --steps {steps}")
+    if seeds and click.get_current_context().get_parameter_source("seed") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--seed and --seeds contradict each other")
 
     from zoo.bench.profiles import load_profile
     from zoo.data.sources import FolderOptions, with_datasets
@@ -536,7 +563,8 @@ def train(
 
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root, progress=_progress())
-    out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
+    if not seeds:
+        out = out or Path("runs") / f"{model}-{dataset}-s{seed}"
     config = RunConfig(
         model=model,
         dataset=dataset,
@@ -558,24 +586,45 @@ def train(
             click.echo(f"not scored: {error}", err=True)
         else:
             evaluation = Evaluation(refs, eval_at, work_dir / chosen.name / "reference-cache")
-    run = Run(registry, config, out, device=resolve_device(device), data_root=data_root, download=download,
-              evaluation=evaluation, progress=_progress())  # fmt: skip
+    options = dict(device=resolve_device(device), data_root=data_root, download=download, evaluation=evaluation,
+                   progress=_progress())  # fmt: skip
+    if seeds:
+        from zoo.stacked.runs import StackedRun
+
+        folder = out or Path("runs")
+        runs = [
+            Run(registry, dataclasses.replace(config, seed=s), folder / f"{model}-{dataset}-s{s}", **options)
+            for s in seeds
+        ]
+    else:
+        runs = [Run(registry, config, out, **options)]
     try:
-        result = run.execute(resume=resume, checkpoint_every=checkpoint_every)
+        if seeds:
+            results = StackedRun(runs).execute(resume=resume, checkpoint_every=checkpoint_every)
+        else:
+            results = [runs[0].execute(resume=resume, checkpoint_every=checkpoint_every)]
     except Interrupted as stop:
         if stop.saved_step is None:
             advice = f"start it again with: {_this_command(resume=False)}"
         else:
             advice = f"continue from step {stop.saved_step} with: {_this_command(resume=True)}"
         raise click.ClickException(f"{stop}; {advice}") from None
-    for scored in run.scores:
-        if scored.step == result.step:
-            value = f"{scored.value:.4g}" if scored.value is not None else f"unavailable ({scored.reason})"
-            click.echo(f"{scored.protocol} {scored.metric}: {value}")
-    click.echo(
-        f"trained {model} on {dataset}: {result.step} steps, {result.images_per_second:.0f} img/s; "
-        f"samples in {out / 'samples.png'}" + (f", scores in {out / 'summary.json'}" if run.scores else "")
-    )
+    diverged = []
+    for run, result in zip(runs, results, strict=True):
+        if isinstance(result, ZooError):  # a stacked seed that diverged; the others went on
+            diverged.append(f"seed {run.config.seed}: {result}")
+            continue
+        for scored in run.scores:
+            if scored.step == result.step:
+                value = f"{scored.value:.4g}" if scored.value is not None else f"unavailable ({scored.reason})"
+                click.echo(f"{scored.protocol} {scored.metric}: {value}")
+        click.echo(
+            f"trained {model} on {dataset}" + (f" (seed {run.config.seed})" if seeds else "")
+            + f": {result.step} steps, {result.images_per_second:.0f} img/s; samples in {run.out_dir / 'samples.png'}"
+            + (f", scores in {run.out_dir / 'summary.json'}" if run.scores else "")
+        )  # fmt: skip
+    if diverged:
+        raise ZooError("; ".join(diverged))
 
 
 def _this_command(*, resume: bool) -> str:
