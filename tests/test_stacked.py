@@ -9,11 +9,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pytest
 import torch
 
 from tests.helpers import read_png, smoke_profile, zoo
 from zoo import ModelSpec
+from zoo.bench.stacking import KEY as STACK_KEY
 from zoo.checkpoint import load_checkpoint
 from zoo.data import InMemoryDataset
 from zoo.errors import Diverged
@@ -21,6 +23,7 @@ from zoo.factory import create_trainer
 from zoo.gan import AuxLoss, GANTrainer, gradient_penalty_loss
 from zoo.layers import DCGANDiscriminator, DCGANGenerator, spectral_norm
 from zoo.plugins import load_registry
+from zoo.results import Cell, ResultStore
 from zoo.stacked import build_members, refusal, train_stacked
 from zoo.training import train
 
@@ -272,3 +275,31 @@ def test_zoo_train_seeds_refuses_a_model_that_cannot_be_stacked(tiny_mnist_root,
 def test_zoo_train_seeds_usage_errors(args, message, tiny_mnist_root, tmp_path):
     result = zoo("train", "dcgan", "--dataset", "mnist", "--no-eval", *args, data_root=tiny_mnist_root, out=tmp_path)
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+@pytest.mark.slow
+def test_zoo_bench_stack_seeds_records_each_cell_as_its_own_job_does(tiny_mnist_root, tmp_path):
+    profile = smoke_profile(tmp_path, seeds="[0, 1, 2]", steps="4", eval_at="[2]")
+
+    def bench(name: str, *args: object):
+        return zoo("bench", *args, profile=profile, results=tmp_path / name, work_dir=tmp_path / name / "work",
+                   data_root=tiny_mnist_root)  # fmt: skip
+
+    stacked = bench("stacked", "dcgan", "vae", "--stack-seeds", 2)
+    assert stacked.exit_code == 0, stacked.output
+    assert "vae on mnist: seeds not stacked: its trainer (VAETrainer) takes a step of its own" in stacked.output
+    alone = bench("alone", "dcgan")
+    assert alone.exit_code == 0, alone.output
+    store, theirs = ResultStore(tmp_path / "stacked" / "tiny"), ResultStore(tmp_path / "alone" / "tiny")
+    rows, expected = (s.rows().set_index(["model", "seed", "step", "metric"]) for s in (store, theirs))
+    dcgan = rows.loc["dcgan"].sort_index()
+    assert list(dcgan.index) == list(expected.loc["dcgan"].sort_index().index)
+    assert dcgan["run"].tolist() == expected.loc["dcgan"].sort_index()["run"].tolist()
+    values, their_values = dcgan["value"].to_numpy(), expected.loc["dcgan"].sort_index()["value"].to_numpy()
+    assert numpy.allclose(values, their_values, rtol=1e-3, atol=1e-4, equal_nan=True)
+    for seed in (0, 1, 2):
+        assert store.stored_key(Cell("dcgan", "mnist", seed))[STACK_KEY] == 2
+        assert STACK_KEY not in store.stored_key(Cell("vae", "mnist", seed))
+        assert (tmp_path / "stacked" / "tiny" / "grids" / "mnist" / f"dcgan-s{seed}.png").exists()
+    again = bench("stacked", "dcgan", "vae", "--stack-seeds", 2)
+    assert again.output.count("finished earlier, skipped") == 6

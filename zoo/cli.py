@@ -857,6 +857,15 @@ def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
     "--address",
     help="With --executor ray: the cluster, auto or ray://HOST:PORT [default: RAY_ADDRESS or a new local one].",
 )
+@click.option(
+    "--stack-seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train up to this many seeds of a model on a dataset as one stack in one worker (one batched computation; "
+    "each cell's rows and run folder as its own). Models without zoo.gan.GANTrainer's step run one by one. A job's "
+    "time limit grows with it.",
+)
 @_precision_option
 @_compile_option
 def bench(
@@ -878,6 +887,7 @@ def bench(
     cell_timeout: float | None,
     executor: str,
     address: str | None,
+    stack_seeds: int,
     precision: str,
     compile_: bool,
 ) -> None:
@@ -895,6 +905,8 @@ def bench(
         raise click.UsageError("name the models to bench, or pass --all (`zoo models` lists them)")
     if address and executor != "ray":
         raise click.UsageError("--address is for --executor ray")
+    if stack_seeds > 1 and compile_:
+        raise click.UsageError("stacked seeds are not compiled: leave out --compile or --stack-seeds")
     from zoo.bench import BenchOptions, load_profile, run_bench
     from zoo.data.sources import FolderOptions, with_datasets
     from zoo.plugins import load_registry, plugin_selection
@@ -926,6 +938,7 @@ def bench(
                 address=address,
                 precision=precision,
                 compile=compile_,
+                stack_seeds=stack_seeds,
             ),
             load_plugins=plugin_selection(),
             progress=progress,

@@ -103,6 +103,8 @@ def run_bench(
 
 def _executor(options: BenchOptions, device: str, profile: Profile) -> Executor:
     timeout = options.cell_timeout or profile.cell_timeout
+    if timeout is not None:
+        timeout *= options.stack_seeds  # a job may hold a stack of that many cells
     if options.executor == "ray":
         from zoo.bench.ray_executor import RayExecutor  # only with the optional extra installed
 

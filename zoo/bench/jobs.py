@@ -129,10 +129,19 @@ class Job:
     progress: bool = False
     folder: tuple[str, FolderOptions] | None = None
     origin: Origin | None = None
+    stack: tuple[Job, ...] = ()
+    """A stacked job (``zoo bench --stack-seeds``, :mod:`zoo.bench.stacking`): the jobs of the cells (seeds of one
+    model on one dataset) whose runs train as one stack in this worker; ``cell``, ``config`` and ``key`` are the
+    first one's. Empty for a job of one cell."""
 
     @property
     def key_id(self) -> str:
         return key_id(self.key)
+
+    @property
+    def members(self) -> tuple[Job, ...]:
+        """The jobs of the cells this job runs: its stack, or itself."""
+        return self.stack or (self,)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,8 @@ class Outcome:
     kind: str = ""
     cause: str = ""
     seconds: float | None = None
+    members: tuple[Outcome, ...] = ()
+    """A stacked job's outcome (status ``stacked``): one per job of its stack, in order."""
 
     @classmethod
     def failed(cls, kind: str, cause: str, seconds: float | None = None) -> Outcome:

@@ -28,6 +28,7 @@ from typing import Protocol as Interface
 
 import click
 
+from zoo.bench import stacking
 from zoo.bench.claims import Claim, Claims
 from zoo.bench.jobs import Job, Outcome, cell_key, folder_source, key_changes, key_id
 from zoo.bench.profiles import Profile
@@ -88,6 +89,9 @@ class BenchOptions:
     address: str | None = None
     precision: str = "fp32"
     compile: bool = False
+    stack_seeds: int = 1
+    """Above 1: the seeds of each stackable model on each dataset run as stacks of up to this many cells, one
+    worker each (:mod:`zoo.bench.stacking`)."""
 
 
 class Bench:
@@ -133,6 +137,7 @@ class Bench:
         chosen = datasets or list(self.profile.datasets)
         protocols = {name: self._protocols(name) for name in chosen}
         plan = Plan([], problems=problems)
+        unstacked: dict[tuple[str, str], str | None] = {}
         for dataset in chosen:
             plan.jobs.append(self._job(Cell.floor(dataset), None, protocols[dataset]))
         for dataset in chosen:
@@ -149,8 +154,21 @@ class Bench:
                     except Exception as error:  # noqa: BLE001 - the plugin's spec misbehaves: its cells fail
                         plan.unrunnable.append((cell, f"planning: {type(error).__name__}: {error}"))
                         continue
-                    plan.jobs.append(self._job(cell, config, protocols[dataset]))
+                    job = self._job(cell, config, protocols[dataset])
+                    if self.options.stack_seeds > 1 and self._stackable(config, unstacked):
+                        job = stacking.marked(job, self.options.stack_seeds)
+                    plan.jobs.append(job)
         return plan
+
+    def _stackable(self, config: RunConfig, refused: dict[tuple[str, str], str | None]) -> bool:
+        """Whether ``config``'s model stacks on its dataset (asked once per pair, in ``refused``; a refusal is said
+        once)."""
+        pair = config.model, config.dataset
+        if pair not in refused:
+            refused[pair] = stacking.refusal(self.registry, config)
+            if refused[pair] is not None:
+                self.echo(f"{config.model} on {config.dataset}: seeds not stacked: {refused[pair]}")
+        return refused[pair] is None
 
     def config(self, cell: Cell) -> RunConfig:
         """The run configuration of ``cell``: the profile's budget, the model's resolved hyperparameters, and the
@@ -175,7 +193,7 @@ class Bench:
         self.store.write_table()  # derived: repairs a table a crash left behind
         for cell, cause in plan.unrunnable:
             self._fail(cell, {}, "not run", cause)
-        todo = [job for job in plan.jobs if self._needs_run(job, force)]
+        todo = stacking.stacked([job for job in plan.jobs if self._needs_run(job, force)])
         self._drive(deque(todo), self.executor, force)
         return self.counts
 
@@ -198,7 +216,7 @@ class Bench:
 
     def _drive(self, pending: deque[Job], executor: Executor, force: bool) -> None:
         """Hand ``pending`` out as workers come free and record each outcome; a dataset's cells wait for its floor."""
-        total, finished = len(pending), 0
+        total, finished = sum(len(job.members) for job in pending), 0
         floors = {job.cell.dataset for job in pending if job.cell.is_floor}
         claims: dict[Cell, Claim] = {}
         held_elsewhere: set[Cell] = set()
@@ -209,9 +227,12 @@ class Bench:
                     time.sleep(POLL_SECONDS)  # everything left is another bench's: wait for it
                     continue
                 for job, outcome in executor.wait(POLL_SECONDS):
-                    claims.pop(job.cell).release()
-                    finished += 1
-                    self._record(job, outcome, f"[{finished}/{total}]")
+                    for member, member_outcome in zip(
+                        job.members, outcome.members or [outcome] * len(job.members), strict=True
+                    ):
+                        claims.pop(member.cell).release()
+                        finished += 1
+                        self._record(member, member_outcome, f"[{finished}/{total}]")
                     if job.cell.is_floor:
                         floors.discard(job.cell.dataset)
                         if not outcome.is_result:
@@ -238,29 +259,49 @@ class Bench:
                 break
             if not job.cell.is_floor and job.cell.dataset in floors:
                 continue
-            claim = self.claims.try_claim(job.cell)
-            if claim is None:
-                if job.cell not in held_elsewhere:
-                    held_elsewhere.add(job.cell)
-                    self.echo(f"{job.cell}: running in another bench ({self.claims.holder(job.cell)}); waiting for it")
+            taken = self._claim([member.cell for member in job.members], held_elsewhere)
+            if taken is None:
                 continue
             pending.remove(job)
-            if self.store.stored_key(job.cell) == job.key and (not force or job.cell in held_elsewhere):
-                claim.release()  # another bench recorded it since we planned
-                self.echo(f"{job.cell}: finished by another bench, skipped")
-                self.counts["skipped"] += not job.cell.is_floor
-                if job.cell.is_floor:
-                    floors.discard(job.cell.dataset)
+            members = []
+            for member, claim in zip(job.members, taken, strict=True):
+                if self.store.stored_key(member.cell) == member.key and (not force or member.cell in held_elsewhere):
+                    claim.release()  # another bench recorded it since we planned
+                    self.echo(f"{member.cell}: finished by another bench, skipped")
+                    self.counts["skipped"] += not member.cell.is_floor
+                    if member.cell.is_floor:
+                        floors.discard(member.cell.dataset)
+                    continue
+                members.append(member)
+                claims[member.cell] = claim
+            if not members:
                 continue
-            claims[job.cell] = claim
-            claim.note_worker(executor.start(job))
+            pid = executor.start(stacking.stack_of(members) if job.stack else job)
+            for member in members:
+                claims[member.cell].note_worker(pid)
             started += 1
         return started
+
+    def _claim(self, cells: list[Cell], held_elsewhere: set[Cell]) -> list[Claim] | None:
+        """A claim on every one of ``cells``, or (one is another bench's: said once per cell) none."""
+        taken = []
+        for cell in cells:
+            claim = self.claims.try_claim(cell)
+            if claim is None:
+                for other in taken:
+                    other.release()
+                if cell not in held_elsewhere:
+                    held_elsewhere.add(cell)
+                    self.echo(f"{cell}: running in another bench ({self.claims.holder(cell)}); waiting for it")
+                return None
+            taken.append(claim)
+        return taken
 
     def _drop_cells_of(self, dataset: str, pending: deque[Job], cause: str) -> None:
         for job in [j for j in pending if j.cell.dataset == dataset]:
             pending.remove(job)
-            self._fail(job.cell, job.key, "not run", f"the real-data floor of {dataset} failed: {cause}")
+            for member in job.members:
+                self._fail(member.cell, member.key, "not run", f"the real-data floor of {dataset} failed: {cause}")
 
     def _record(self, job: Job, outcome: Outcome, prefix: str) -> None:
         """Write a finished job's grid and cell file (the cell file last: it marks the cell finished), or its

@@ -43,6 +43,7 @@ from zoo.plugins import PluginInfo, Registry, ZooPluginWarning, load_registry
 from zoo.provenance import provenance
 from zoo.results import Row, cell_run_dir
 from zoo.runs import NEIGHBOURS, Evaluation, Run
+from zoo.stacked.runs import StackedRun
 
 
 class CellRun:
@@ -133,7 +134,7 @@ class CellRun:
             return Samples(images, labels if spec.num_classes else None, from_training_set=True)
 
         scores = scoring.score(refs, training_images, cache_dir=self._cache_dir, device=self.device)
-        base = self._identity(plugin, hparams={}, precision="fp32", compiled=False)
+        base = self._identity(self.job, plugin, hparams={}, precision="fp32", compiled=False)
         rows = [
             self._row(
                 base,
@@ -153,15 +154,39 @@ class CellRun:
     def model_cell(self) -> Outcome:
         """Train, evaluate and draw the grid of one (model, dataset, seed) cell into its run folder: ``ok`` or
         ``diverged at step N``."""
-        job, cell, config = self.job, self.job.cell, self.job.config
-        assert config is not None
         plugin = self.plugins()["plugin"]
-        evaluation = Evaluation(
-            self.references(),
-            job.profile.eval_steps_for(cell.model),
-            self._cache_dir,
-        )
-        run = self.run = Run(
+        evaluation = self._evaluation()
+        run = self.run = self._run(self.job, evaluation)
+        diverged = None
+        try:
+            run.execute(replace=True, checkpoint_every=run.config.steps)
+        except Diverged as error:
+            diverged = error
+        return self._outcome(self.job, plugin, run, evaluation, diverged)
+
+    def stacked_cells(self) -> Outcome:
+        """The cells of a stacked job (seeds of one model on one dataset) trained as one stack
+        (:class:`zoo.stacked.runs.StackedRun`): status ``stacked``, and each cell's outcome as :meth:`model_cell`
+        gives it."""
+        plugin = self.plugins()["plugin"]
+        evaluation = self._evaluation()
+        runs = [self._run(member, evaluation) for member in self.job.stack]
+        self.run = runs[0]
+        results = StackedRun(runs).execute(replace=True, checkpoint_every=runs[0].config.steps)
+        outcomes = [
+            self._outcome(member, plugin, run, evaluation, result if isinstance(result, Diverged) else None)
+            for member, run, result in zip(self.job.stack, runs, results, strict=True)
+        ]
+        return Outcome("stacked", members=tuple(outcomes))
+
+    def _evaluation(self) -> Evaluation:
+        return Evaluation(self.references(), self.job.profile.eval_steps_for(self.job.cell.model), self._cache_dir)
+
+    def _run(self, job: Job, evaluation: Evaluation) -> Run:
+        """The run of ``job``'s cell, into its run folder in the work folder."""
+        cell, config = job.cell, job.config
+        assert config is not None
+        return Run(
             self.registry,
             config,
             Path(job.work_dir) / cell_run_dir(cell),
@@ -172,12 +197,15 @@ class CellRun:
             progress=job.progress,
             description=f"{cell.model}/{cell.dataset}/s{cell.seed}",
         )
-        diverged = None
-        try:
-            run.execute(replace=True, checkpoint_every=config.steps)
-        except Diverged as error:
-            diverged = error
+
+    def _outcome(
+        self, job: Job, plugin: PluginInfo, run: Run, evaluation: Evaluation, diverged: Diverged | None
+    ) -> Outcome:
+        """``job``'s rows from its finished ``run`` (``diverged``: where its losses stopped being finite), with the
+        grids of a run that finished."""
+        cell = job.cell
         base = self._identity(
+            job,
             plugin,
             hparams=run.config.hparams,
             precision=run.config.precision,
@@ -225,8 +253,8 @@ class CellRun:
     def _row(self, base: dict[str, Any], **fields: Any) -> Row:
         return Row(**base, **self.machine, **fields)
 
-    def _identity(self, plugin: PluginInfo, **run: Any) -> dict[str, Any]:
-        cell, code = self.job.cell, self.registry.code(plugin)
+    def _identity(self, job: Job, plugin: PluginInfo, **run: Any) -> dict[str, Any]:
+        cell, code = job.cell, self.registry.code(plugin)
         return dict(
             model=cell.model,
             plugin=code.distribution,
@@ -235,7 +263,7 @@ class CellRun:
             dataset=cell.dataset,
             seed=cell.seed,
             hparams=json.dumps(run["hparams"], sort_keys=True),
-            cell_key=self.job.key_id,
+            cell_key=job.key_id,
             precision=run["precision"],
             compiled=run["compiled"],
             run=run.get("run", ""),
@@ -259,12 +287,14 @@ def run_job(job: Job) -> Outcome:
     run: CellRun | None = None
     try:
         run = CellRun(job)
-        outcome = run.floor() if job.cell.is_floor else run.model_cell()
+        outcome = run.floor() if job.cell.is_floor else run.stacked_cells() if job.stack else run.model_cell()
     except BaseException as error:  # noqa: BLE001 - plugin code: whatever it raises is this cell's failure
         phase = run.where if run else "loading plugins"
         cause = f"{phase}: {type(error).__name__}: {error}".replace("\n", " ")
         return Outcome.failed("error", cause, time.perf_counter() - started)
-    return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started  # a stack's cells took it all together
+    members = tuple(dataclasses.replace(member, seconds=seconds) for member in outcome.members)
+    return dataclasses.replace(outcome, seconds=seconds, members=members)
 
 
 def process_main(conn: Connection, job: Job) -> None:
