@@ -15,15 +15,8 @@ parametrised layer. :func:`refusal` says why another cannot.
 
 from __future__ import annotations
 
-from zoo.interfaces import Trainer
-from zoo.stacked.gan import step_refusal
-from zoo.stacked.members import Member, build_members, stack_refusal
+from zoo.stacked.gan import refusal
+from zoo.stacked.members import Member, build_members
 from zoo.stacked.training import train_stacked
 
 __all__ = ["Member", "build_members", "refusal", "train_stacked"]
-
-
-def refusal(trainer: Trainer) -> str | None:
-    """Why ``trainer``'s model cannot be stacked, in a phrase (a one-line error names the model before it); None
-    when it can."""
-    return step_refusal(trainer) or stack_refusal(trainer)

@@ -19,7 +19,7 @@ from torch.func import vmap
 
 from zoo.gan import _REPORTED, GANTrainer, WGANGPTrainer, gradient_penalties, gradient_penalty_loss
 from zoo.interfaces import Trainer
-from zoo.stacked.members import Member, Stack
+from zoo.stacked.members import Member, Stack, stack_refusal
 
 _STEP_METHODS = (
     "train_step",
@@ -37,6 +37,12 @@ _STEP_METHODS = (
 """The methods that make GANTrainer's step: a subclass that overrides one takes a step of its own."""
 _PENALTY = gradient_penalty_loss().term.__code__
 """The code of the gradient penalty's term: every term :func:`zoo.gan.gradient_penalty_loss` makes runs it."""
+
+
+def refusal(trainer: Trainer) -> str | None:
+    """Why ``trainer``'s model cannot be stacked, in a phrase (a one-line error names the model before it); None
+    when it can: :func:`step_refusal` and :func:`zoo.stacked.members.stack_refusal`."""
+    return step_refusal(trainer) or stack_refusal(trainer)
 
 
 def step_refusal(trainer: Trainer) -> str | None:

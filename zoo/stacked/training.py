@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data import InMemoryDataset
 from zoo.errors import Diverged, PluginError, ZooError, describe
-from zoo.stacked.gan import StackedGAN
+from zoo.stacked.gan import StackedGAN, refusal
 from zoo.stacked.members import Member
 from zoo.training import READ_EVERY_STEP, Interrupted, TrainResult, _deferred_interrupt, step_precision
 
@@ -48,11 +48,15 @@ def train_stacked(
     ``evaluate_at`` (its generator holds the member's weights then). Training seconds are the stack's: each member
     is reported as having taken them all. A member whose losses are not finite stops there as its separate run
     would (its result is the :class:`~zoo.errors.Diverged`, no checkpoint or evaluation follows) while the others
-    go on. Raises :class:`~zoo.training.Interrupted` on Ctrl-C (after checkpointing every member still training),
-    :class:`~zoo.errors.PluginError` when the step raises.
+    go on. Raises :class:`~zoo.errors.ZooError` for members that cannot be stacked, :class:`~zoo.training.Interrupted`
+    on Ctrl-C (after checkpointing every member still training), :class:`~zoo.errors.PluginError` when the step
+    raises.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError("steps and batch_size must be positive")
+    reason = refusal(members[0].trainer)
+    if reason is not None:
+        raise ZooError(f"these trainers cannot be stacked: {reason}")
     autocast = step_precision(precision, data.device)
     size, step, saved_step = len(members), 0, None
     histories: list[list[dict[str, float]]] = [[] for _ in members]
