@@ -26,7 +26,7 @@ from zoo import create_trainer
 from zoo.data import InMemoryDataset, load_split
 from zoo.device import resolve_device
 from zoo.interfaces import ModelSpec
-from zoo.plugins import load_registry
+from zoo.plugins import Registry, load_registry
 from zoo.stacked import build_members, refusal, train_stacked
 from zoo.training import batches_per_step, train
 
@@ -66,6 +66,47 @@ def stacked_seconds(spec: ModelSpec, data: InMemoryDataset, seeds: range, steps:
     return timed(data.device, lambda: train_stacked(members, data, steps=steps, batch_size=BATCH, progress=False))
 
 
+def comparison(
+    registry: Registry,
+    data: InMemoryDataset,
+    models: list[str],
+    sizes: list[int],
+    steps: int,
+    warmup: int,
+    repeats: int,
+) -> list[dict]:
+    """Prints the table (module docstring) and returns its rows as records (a refused model: its ``refused``
+    reason)."""
+    device = data.device
+    print(f"{'model':<12} {'S':>2} {'separate s':>11} {'stacked s':>10} {'sep. img/s':>11} {'stk. img/s':>11} "
+          f"{'stacked/separate':>17}")  # fmt: skip
+    records = []
+    for model in models:
+        spec = registry.models[model]
+        probe = create_trainer(spec, SHAPE, CLASSES, hparams=spec.resolve_hparams("mnist"), device=device)
+        reason = refusal(probe)
+        if reason:
+            print(f"{model:<12} refused: {reason}")
+            records.append(dict(model=model, refused=reason))
+            continue
+        for size in sizes:
+            seeds = range(size)
+            separate_seconds(spec, data, range(1), warmup)
+            stacked_seconds(spec, data, seeds, warmup)
+            separate, stacked = [], []
+            for _ in range(repeats):
+                separate.append(separate_seconds(spec, data, seeds, steps))
+                stacked.append(stacked_seconds(spec, data, seeds, steps))
+            alone, together = statistics.median(separate), statistics.median(stacked)
+            images = size * steps * BATCH * batches_per_step(probe)
+            print(f"{model:<12} {size:>2} {alone:>11.2f} {together:>10.2f} {images / alone:>11.0f} "
+                  f"{images / together:>11.0f} {together / alone:>17.3f}", flush=True)  # fmt: skip
+            records.append(dict(model=model, stack=size, separate_s=alone, stacked_s=together,
+                                separate_img_s=images / alone, stacked_img_s=images / together,
+                                stacked_over_separate=together / alone))  # fmt: skip
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=None)
@@ -83,27 +124,8 @@ def main() -> None:
     data = InMemoryDataset(images, labels, device=device, num_classes=CLASSES)
     print(f"device {device} ({torch.get_num_threads()} threads), batch {BATCH}, {args.steps} timed steps per run, "
           f"median of {args.repeats}; load average {os.getloadavg()}")  # fmt: skip
-    print(f"{'model':<12} {'S':>2} {'separate s':>11} {'stacked s':>10} {'sep. img/s':>11} {'stk. img/s':>11} "
-          f"{'stacked/separate':>17}")  # fmt: skip
-    for model in args.models.split(","):
-        spec = registry.models[model]
-        probe = create_trainer(spec, SHAPE, CLASSES, hparams=spec.resolve_hparams("mnist"), device=device)
-        reason = refusal(probe)
-        if reason:
-            print(f"{model:<12} refused: {reason}")
-            continue
-        for size in map(int, args.stack.split(",")):
-            seeds = range(size)
-            separate_seconds(spec, data, range(1), args.warmup)
-            stacked_seconds(spec, data, seeds, args.warmup)
-            separate, stacked = [], []
-            for _ in range(args.repeats):
-                separate.append(separate_seconds(spec, data, seeds, args.steps))
-                stacked.append(stacked_seconds(spec, data, seeds, args.steps))
-            alone, together = statistics.median(separate), statistics.median(stacked)
-            images_seen = size * args.steps * BATCH * batches_per_step(probe)
-            print(f"{model:<12} {size:>2} {alone:>11.2f} {together:>10.2f} {images_seen / alone:>11.0f} "
-                  f"{images_seen / together:>11.0f} {together / alone:>17.3f}", flush=True)  # fmt: skip
+    sizes = [int(size) for size in args.stack.split(",")]
+    comparison(registry, data, args.models.split(","), sizes, args.steps, args.warmup, args.repeats)
     print(f"load average after {os.getloadavg()}")
 
 

@@ -17,8 +17,12 @@ on a CPU), sampling the device meanwhile: on CUDA its utilization (NVML, through
 measure on a quiet machine). From the bench's rows: images trained per wall second over the whole bench, and per
 cell over its training seconds.
 
-``--json PATH`` also writes every figure to PATH (``loop``: a record per model and mode; ``concurrency``: one per
-K), as ``benchmarks/gpu_check.py`` collects them.
+``--stacked 1,3,8`` replaces part 1: each of ``--models`` with S seeds stacked into one process against the same S
+seeds one after another, for each S (``benchmarks/stacked.py``'s comparison, one repeat, ``--steps`` and
+``--warmup`` steps).
+
+``--json PATH`` also writes every figure to PATH (``loop``: a record per model and mode; ``stacked``: one per model
+and S; ``concurrency``: one per K), as ``benchmarks/gpu_check.py`` collects them.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py --data-root ../shared/datasets [--models dcgan,vae]
         [--steps 200] [--modes fp32,bf16,fp32+compile,bf16+compile] [--bench-profile smoke]
@@ -218,6 +222,7 @@ def main() -> None:
     parser.add_argument(
         "--bench-cells-per-device", default="", help="comma-separated cells at once (on a CPU: --workers) [the bench's]"
     )
+    parser.add_argument("--stacked", default="", help="stack sizes S (e.g. 1,3,8): part 1 is stacked vs separate seeds")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -230,7 +235,12 @@ def main() -> None:
         f"load average {os.getloadavg()}"
     )
     figures: dict = dict(device=describe_device(device), batch=BATCH, steps=args.steps, warmup=args.warmup)
-    figures["loop"] = loop_table(registry, data, args) if args.models else []
+    figures["loop"] = loop_table(registry, data, args) if args.models and not args.stacked else []
+    if args.stacked:
+        from stacked import comparison  # benchmarks/stacked.py, beside this script
+
+        sizes = [int(size) for size in args.stacked.split(",")]
+        figures["stacked"] = comparison(registry, data, args.models.split(","), sizes, args.steps, args.warmup, 1)
     concurrencies = [int(k) for k in args.bench_cells_per_device.split(",")] if args.bench_cells_per_device else [None]
     concurrencies = concurrencies if args.bench_profile else []
     figures["concurrency"] = [bench_busy_share(device, k, args) for k in concurrencies]
