@@ -30,9 +30,9 @@ skipped):
 ``concurrency``  ``benchmarks/throughput.py``'s bench part: DCGAN cells at 1, 2 and 4 cells per device.
 ``compiled``     ``benchmarks/throughput.py``: DCGAN compiled, fp32 and bf16 (skipped in the dry run: minutes of C++
                  compilation on a CPU).
-``stacked``      seeds stacked into one process at S = 1, 3, 8, through ``benchmarks/throughput.py``'s
-                 :data:`STACKED_OPTION` (the hook for seed stacking: until throughput.py has that option, the stage
-                 is skipped and says so).
+``stacked``      seeds stacked into one process at S = 1, 3, 8 against as many separate runs, through
+                 ``benchmarks/throughput.py``'s :data:`STACKED_OPTION` (skipped, saying so, with a throughput.py
+                 that lacks it).
 
 OUT receives ``gpu_check.json`` (every stage's status, seconds and figures), ``gpu_check.md`` (a summary),
 ``gpu_check.log`` (each stage's command and output) and ``bench_results.tar.gz``: four files, what a lent machine
@@ -72,7 +72,8 @@ GPU_PROFILE = ROOT / "zoo" / "profiles" / "gpu.toml"
 STACKED_OPTION = "--stacked"
 """The option of ``benchmarks/throughput.py`` the ``stacked`` stage calls as ``--stacked 1,3,8 --json PATH``: it
 trains each of ``--models`` with S seeds stacked into one process for each S, and writes its figures under the
-JSON's ``stacked`` key. Absent until seed stacking is merged; the stage then says so and is skipped."""
+JSON's ``stacked`` key (``benchmarks/stacked.py``'s comparison). Where it is absent, the stage says so and is
+skipped."""
 MIN_STAGE_SECONDS = 20
 BENCH_SCALE = 0.05
 """The share of the gpu profile's steps (and evaluation steps) the ``bench`` stage trains."""

@@ -114,10 +114,12 @@ def test_the_dry_run_runs_every_stage_on_the_cpu_and_writes_the_figures(tiny_mni
     record = json.loads((out / "gpu_check.json").read_text())
     stages = record["stages"]
     log = (out / "gpu_check.log").read_text()[-4000:]
-    ran = ["install", "cuda_tests", "throughput", "eval_split", "bench", "plan", "concurrency"]
+    ran = ["install", "cuda_tests", "throughput", "stacked", "eval_split", "bench", "plan", "concurrency"]
     assert {name: stages[name]["status"] for name in ran} == dict.fromkeys(ran, "ok"), (stages, log)
     assert stages["compiled"]["status"] == "skipped" and "C++ compilation" in stages["compiled"]["reason"]
-    assert stages["stacked"]["status"] == "ok" or "--stacked" in stages["stacked"]["reason"]
+    assert [(r["model"], r["stack"]) for r in stages["stacked"]["figures"]["stacked"]] == [
+        ("dcgan", s) for s in (1, 3, 8)
+    ]
 
     assert Path(record["environment"]["zoo"]).name == "__init__.py" and "site" in record["environment"]["zoo"]
     tests = stages["cuda_tests"]["figures"]["tests"]
