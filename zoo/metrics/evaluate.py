@@ -183,7 +183,7 @@ def evaluate(
     logits = generated[protocol.logits_layer] if protocol.logits_layer else None
     values.update(class_metrics(protocol, logits, samples.labels, samples.codes))
     if final:
-        values[SWD] = MetricValue(sliced_wasserstein(samples.images, reference_u8, seed=settings.seed))
+        values[SWD] = _pixel_distance(samples.images, reference_u8, settings.seed)
         if train is not None:
             layer = protocol.feature_layer
             real = _Real(reference_u8, reference[layer], train_u8, train[layer])
@@ -193,6 +193,14 @@ def evaluate(
     if samples.out_of_range is not None:
         values[OUT_OF_RANGE] = MetricValue(samples.out_of_range)
     return values
+
+
+def _pixel_distance(samples: torch.Tensor, reference: torch.Tensor, seed: int) -> MetricValue:
+    """:data:`SWD`, or unavailable for images too small for its patches (the reason says so)."""
+    try:
+        return _metric_value(sliced_wasserstein(samples, reference, seed=seed))
+    except ValueError as error:
+        return MetricValue(None, str(error))
 
 
 @dataclass(frozen=True)
