@@ -3,6 +3,7 @@
 What a plugin author imports (see CONTRIBUTING.md)::
 
     from zoo import Generator, Discriminator, Trainer, Batch, ImageShape, LatentCode, ModelSpec, hookimpl
+    from zoo import LogUniform, Uniform, IntRange, Choice, TupleOf   # a model's search space
     from zoo.gan import GANTrainer            # the standard adversarial step, losses as arguments
     from zoo.layers import DCGANGenerator     # shared networks and conv stacks
 
@@ -33,6 +34,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         ),
         "zoo.latent": ("LatentCode",),
         "zoo.runs": ("load_run",),
+        "zoo.search_space": ("Choice", "IntRange", "LogUniform", "TupleOf", "Uniform"),
     },
 )
 __version__ = "0.1.0"

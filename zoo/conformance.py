@@ -3,7 +3,8 @@
 Each check takes a :class:`ModelSpec` and a :class:`Probe` (image shape, class count, device, model size) and
 raises ``AssertionError`` with a message saying what is wrong. Checks build the model with its ``tiny_hparams``
 (unless the probe asks for full size) and train for a few steps on random data at batch size 4, so the whole kit
-takes seconds per model; ``exact_resume`` also runs at the model's ``resume_hparams`` when it declares them.
+takes seconds per model; ``exact_resume`` also runs at the model's ``resume_hparams`` when it declares them, and
+``search_space`` builds the model at the corners of its search space.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import torch
 
 from zoo.checkpoint import load_generator, save_generator
 from zoo.data import InMemoryDataset
-from zoo.errors import PluginError
+from zoo.errors import PluginError, describe
 from zoo.factory import create_trainer
 from zoo.interfaces import Batch, Generator, ImageShape, ModelSpec, Trainer
 from zoo.plugins import Registry
+from zoo.search_space import corners
 from zoo.training import batches_per_step, train
 
 BATCH = 4
@@ -231,6 +233,20 @@ def check_latent_codes(spec: ModelSpec, probe: Probe) -> None:
         assert not torch.equal(first, second), f"code {code.name!r} at {low:g} and {high:g} gives identical samples"
 
 
+def check_search_space(spec: ModelSpec, probe: Probe) -> None:
+    """At each corner of the model's search space (:func:`zoo.search_space.corners`: every range at its low end, then
+    every one at its high end), over the probe's hyperparameters: the model builds and samples images of the probe's
+    shape in ``[-1, 1]`` (no training step: at a corner's full size that would take the kit from seconds to
+    minutes). Nothing to check for a model that declares no space."""
+    for corner in corners(spec.search_space):
+        try:
+            images = _samples(build(spec, probe, overrides=corner).generator, 0)
+            assert images.shape == (BATCH, *probe.image_shape), f"sample shape {tuple(images.shape)}"
+            assert images.min() >= -1 and images.max() <= 1, "samples outside [-1, 1]"
+        except Exception as error:  # noqa: BLE001 - a broken plugin may raise anything; say at which corner
+            raise AssertionError(f"at the search space's corner {corner}: {describe(error)}") from None
+
+
 CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {
     "metadata": check_metadata,
     "interfaces": check_interfaces,
@@ -241,6 +257,7 @@ CHECKS: dict[str, Callable[[ModelSpec, Probe], None]] = {
     "state_round_trip": check_state_round_trip,
     "exact_resume": check_exact_resume,
     "latent_codes": check_latent_codes,
+    "search_space": check_search_space,
 }
 
 

@@ -28,6 +28,7 @@ from torch import nn
 from zoo.errors import PluginError, UnknownName, UsageError
 from zoo.hparams import coerce, signature_hparams
 from zoo.latent import CodeValue, LatentCode, code_values
+from zoo.search_space import Range
 
 ImageShape = tuple[int, int, int]
 """``(channels, height, width)`` of one image."""
@@ -271,6 +272,10 @@ class ModelSpec:
     (it always runs at ``tiny_hparams``): the setting in which state that matters only later in training (a
     warm-up, a schedule, an average that starts at some step) changes what happens within the check's few steps (it
     trains 4 steps, resuming after 2). Empty (the default): the tiny run only.
+
+    ``search_space``: the range each hyperparameter a sweep varies is drawn from (:mod:`zoo.search_space`:
+    ``{"lr": LogUniform(1e-5, 1e-2), ...}``), checked against the factory's keyword arguments at registration;
+    the others keep their defaults. Empty (the default): a sweep runs the model at its defaults only.
     """
 
     name: str
@@ -284,6 +289,7 @@ class ModelSpec:
     license: str = ""
     bf16: bool = False
     resume_hparams: dict[str, Any] = field(default_factory=dict)
+    search_space: dict[str, Range] = field(default_factory=dict)
 
     @property
     def hparams(self) -> dict[str, Any]:

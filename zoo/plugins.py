@@ -36,8 +36,10 @@ import pluggy
 
 from zoo import hookspecs
 from zoo.errors import PluginError, UnknownName, ZooPluginWarning, describe
+from zoo.hparams import signature_hparams
 from zoo.interfaces import DatasetSpec, ExtractorSpec, ModelSpec
 from zoo.plugin_code import ENTRY_POINT_GROUP, PluginCode, code_sha256
+from zoo.search_space import check_space
 
 LOAD_PLUGINS_ENV = "ZOO_LOAD_PLUGINS"
 CORE = "zoo"
@@ -252,6 +254,7 @@ def _validate_model(spec: ModelSpec) -> None:
     spec.resolve_hparams(tiny=True)  # the signature, the defaults and the tiny values are usable
     for dataset in spec.dataset_hparams:
         spec.resolve_hparams(dataset)
+    check_space(spec.name, spec.search_space, signature_hparams(spec.factory))
 
 
 def _validate_dataset(spec: DatasetSpec) -> None:

@@ -76,6 +76,7 @@ D at 3x64x64, 2,765,633 parameters::
 
 from __future__ import annotations
 
+from genzoo_plugins.search_ranges import LEARNING_RATE, adam_betas, around
 from zoo import ImageShape, ModelSpec, hookimpl
 from zoo.gan import GANTrainer
 from zoo.layers import DCGANDiscriminator, DCGANGenerator
@@ -108,6 +109,12 @@ def register_models(register):
             ),
             factory=build,
             tiny_hparams={"latent_dim": 8, "width": 4},
+            search_space={  # genzoo_plugins.search_ranges says where each range comes from
+                "lr": LEARNING_RATE,
+                "betas": adam_betas(0.999),  # the paper's beta2
+                "latent_dim": around(100),
+                "width": around(64),
+            },
             description="Convolutional GAN with BatchNorm, strided convs and Adam(2e-4, 0.5)",
             license="MIT",
         )

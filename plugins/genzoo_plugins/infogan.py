@@ -141,6 +141,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo_plugins.search_ranges import LEARNING_RATE, adam_betas, around
 from zoo import Batch, Discriminator, Generator, ImageShape, LatentCode, ModelSpec, hookimpl
 from zoo.gan import GANTrainer, discriminator_loss, non_saturating_generator_loss
 from zoo.layers import conv_decoder, conv_features, dcgan_init
@@ -376,6 +377,13 @@ def register_models(register):
             ),
             factory=build,
             tiny_hparams={"noise_dim": 4, "width": 4, "hidden": 16, "q_hidden": 8},
+            search_space={  # genzoo_plugins.search_ranges says where each range comes from
+                "lr_g": LEARNING_RATE,
+                "lr_d": LEARNING_RATE,
+                "betas": adam_betas(0.999),  # the authors' beta2
+                "noise_dim": around(62),
+                "width": around(64),
+            },
             description="GAN with named latent codes (c1 categorical, c2 c3 continuous) and a recognition net Q",
             license="MIT",
         )

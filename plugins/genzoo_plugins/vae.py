@@ -80,7 +80,8 @@ import math
 import torch
 from torch import nn
 
-from zoo import Batch, Generator, ImageShape, ModelSpec, Trainer, hookimpl
+from genzoo_plugins.search_ranges import LEARNING_RATE
+from zoo import Batch, Choice, Generator, ImageShape, ModelSpec, Trainer, hookimpl
 from zoo.layers import conv_decoder, conv_features
 
 MIN_LOG_SIGMA = -6.0
@@ -200,6 +201,10 @@ def register_models(register):
             paper="Kingma & Welling 2014, Auto-Encoding Variational Bayes, arXiv:1312.6114",
             factory=build,
             tiny_hparams={"latent_dim": 4, "width": 4},
+            search_space={
+                "lr": LEARNING_RATE,  # Lucic et al.'s wide range, which they searched for their VAE too
+                "latent_dim": Choice([3, 5, 10, 20, 200]),  # Kingma & Welling's latent sizes on MNIST (their Fig. 2)
+            },
             description="Convolutional VAE, Gaussian decoder with a learned variance; samples are decoder means",
             license="MIT",
         )

@@ -85,6 +85,7 @@ import math
 import torch
 from torch import nn
 
+from genzoo_plugins.search_ranges import LEARNING_RATE, adam_betas, around, stack_around
 from zoo import Discriminator, Generator, ImageShape, ModelSpec, hookimpl
 from zoo.gan import GENERATOR_LOSSES, GANTrainer, GeneratorLossName
 from zoo.layers import mlp_decoder, mlp_features
@@ -146,6 +147,13 @@ def register_models(register):
             paper="Goodfellow et al. 2014, Generative Adversarial Networks, arXiv:1406.2661",
             factory=build,
             tiny_hparams={"latent_dim": 8, "hidden": [16, 32], "d_hidden": [32, 16]},
+            search_space={  # genzoo_plugins.search_ranges says where each range comes from
+                "lr": LEARNING_RATE,
+                "betas": adam_betas(0.999),  # PyTorch-GAN's beta2
+                "latent_dim": around(100),
+                "hidden": stack_around((128, 256, 512, 1024)),
+                "d_hidden": stack_around((512, 256)),
+            },
             description="Fully connected GAN (PyTorch-GAN's MLP G with BatchNorm, MLP D), any image size",
             license="MIT",
         )

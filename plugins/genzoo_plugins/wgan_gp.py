@@ -72,6 +72,7 @@ D at 3x64x64, 2,764,737 parameters::
 
 from __future__ import annotations
 
+from genzoo_plugins.search_ranges import CRITIC_UPDATES, LEARNING_RATE, PENALTY_WEIGHT, adam_betas, around
 from zoo import ImageShape, ModelSpec, hookimpl
 from zoo.gan import WGANGPTrainer
 from zoo.layers import DCGANDiscriminator, DCGANGenerator
@@ -109,6 +110,14 @@ def register_models(register):
             paper="Gulrajani et al. 2017, Improved Training of Wasserstein GANs, arXiv:1704.00028",
             factory=build,
             tiny_hparams={"latent_dim": 8, "width": 4, "n_critic": 2},
+            search_space={  # genzoo_plugins.search_ranges says where each range comes from
+                "lr": LEARNING_RATE,
+                "betas": adam_betas(0.9),  # the paper's beta2
+                "n_critic": CRITIC_UPDATES,
+                "gp_weight": PENALTY_WEIGHT,
+                "latent_dim": around(100),
+                "width": around(64),
+            },
             description="Wasserstein GAN with gradient penalty: DCGAN generator, critic without BatchNorm",
             license="MIT",
         )
