@@ -12,7 +12,10 @@ out, and if none remains the offline Inception network takes their place, unless
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 import tomllib
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,17 +42,30 @@ PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 """The built-in profiles, package data beside ``zoo/extractors/`` (the classifier weights their protocols name)."""
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
-ProtocolEntry = create_model(  # ProtocolSettings' fields, as a [[protocols]] entry states them
-    "ProtocolEntry",
-    __config__=_STRICT,
-    **{
-        f.name: (
-            typing.get_type_hints(ProtocolSettings)[f.name],
-            ... if f.default is dataclasses.MISSING else f.default,
-        )
-        for f in dataclasses.fields(ProtocolSettings)
-    },
-)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A profile's ``[sweep]``: each model runs ``trials`` settings (trial 0 its defaults, the others drawn from its
+    search space with :func:`zoo.search_space.draw` under ``seed``), each setting with every seed of the profile."""
+
+    trials: PositiveInt
+    seed: NonNegativeInt = 0
+
+
+def _entry(name: str, settings: type) -> Any:
+    """A table of a profile file (``[[protocols]]``, ``[sweep]``): the fields of the dataclass ``settings``."""
+    hints = typing.get_type_hints(settings, include_extras=True)
+    fields = {
+        f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(settings)
+    }
+    return create_model(name, __config__=_STRICT, **fields)
+
+
+ProtocolEntry = _entry("ProtocolEntry", ProtocolSettings)
+SweepEntry = _entry("SweepEntry", Sweep)
+_TABLES = {ProtocolSettings: ProtocolEntry, Sweep: SweepEntry}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +94,7 @@ class Profile:
     image_size: PositiveInt = DEFAULT_SIZE
     label_free_fallback: bool = True
     cell_timeout: Annotated[PositiveFloat, Field(allow_inf_nan=False)] | None = None
+    sweep: Sweep | None = None
     protocols: Annotated[tuple[ProtocolSettings, ...], Field(min_length=1)]
 
     def weights_path(self, settings: ProtocolSettings, dataset: str) -> Path | None:
@@ -158,18 +175,21 @@ class Profile:
             "eval_at": list(self.eval_at),
             "datasets": list(self.datasets),
             "seeds": list(self.seeds),
+            "sweep": None if self.sweep is None else dataclasses.asdict(self.sweep),
         }
 
 
 def _as_written(hint: Any) -> Any:
-    """A :class:`Profile` field's type as a TOML file writes it: tuples are lists, a protocol is a table."""
+    """A :class:`Profile` field's type as a TOML file writes it: tuples are lists, a protocol or a sweep is a
+    table."""
     if typing.get_origin(hint) is Annotated:
         base, *bounds = typing.get_args(hint)
         return Annotated[(_as_written(base), *bounds)]
     if typing.get_origin(hint) is tuple:
-        item = typing.get_args(hint)[0]
-        return list[ProtocolEntry if item is ProtocolSettings else item]
-    return hint
+        return list[_as_written(typing.get_args(hint)[0])]
+    if isinstance(hint, types.UnionType):
+        return functools.reduce(operator.or_, map(_as_written, typing.get_args(hint)))
+    return _TABLES.get(hint, hint)
 
 
 def _as_default(f: dataclasses.Field) -> Any:
@@ -238,10 +258,12 @@ def load_profile(name_or_path: str | Path) -> Profile:
         protocols = tuple(ProtocolSettings(**p) for p in values.pop("protocols"))
     except ValueError as error:  # ProtocolSettings' own checks: positive counts, subsets within the counts
         raise ZooError(f"profile {path}: {error}") from None
+    sweep = values.pop("sweep")
     profile = Profile(
         name=path.stem,
         directory=directory,
         protocols=protocols,
+        sweep=None if sweep is None else Sweep(**sweep),
         **{
             **values,
             "datasets": tuple(_absolute(d, directory) for d in values["datasets"]),
@@ -286,7 +308,7 @@ def _first_problem(error: ValidationError) -> str:
     key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
     more = f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})" if len(problems) > 1 else ""
     if first["type"] == "extra_forbidden":
-        model = ProtocolEntry if location[0] == "protocols" else ProfileFile
+        model = {"protocols": ProtocolEntry, "sweep": SweepEntry}.get(location[0], ProfileFile)
         return f"unknown key {key!r}; known keys here: {', '.join(model.model_fields)}{more}"
     if first["type"] == "missing":
         return f"{key} is missing (required){more}"

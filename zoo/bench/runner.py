@@ -13,6 +13,9 @@ A stored cell with the same key (:func:`zoo.bench.jobs.cell_key`) is skipped; on
 moved to ``superseded/`` and is re-run. A cell whose losses go non-finite is recorded as diverged at that step; a
 cell whose plugin fails (raises, exits, crashes, hangs past the time limit) is recorded in ``failures/`` with the
 cause, is not a result, and is tried again by the next run; the other cells go on either way.
+
+Under a profile's ``[sweep]``, a model's cells are its trials times the seeds, each trial a setting drawn from the
+model's search space (:meth:`Bench.setting`), each an ordinary cell named ``<model>~t<trial>-s<seed>``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from zoo.metrics import METRICS_CODE_VERSION
 from zoo.plugins import Registry
 from zoo.results import Cell, ResultStore, neighbours_path, traversal_path
 from zoo.runs import RunConfig, resolve_config
+from zoo.search_space import draw
 
 POLL_SECONDS = 2.0
 """How often the driver looks again at cells another bench holds (and refreshes its view of the workers)."""
@@ -136,6 +140,7 @@ class Bench:
         names, problems = self._models(models)
         chosen = datasets or list(self.profile.datasets)
         protocols = {name: self._protocols(name) for name in chosen}
+        trials = {model: self._trials(model) for model in names}
         plan = Plan([], problems=problems)
         unstacked: dict[tuple[str, str], str | None] = {}
         for dataset in chosen:
@@ -145,8 +150,7 @@ class Bench:
             for model in names:
                 if self.registry.models[model].conditional and not labelled:
                     continue
-                for seed in seeds or self.profile.seeds:
-                    cell = Cell(model, dataset, seed)
+                for cell in (Cell(model, dataset, s, t) for t in trials[model] for s in seeds or self.profile.seeds):
                     try:
                         config = self.config(cell)
                     except ZooError:
@@ -170,16 +174,40 @@ class Bench:
                 self.echo(f"{config.model} on {config.dataset}: seeds not stacked: {refused[pair]}")
         return refused[pair] is None
 
+    def _trials(self, model: str) -> list[int | None]:
+        """The trials of ``model`` under the profile's sweep: ``[None]`` without one; trial 0 (the defaults) only
+        for a model that declares no search space (said in a line), else every trial."""
+        sweep = self.profile.sweep
+        if sweep is None:
+            return [None]
+        if not self.registry.models[model].search_space:
+            self.echo(f"{model}: declares no search space (ModelSpec.search_space); one trial, at its defaults")
+            return [0]
+        return list(range(sweep.trials))
+
+    def setting(self, cell: Cell) -> dict[str, Any]:
+        """The hyperparameters ``cell``'s trial draws (:func:`zoo.search_space.draw`; none outside a sweep), without
+        those the profile pins: its ``hparams_per_model`` and, in a profile of tiny models, the model's
+        ``tiny_hparams`` (so a tiny trial stays tiny and varies the rest)."""
+        if cell.trial is None or self.profile.sweep is None:
+            return {}
+        spec = self.registry.models[cell.model]
+        drawn = draw(spec.search_space, model=cell.model, sweep_seed=self.profile.sweep.seed, trial=cell.trial)
+        pinned = set(self.profile.hparams_per_model.get(cell.model, {}))
+        pinned |= set(spec.tiny_hparams) if self.profile.tiny_models else set()
+        return {name: value for name, value in drawn.items() if name not in pinned}
+
     def config(self, cell: Cell) -> RunConfig:
-        """The run configuration of ``cell``: the profile's budget, the model's resolved hyperparameters, and the
-        precision (``bf16`` only when asked for and the model opts in) and compilation its steps run with."""
+        """The run configuration of ``cell``: the profile's budget, the model's resolved hyperparameters (its trial's
+        :meth:`setting` under the profile's), and the precision (``bf16`` only when asked for and the model opts in)
+        and compilation its steps run with."""
         asked = RunConfig(
             model=cell.model,
             dataset=cell.dataset,
             steps=self.profile.steps_for(cell.model),
             batch_size=self.profile.batch_size,
             seed=cell.seed,
-            hparams=self.profile.hparams_per_model.get(cell.model, {}),
+            hparams={**self.setting(cell), **self.profile.hparams_per_model.get(cell.model, {})},
             precision=self.options.precision,
             compile=self.options.compile,
         )

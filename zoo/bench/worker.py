@@ -262,6 +262,7 @@ class CellRun:
             plugin_code=code.short,
             dataset=cell.dataset,
             seed=cell.seed,
+            trial=cell.trial,
             hparams=json.dumps(run["hparams"], sort_keys=True),
             cell_key=job.key_id,
             precision=run["precision"],

@@ -1,8 +1,9 @@
 """Removing results from a results folder without hand-editing files (``zoo results drop``).
 
-* A model's results are its cell files (``cells/<dataset>/<model>-s<seed>.json``, recognised by the model their
-  rows name, not by their file name), its sample grids (``grids/<dataset>/<model>-s<seed>.png``) and its failure
-  records (``failures/<dataset>/<model>-s<seed>.json``, by the model they name): :func:`drop_models`.
+* A model's results are its cell files (``cells/<dataset>/<model>-s<seed>.json``, and a sweep's
+  ``<model>~t<trial>-s<seed>.json``, recognised by the model their rows name, not by their file name), its sample
+  grids (``grids/<dataset>/<cell>.png``) and its failure records (``failures/<dataset>/<cell>.json``, by the model
+  they name): :func:`drop_models`.
 * :func:`drop_uninstalled` removes what no loaded plugin provides any more (:func:`uninstalled`): the results of
   models no plugin registers; everything of a dataset no plugin registers (its cells, the real-data floor included,
   grids and failure records); and the rows of protocols whose extractor no plugin registers, taken out of each cell
@@ -162,9 +163,7 @@ def _model_files(
     failures: dict[str, list[Path]] = {model: [] for model in models}
     for record in _failures_in(store, dataset):
         if record["model"] in failures:
-            failures[record["model"]].append(
-                store.failure_path(Cell(record["model"], record["dataset"], record["seed"]))
-            )
+            failures[record["model"]].append(store.failure_path(Cell.of(record)))
     return cells, failures
 
 

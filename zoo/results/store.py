@@ -14,17 +14,19 @@ cell's file and the table is repaired by the next run.
 Layout under ``results/<profile>/``::
 
     cells/<dataset>/<model>-s<seed>.json        one finished (model, dataset, seed) cell: key, rows, protocols
+    cells/<dataset>/<model>~t<trial>-s<seed>.json   one finished trial of a sweep (a cell like the others)
     grids/<dataset>/<model>-s<seed>.png         the cell's sample grid at its last step
     neighbours/<dataset>/<model>-s<seed>.png    its samples nearest the training images, beside them
     traversals/<dataset>/<model>-s<seed>-<code>.png   a latent code's traversal grid (models that name codes)
     cells/<dataset>/real-data.json              the real-vs-real floor of a dataset (the model name is reserved)
-    failures/<dataset>/<model>-s<seed>.json     why the last attempt at an unfinished cell failed (not a result)
+    failures/<dataset>/<name>.json              why the last attempt at an unfinished cell failed (not a result)
     superseded/<dataset>/<name>-<key id>.json   a cell replaced because its settings changed (kept, not shown)
     .claims/<dataset>/<name>.lock               held while a bench runs that cell (see zoo.bench.claims)
     results.csv                                 every row of every cell
 
-Model names match ``[a-z][a-z0-9_-]*`` and seeds are integers, so ``<model>-s<seed>`` names one cell only, and
-only the floor (``seed=None``) maps to ``real-data.json``: no model can address another thing's file.
+Model names match ``[a-z][a-z0-9_-]*`` and seeds and trials are integers, so ``<model>-s<seed>`` and
+``<model>~t<trial>-s<seed>`` (``~`` is in no model name) name one cell only, and only the floor (``seed=None``, no
+trial) maps to ``real-data.json``: no model can address another thing's file.
 """
 
 from __future__ import annotations
@@ -69,19 +71,26 @@ __all__ = [
 @dataclass(frozen=True)
 class Cell:
     """One unit of bench work: a model on a dataset with a seed, or (``seed=None``, model ``real-data``) the
-    dataset's real-data floor."""
+    dataset's real-data floor. ``trial``: which setting of a hyperparameter sweep the model runs with
+    (:func:`zoo.search_space.draw`), None outside a sweep (the floor never has one)."""
 
     model: str
     dataset: str
     seed: int | None
+    trial: int | None = None
 
     def __post_init__(self) -> None:
-        if (self.model == REAL_DATA) != (self.seed is None):
-            raise ValueError(f"{self.model!r} with seed {self.seed}: only the real-data floor has no seed")
+        if (self.model == REAL_DATA) != (self.seed is None) or (self.seed is None and self.trial is not None):
+            raise ValueError(f"{self.model!r} with seed {self.seed}: only the real-data floor has no seed (nor trial)")
 
     @classmethod
     def floor(cls, dataset: str) -> Cell:
         return cls(REAL_DATA, dataset, None)
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Cell:
+        """The cell a failure record names (records written before sweeps have no ``trial``)."""
+        return cls(record["model"], record["dataset"], record["seed"], record.get("trial"))
 
     @property
     def is_floor(self) -> bool:
@@ -89,14 +98,17 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """The file stem of this cell: ``<model>-s<seed>``, or ``real-data`` for the floor."""
-        return REAL_DATA if self.seed is None else f"{self.model}-s{self.seed}"
+        """The file stem of this cell: ``<model>-s<seed>``, ``<model>~t<trial>-s<seed>`` for a sweep's trial, or
+        ``real-data`` for the floor."""
+        if self.seed is None:
+            return REAL_DATA
+        return f"{self.model}{'' if self.trial is None else f'~t{self.trial}'}-s{self.seed}"
 
     def __str__(self) -> str:
+        if self.is_floor:
+            return f"real-data floor of {self.dataset}"
         return (
-            f"real-data floor of {self.dataset}"
-            if self.is_floor
-            else f"{self.model} on {self.dataset}, seed {self.seed}"
+            f"{self.model} on {self.dataset}, {'' if self.trial is None else f'trial {self.trial}, '}seed {self.seed}"
         )
 
 
@@ -127,8 +139,9 @@ class Row:
     ``threads`` the torch threads of the worker process, ``workers`` how many cells the bench ran at once, ``host``
     the machine the cell ran on; ``run`` the cell's run folder (:func:`cell_run_dir`), relative to the bench's work
     folder: it opens with :func:`zoo.load_run`; ``plugin_code`` the first 12 hex digits of the SHA-256 of the
-    ``plugin`` distribution's code (:func:`zoo.plugin_code.code_sha256`), which the cell key holds in full. (Their
-    defaults are what rows stored before these columns existed mean.)
+    ``plugin`` distribution's code (:func:`zoo.plugin_code.code_sha256`), which the cell key holds in full;
+    ``trial`` the cell's trial in a hyperparameter sweep, whose setting ``hparams`` holds (None outside a sweep).
+    (Their defaults are what rows stored before these columns existed mean.)
     """
 
     model: str
@@ -163,6 +176,7 @@ class Row:
     workers: int | None = None
     host: str = ""
     plugin_code: str = ""
+    trial: int | None = None
 
 
 COLUMNS = tuple(field.name for field in dataclasses.fields(Row))
@@ -210,7 +224,8 @@ class ResultStore:
         """Record why the last attempt at ``cell`` failed (``kind``: ``error``, ``died``, ``timed out`` or ``not
         run``). A failure is not a result: the cell stays unfinished and a rerun tries it again."""
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        record = {"model": cell.model, "dataset": cell.dataset, "seed": cell.seed, "kind": kind, "cause": cause}
+        record = {"model": cell.model, "dataset": cell.dataset, "seed": cell.seed, "trial": cell.trial}
+        record |= {"kind": kind, "cause": cause}
         write_json(self.failure_path(cell), {**record, "at": now, "key": key})
 
     def failures(self) -> list[dict[str, Any]]:
