@@ -49,6 +49,8 @@ from zoo.scaffold import new_plugin
 if TYPE_CHECKING:
     import torch
 
+    from zoo.bench.profiles import Profile
+
 MAX_SEED = 2**32 - 1
 """The largest seed the commands take: every RNG a plugin may seed (torch, numpy, random) accepts it."""
 
@@ -495,6 +497,13 @@ def _parse_hparams(values: tuple[str, ...]) -> dict[str, Any]:
     "--hparam", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter (value parsed as JSON); repeatable."
 )
 @click.option(
+    "--hparams-from",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="RESULTS/PROFILE",
+    help="Start from the hyperparameters of MODEL's best cell on the dataset in a bench's results folder (a sweep's "
+    "best trial), by final FID under its first protocol; --hparam overrides them.",
+)
+@click.option(
     "--resume", is_flag=True, help="Continue the run in --out from its checkpoint (same config; --steps may grow)."
 )
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
@@ -522,6 +531,7 @@ def train(
     seeds: tuple[int, ...],
     out: Path | None,
     hparam: tuple[str, ...],
+    hparams_from: Path | None,
     resume: bool,
     checkpoint_every: int,
     eval_at: frozenset[int],
@@ -571,7 +581,7 @@ def train(
         steps=steps,
         batch_size=batch_size,
         seed=seed,
-        hparams=_parse_hparams(hparam),
+        hparams={**_best_hparams(hparams_from, model, dataset), **_parse_hparams(hparam)},
         precision=precision,
         compile=compile_,
     )
@@ -625,6 +635,21 @@ def train(
         )  # fmt: skip
     if diverged:
         raise ZooError("; ".join(diverged))
+
+
+def _best_hparams(results_dir: Path | None, model: str, dataset: str) -> dict[str, Any]:
+    """The hyperparameters of ``model``'s best cell on ``dataset`` in ``results_dir``
+    (:func:`zoo.report.sweep.best_cell`), said in a line; none without a folder."""
+    if results_dir is None:
+        return {}
+    from zoo.report.sweep import best_cell
+
+    best = best_cell(results_dir, model, dataset)
+    _note(
+        f"hyperparameters of {best.cell} in {results_dir}, the best of {best.among} (final FID {best.fid:.3g} under "
+        f"protocol {best.protocol}): {json.dumps(best.hparams, sort_keys=True)}"
+    )
+    return best.hparams
 
 
 def _this_command(*, resume: bool) -> str:
@@ -814,6 +839,17 @@ def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
     help="Only these datasets (default: the profile's); a registered name or folder:PATH; repeatable.",
 )
 @click.option("--seeds", type=click.IntRange(min=1), help="Only the profile's first N seeds.")
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    help="A hyperparameter sweep: each model at K settings (trial 0 its defaults, the others drawn from its search "
+    "space), each with every seed [default: the profile's [sweep], else none].",
+)
+@click.option(
+    "--sweep-seed",
+    type=click.IntRange(0, MAX_SEED),
+    help="The seed the sweep's settings are drawn with [default: the profile's [sweep] seed, else 0].",
+)
 @click.option("--force", is_flag=True, help="Redo cells that are already finished.")
 @click.option(
     "--results",
@@ -874,6 +910,8 @@ def bench(
     profile: str,
     datasets: tuple[str, ...],
     seeds: int | None,
+    trials: int | None,
+    sweep_seed: int | None,
     force: bool,
     results: Path,
     work_dir: Path,
@@ -911,7 +949,7 @@ def bench(
     from zoo.data.sources import FolderOptions, with_datasets
     from zoo.plugins import load_registry, plugin_selection
 
-    chosen = load_profile(profile)
+    chosen = _with_sweep(load_profile(profile), trials, sweep_seed)
     folders = FolderOptions(size or chosen.image_size, test_fraction, on_error)
     progress = _progress()
     registry, names = with_datasets(
@@ -948,6 +986,18 @@ def bench(
             "interrupted: finished cells are kept; run the same command again to go on"
         ) from None
     click.echo(f"report: {report}")
+
+
+def _with_sweep(profile: Profile, trials: int | None, seed: int | None) -> Profile:
+    """``profile`` with its ``[sweep]`` as ``--trials`` and ``--sweep-seed`` change it."""
+    if trials is None and seed is None:
+        return profile
+    from zoo.bench.profiles import Sweep
+
+    if trials is None and profile.sweep is None:
+        raise click.UsageError(f"--sweep-seed is for a sweep: add --trials K (profile {profile.name} has no [sweep])")
+    base = profile.sweep or Sweep(trials=1)
+    return dataclasses.replace(profile, sweep=Sweep(trials or base.trials, base.seed if seed is None else seed))
 
 
 _profile_option = click.option("--profile", default="cpu", show_default=True, help="Whose results: RESULTS/PROFILE.")

@@ -13,8 +13,8 @@ import pandas as pd
 from zoo.errors import ZooError
 from zoo.results import REAL_DATA
 
-CELL = ["model", "dataset", "seed"]
-"""The columns naming one cell (the floor's seed is empty)."""
+CELL = ["model", "dataset", "seed", "trial"]
+"""The columns naming one cell (the floor's seed is empty, and a cell's trial outside a sweep)."""
 
 
 def sections(frame: pd.DataFrame, datasets: Sequence[str] = ()) -> list[tuple[str, str, str]]:

@@ -50,6 +50,17 @@ from zoo.report.leaderboard import (
 from zoo.report.memorisation import Copier, worst_copier
 from zoo.report.plots import plot_curve, plot_final_metrics, plot_sample_grids
 from zoo.report.rows import conditional_models
+from zoo.report.sweep import (
+    SweepBoard,
+    draw_sweep_figures,
+    ordinary_rows,
+    read_sweeps,
+    sweep_boards,
+    sweep_data,
+    sweep_markdown,
+    sweep_sections,
+    sweep_text,
+)
 from zoo.results import REAL_DATA, TRAVERSALS, Cell, ResultStore, read_invocations
 
 MARKDOWN, HTML, PLOTS = "leaderboard.md", "leaderboard.html", "plots"
@@ -175,6 +186,8 @@ class Report:
     failed: list[str]
     """The cells whose last attempt failed (not results: the next run tries them again), with the cause."""
     invocations: list[dict[str, Any]]
+    sweeps: list[SweepBoard]
+    """The sweep view (:mod:`zoo.report.sweep`) of the datasets with a hyperparameter sweep's trials."""
 
     @property
     def title(self) -> str:
@@ -221,6 +234,10 @@ def build_report(results_dir: Path) -> Report:
     results_dir = Path(results_dir)
     store = ResultStore(results_dir)
     frame, protocols, invocations = store.rows(), store.protocols(), read_invocations(results_dir)
+    sweeps = sweep_boards(
+        frame, store.failures(), _profile_datasets(invocations), results_dir / PLOTS, results_dir / "grids"
+    )
+    frame = ordinary_rows(frame)
     found = sections(frame, _profile_datasets(invocations))
     shared = Counter((dataset, name) for dataset, _, name in found)
     boards = []
@@ -233,9 +250,7 @@ def build_report(results_dir: Path) -> Report:
         firsts.setdefault(board.dataset, board)  # a dataset's first leaderboard orders its grids figure
     grids = {dataset: _grids(results_dir, board) for dataset, board in firsts.items()}
     copiers = {dataset: worst_copier(results_dir, final_rows(board.rows)) for dataset, board in firsts.items()}
-    failed = [
-        f"{Cell(f['model'], f['dataset'], f['seed'])}: {f['kind']} ({f['at']}): {f['cause']}" for f in store.failures()
-    ]
+    failed = [f"{Cell.of(f)}: {f['kind']} ({f['at']}): {f['cause']}" for f in store.failures()]
     return Report(
         results_dir,
         _profile_lines(invocations),
@@ -246,6 +261,7 @@ def build_report(results_dir: Path) -> Report:
         _diverged(frame),
         failed,
         invocations,
+        sweeps,
     )
 
 
@@ -261,6 +277,7 @@ def draw_figures(report: Report) -> list[Path]:
     for grids in report.grids.values():
         if grids.composite and plot_sample_grids(grids.folder, grids.composite, grids.models, seed=grids.seed):
             written.append(grids.composite)
+    written += draw_sweep_figures(report.sweeps)
     for stale in set((report.root / PLOTS).glob("*/*.png")) - set(written):
         stale.unlink()
     return written
@@ -346,9 +363,9 @@ def _grids(results_dir: Path, board: Board) -> Grids | None:
 def render_markdown(report: Report) -> str:
     """``leaderboard.md``: figures and grids are linked relative to the results folder."""
     lines = [f"# {report.title}", "", report.intro, ""] + [f"{line}  " for line in report.profile] + [""]
-    if not report.boards:
+    if not report.boards and not report.sweeps:
         return "\n".join(lines + ["No results yet.", ""])
-    lines += [report.rules, ""]
+    lines += [report.rules, ""] if report.boards else []
     for board in report.boards:
         lines += [f"## {board.dataset} — protocol `{board.protocol}` (id `{board.protocol_id}`)", ""]
         for headline in board.headlines:
@@ -378,6 +395,7 @@ def render_markdown(report: Report) -> str:
             lines += ["", "<details><summary>protocol settings</summary>", "", "```json", settings, "```", ""]
             lines += ["</details>"]
         lines += [""]
+    lines += sweep_markdown(report.sweeps, report.root)
     if report.grids:
         lines += [
             "## Sample grids",
@@ -425,6 +443,7 @@ def write_page(report: Report, path: Path) -> Path:
         paragraphs += [AXES_NOTE] if board.axes else []
         paragraphs += [f"{metric} unavailable: {reason}" for metric, reason in board.unavailable.items()]
         parts.append(Section(board.heading, paragraphs, tables, board.figures, board.settings, warnings=warnings))
+    parts += sweep_sections(report.sweeps)
     for dataset, grids in report.grids.items():
         if grids.composite:
             caption = f"Sample grids, {dataset}: the lowest seed's per model (a conditional model: one row per class)"
@@ -458,6 +477,7 @@ def leaderboard_text(results_dir: Path, *, dataset: str | None = None, metric: s
         for axis in board.axes:
             lines += [axis.question, axis.table.to_string(index=False)]
         blocks.append("\n".join(lines))
+    blocks += sweep_text(read_sweeps(results_dir, dataset=dataset))
     return "\n\n".join(block for block in blocks if block)
 
 
@@ -486,7 +506,8 @@ def leaderboard_data(results_dir: Path, *, dataset: str | None = None, metric: s
                 "axes": [{"axis": a.axis, "at": a.at, **_data(a.question, a.table)} for a in board.axes],
             }
         )
-    return {"profile": profile, "rules": RULES, "leaderboards": found}
+    sweeps = sweep_data(read_sweeps(results_dir, dataset=dataset))
+    return {"profile": profile, "rules": RULES, "leaderboards": found, "sweeps": sweeps}
 
 
 def _data(question: str, table: pd.DataFrame) -> dict[str, Any]:
@@ -511,6 +532,7 @@ def _printed_boards(results_dir: Path, dataset: str | None, metric: str | None) 
         frame = frame[frame["dataset"] == dataset]
     if frame.empty:
         raise ZooError(f"no results in {results_dir}" + (f" for dataset {dataset!r}" if dataset else ""))
+    frame = ordinary_rows(frame)  # a sweep's trials: in its own view
     invocations, protocols = read_invocations(results_dir), store.protocols()
     boards = [
         board_text(frame, dataset=name, protocol_id=pid, protocol=protocol, settings=protocols.get(pid), metric=metric)
