@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli_args, hooked_plugin_source, smoke_profile, toy_plugin_source
+from tests.helpers import cli_args, hooked_plugin_source, smoke_profile, toy_plugin_source, zoo
+from tests.test_sweep import SWEPT
 from zoo.results import ResultStore
 
 pytestmark = pytest.mark.skipif(
@@ -39,9 +40,11 @@ main(sys.argv[1:])
 
 
 def bench_on_ray(site: Path, *args: str) -> subprocess.CompletedProcess:
-    """``zoo bench ARGS --executor ray`` in a fresh process that first starts a 2-CPU Ray cluster on 127.0.0.1."""
-    env = {**os.environ, "PYTHONPATH": str(site), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
-    code = DRIVER.format(site=str(site))
+    """``zoo bench ARGS --executor ray`` in a fresh process that first starts a 2-CPU Ray cluster on 127.0.0.1; the
+    driver and the workers import from ``site``, then from this process's ``PYTHONPATH``."""
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    code = DRIVER.format(site=path)
     command = [sys.executable, "-c", code, "bench", *args, "--executor", "ray"]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
@@ -73,3 +76,29 @@ def test_a_ray_worker_killed_mid_cell_is_retried_and_every_cell_is_recorded_once
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert rerun.stdout.count("finished earlier, skipped") == 4
     assert ResultStore(tmp_path / "tiny").rows().equals(rows)
+
+
+@pytest.mark.slow
+def test_a_sweep_on_ray_gets_the_rows_local_processes_get(install_plugin, tiny_mnist_root, tmp_path):
+    """A 2-trial sweep of two tiny models (a third-party one and the VAE), once in two local worker processes and
+    once as Ray tasks (one torch thread each way): the same cells, settings, keys and values."""
+    site = install_plugin("zoo-swept", {"swept": "toy_swept"}, {"toy_swept": SWEPT})
+    profile = smoke_profile(tmp_path, sweep="{ trials = 2, seed = 0 }")
+    data = ["--data-root", str(tiny_mnist_root)]
+    local = zoo("bench", "swept_gan", "vae", "--workers", "2", *data, profile=profile, results=tmp_path / "local",
+                work_dir=tmp_path / "work-local")  # fmt: skip
+    assert local.exit_code == 0, local.output
+    args = cli_args("swept_gan", "vae", profile=profile, results=tmp_path / "ray", work_dir=tmp_path / "work-ray")
+    on_ray = bench_on_ray(site, *args, *data)
+    assert on_ray.returncode == 0, on_ray.stdout + on_ray.stderr
+    assert "Ray cluster (2 CPUs, 0 GPUs)" in on_ray.stdout
+
+    columns = ["model", "trial", "seed", "step", "protocol_id", "metric", "value", "status", "hparams", "cell_key"]
+    local_rows, ray_rows = (
+        ResultStore(tmp_path / where / "tiny").rows()[columns].sort_values(columns[:6], ignore_index=True)
+        for where in ("local", "ray")
+    )
+    assert set(zip(local_rows["model"], local_rows["trial"].fillna(-1), strict=True)) == {
+        ("real-data", -1), ("swept_gan", 0), ("swept_gan", 1), ("vae", 0), ("vae", 1)
+    }  # fmt: skip
+    assert local_rows.equals(ray_rows)
