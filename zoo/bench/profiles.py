@@ -164,7 +164,9 @@ class Profile:
 
     def record(self) -> dict[str, Any]:
         """What the report shows of this profile, stored with each bench invocation (JSON values only): its
-        description, its budget rule and the budgets it sets."""
+        description, its budget rule, the budgets it sets and its sweep (only when it has one, so that the records of
+        profiles without one are as they were before sweeps)."""
+        sweep = {} if self.sweep is None else {"sweep": dataclasses.asdict(self.sweep)}
         return {
             "name": self.name,
             "description": self.description,
@@ -175,8 +177,7 @@ class Profile:
             "eval_at": list(self.eval_at),
             "datasets": list(self.datasets),
             "seeds": list(self.seeds),
-            "sweep": None if self.sweep is None else dataclasses.asdict(self.sweep),
-        }
+        } | sweep
 
 
 def _as_written(hint: Any) -> Any:
