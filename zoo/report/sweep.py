@@ -91,11 +91,11 @@ class SweepBoard:
 
 
 def ordinary_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows the main leaderboards rank: those of cells outside a sweep, with a dataset's floor only when some model
-    cell of the dataset is outside a sweep (a sweep's own folder shows its floor in the sweep view)."""
+    """The rows the main leaderboards rank: those of cells outside a sweep, without the floor of a dataset whose model
+    cells are all trials (a sweep's own folder shows its floor in the sweep view)."""
     plain = frame[frame["trial"].isna()]
-    models = plain["model"] != REAL_DATA
-    return plain[models | plain["dataset"].isin(set(plain.loc[models, "dataset"]))]
+    swept = set(frame.loc[frame["trial"].notna(), "dataset"]) - set(plain.loc[plain["model"] != REAL_DATA, "dataset"])
+    return plain[~plain["dataset"].isin(swept)]
 
 
 def sweep_boards(
