@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 from zoo.errors import ZooError
 from zoo.report.html import Section
 from zoo.report.plots import DPI, _colors, _style, plot_sample_grids, save_png
-from zoo.report.rows import final_rows, sections, select
+from zoo.report.rows import conditional_models, final_rows, sections, select
 from zoo.report.values import BOLD_RULE, shown
 from zoo.results import REAL_DATA, ResultStore
 
@@ -44,7 +44,8 @@ SWEEP_NOTE = (
     "search space it declares (zoo/search_space.py). A trial's FID is its final one (mean over seeds); best, median "
     "and IQR are over the trials that finished; a trial diverged or failed when one of its cells did. The best "
     "setting is written as the flags that give it to `zoo train` (or use `zoo train MODEL --hparams-from "
-    f"RESULTS/PROFILE`). {BOLD_RULE}: here the spread is the best trial's over seeds, and the IQR for the median"
+    f"RESULTS/PROFILE`). Conditional models (given each sample's class) come after the others and are never bold. "
+    f"{BOLD_RULE}: here the spread is the best trial's over seeds, and the IQR for the median"
 )
 
 
@@ -93,9 +94,15 @@ class SweepBoard:
 def ordinary_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows the main leaderboards rank: those of cells outside a sweep, without the floor of a dataset whose model
     cells are all trials (a sweep's own folder shows its floor in the sweep view)."""
-    plain = frame[frame["trial"].isna()]
-    swept = set(frame.loc[frame["trial"].notna(), "dataset"]) - set(plain.loc[plain["model"] != REAL_DATA, "dataset"])
+    in_sweep = _in_sweep(frame)
+    plain = frame[~in_sweep]
+    swept = set(frame.loc[in_sweep, "dataset"]) - set(plain.loc[plain["model"] != REAL_DATA, "dataset"])
     return plain[~plain["dataset"].isin(swept)]
+
+
+def _in_sweep(frame: pd.DataFrame) -> pd.Series:
+    """Which rows are a sweep's trials': those whose ``trial`` is a number (empty, NaN or None outside a sweep)."""
+    return pd.to_numeric(frame["trial"], errors="coerce").notna()
 
 
 def sweep_boards(
@@ -109,7 +116,7 @@ def sweep_boards(
     ``datasets`` (a profile's) then by name; ``failures`` the folder's failure records. With ``plots`` (a results
     folder's ``plots/``) and ``grids`` (its ``grids/``) the boards name their figures, ``plots/<dataset>/sweep-<protocol
     id>.png`` and, for a dataset's first board, ``plots/<dataset>/sweep-grids.png``."""
-    trials = frame[frame["trial"].notna()]
+    trials = frame[_in_sweep(frame)]
     if trials.empty:
         return []
     floors = frame[frame["model"] == REAL_DATA]
@@ -126,7 +133,7 @@ def sweep_boards(
                 protocol,
                 found,
                 None if floor.empty else float(floor.mean()),
-                _table(found, None if floor.empty else float(floor.mean())),
+                _table(found, None if floor.empty else float(floor.mean()), conditional_models(trials)),
                 None if plots is None else plots / dataset / f"sweep-{protocol_id}.png",
                 None if plots is None or grids is None or not first else plots / dataset / "sweep-grids.png",
                 None if grids is None else grids / dataset,
@@ -175,8 +182,9 @@ def _by_model(trials: list[Trial]) -> dict[str, list[Trial]]:
     return grouped
 
 
-def _table(trials: list[Trial], floor: float | None) -> pd.DataFrame:
-    """The sweep table (string cells, ready to print): the floor, then the models by their best FID."""
+def _table(trials: list[Trial], floor: float | None, conditional: set[str]) -> pd.DataFrame:
+    """The sweep table (string cells, ready to print): the floor, then the models by their best FID, the
+    ``conditional`` ones after the others and never bold (given each sample's class, as in the main tables)."""
     grouped = _by_model(trials)
     stats = {}
     for model, found in grouped.items():
@@ -185,9 +193,13 @@ def _table(trials: list[Trial], floor: float | None) -> pd.DataFrame:
             "best": found[0] if scores.size else None,
             "quartiles": np.percentile(scores, [25, 50, 75]) if scores.size else None,
         }
-    best_bold = _clear_best({m: (s["best"].fid, s["best"].spread) for m, s in stats.items() if s["best"]}, "spread")
-    median_bold = _clear_best({m: tuple(s["quartiles"]) for m, s in stats.items() if s["best"]}, "range")
-    order = sorted(grouped, key=lambda m: (stats[m]["best"] is None, stats[m]["best"].fid if stats[m]["best"] else 0))
+    ranked = {m: s for m, s in stats.items() if s["best"] and m not in conditional}
+    best_bold = _clear_best({m: (s["best"].fid, s["best"].spread) for m, s in ranked.items()}, "spread")
+    median_bold = _clear_best({m: tuple(s["quartiles"]) for m, s in ranked.items()}, "range")
+    order = sorted(
+        grouped,
+        key=lambda m: (m in conditional, stats[m]["best"] is None, stats[m]["best"].fid if stats[m]["best"] else 0),
+    )
     table = []
     if floor is not None:
         table.append({"model": REAL_DATA, "trials": "", "best FID": _fid(floor)})
@@ -394,7 +406,7 @@ def best_cell(results_dir: Path, model: str, dataset: str) -> Best:
     protocol_id = scored["protocol_id"].iloc[0]
     final = final_rows(select(mine, dataset=dataset, protocol_id=protocol_id))
     final = final[(final["metric"] == METRIC) & (final["status"] == "ok")]
-    keyed = final.assign(trial=final["trial"].fillna(-1))  # the cells outside a sweep: one setting, "trial -1"
+    keyed = final.assign(trial=pd.to_numeric(final["trial"], errors="coerce").fillna(-1))  # outside a sweep: -1
     fids = keyed.groupby("trial")["value"].mean().sort_values(kind="stable")
     chosen = keyed[keyed["trial"] == fids.index[0]]
     trial, seed = int(fids.index[0]), int(chosen["seed"].min())
