@@ -197,6 +197,8 @@ def trial_cell(store: ResultStore, model: str, trial: int | None, fid: float | N
         rows = [Row(**common, step=5, images_seen=5, metric="fid", value=99.0, status="ok"),
                 Row(**{**common, "protocol": "", "protocol_id": ""}, step=7, images_seen=7, metric="diverged",
                     value=None, status="diverged")]  # fmt: skip
+    if model.startswith("conditional"):  # a conditional model's rows hold its label accuracy
+        rows.append(Row(**common, step=10, images_seen=10, metric="label_accuracy", value=0.99, status="ok"))
     store.write_cell(Cell(model, "mnist", seed_or_none, trial), {}, rows, {"p1": {"extractor": "x"}})
 
 
@@ -209,6 +211,7 @@ def test_the_sweep_view_ranks_best_median_and_failures_with_the_bold_rule(tmp_pa
         trial_cell(store, "beta", trial, fid, lr)
     store.write_failure(Cell("beta", "mnist", 0, 3), {"run": {"hparams": {"lr": 0.5, "width": 8}}}, "error", "boom")
     trial_cell(store, "gamma", None, 40.0, 2e-4)  # an ordinary cell: the main leaderboard's, not the sweep's
+    trial_cell(store, "conditional_gan", 0, 3.0, 2e-4)  # the best FID, but given each sample's class
     (board,) = read_sweeps(tmp_path)
     table = board.table.set_index("model")
     assert table.loc[REAL_DATA, "best FID"] == "2"
@@ -218,7 +221,8 @@ def test_the_sweep_view_ranks_best_median_and_failures_with_the_bold_rule(tmp_pa
         "best setting": "--hparam lr=0.0002",
     }  # fmt: skip
     assert table.loc["beta", "diverged or failed"] == "1 of 4 (25%)" and table.loc["beta", "median FID"] == "50"
-    assert list(table.index) == [REAL_DATA, "alpha", "beta"], "ranked by best FID; gamma is no trial"
+    assert list(table.index) == [REAL_DATA, "alpha", "beta", "conditional_gan"], "by best FID; conditional last"
+    assert table.loc["conditional_gan", "best FID"] == "3", "never bold"
 
     trial_cell(store, "beta", 4, 10.04, 3e-4)  # a tie at the precision shown: no bold for the best FID
     table = read_sweeps(tmp_path)[0].table.set_index("model")
