@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers import smoke_profile, zoo
 from tests.test_plugins import guide_block
+from zoo.bench import stacking
+from zoo.bench.jobs import Job
 from zoo.conformance import CHECKS, Probe, check_search_space
 from zoo.errors import PluginError
 from zoo.hparams import signature_hparams
@@ -171,6 +173,20 @@ def test_a_sweep_through_local_processes_is_ordinary_cells_from_bench_to_report_
         "vae~t2-s0",
     ]
     assert not list((folder / "grids" / "mnist").glob("swept_gan*"))
+
+
+def test_seeds_stack_within_a_trial_only():
+    """``--stack-seeds``: a stack's members share every hyperparameter, so a sweep's trials never stack together."""
+    jobs = [
+        Job(Cell("dcgan", "mnist", seed, trial), None, {stacking.KEY: 2}, None, "cpu", 1, 1, "work")
+        for trial in (0, 1)
+        for seed in (0, 1)
+    ]
+    stacks = stacking.stacked(jobs)
+    assert [[m.cell.name for m in job.members] for job in stacks] == [
+        ["dcgan~t0-s0", "dcgan~t0-s1"],
+        ["dcgan~t1-s0", "dcgan~t1-s1"],
+    ]
 
 
 def test_sweep_seed_needs_a_sweep(tmp_path):

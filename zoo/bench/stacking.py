@@ -44,22 +44,24 @@ def marked(job: Job, size: int) -> Job:
 
 
 def stacked(jobs: Sequence[Job]) -> list[Job]:
-    """``jobs`` with the marked ones of each (model, dataset) grouped, in seed order, into stacked jobs
-    (:attr:`Job.stack`) of up to their ``stack_seeds``; each stack takes its first member's place."""
-    groups: dict[tuple[str, str], list[list[Job]]] = {}
-    order: list[Job | tuple[tuple[str, str], int]] = []
+    """``jobs`` with the marked ones of each (model, dataset, sweep trial) grouped, in seed order, into stacked jobs
+    (:attr:`Job.stack`) of up to their ``stack_seeds``; each stack takes its first member's place. (A sweep's trials
+    have settings of their own: only the seeds of one trial share every hyperparameter.)"""
+    groups: dict[tuple[str, str, int | None], list[list[Job]]] = {}
+    order: list[Job | tuple[tuple[str, str, int | None], int]] = []
     for job in jobs:
         if KEY not in job.key:
             order.append(job)
             continue
-        chunks = groups.setdefault((job.cell.model, job.cell.dataset), [])
+        group = job.cell.model, job.cell.dataset, job.cell.trial
+        chunks = groups.setdefault(group, [])
         if not chunks or len(chunks[-1]) == job.key[KEY]:
             chunks.append([])
-            order.append(((job.cell.model, job.cell.dataset), len(chunks) - 1))
+            order.append((group, len(chunks) - 1))
         chunks[-1].append(job)
     return [entry if isinstance(entry, Job) else stack_of(groups[entry[0]][entry[1]]) for entry in order]
 
 
 def stack_of(members: Sequence[Job]) -> Job:
-    """One job running ``members`` (jobs of cells of one model and dataset) as a stack."""
+    """One job running ``members`` (jobs of cells of one model and dataset, and one trial of a sweep) as a stack."""
     return dataclasses.replace(members[0], stack=tuple(members))
