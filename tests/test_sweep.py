@@ -178,7 +178,7 @@ def test_a_sweep_through_local_processes_is_ordinary_cells_from_bench_to_report_
 def test_seeds_stack_within_a_trial_only():
     """``--stack-seeds``: a stack's members share every hyperparameter, so a sweep's trials never stack together."""
     jobs = [
-        Job(Cell("dcgan", "mnist", seed, trial), None, {stacking.KEY: 2}, None, "cpu", 1, 1, "work")
+        Job(Cell("dcgan", "mnist", seed, trial), None, {stacking.KEY: 3}, None, "cpu", 1, 1, "work")
         for trial in (0, 1)
         for seed in (0, 1)
     ]
