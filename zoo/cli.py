@@ -32,6 +32,7 @@ import click
 from zoo.errors import UsageError, ZooError, ZooPluginWarning, ZooWarning
 from zoo.fileio import writable_dir
 from zoo.options import (
+    CHECK_EVERY,
     CPU_THREADS_PER_WORKER,
     DEFAULT_MIN_ACCURACY,
     DEFAULT_SIZE,
@@ -1068,6 +1069,19 @@ def extractor_list(as_json: bool) -> None:
     show_default=True,
     help="Refuse to save a classifier below this test accuracy (a fraction); 0 keeps any.",
 )
+@click.option(
+    "--target-accuracy",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Stop early once the test accuracy (a fraction) reaches this, checked every --check-every steps "
+    "[default: train all --steps].",
+)
+@click.option(
+    "--check-every",
+    type=click.IntRange(min=1),
+    default=CHECK_EVERY,
+    show_default=True,
+    help="With --target-accuracy: steps between two checks of the test accuracy.",
+)
 @_device_option
 @_data_root_option
 @_folder_dataset_options
@@ -1080,6 +1094,8 @@ def extractor_train(
     out: Path | None,
     force: bool,
     min_accuracy: float,
+    target_accuracy: float | None,
+    check_every: int,
     device: str,
     data_root: Path | None,
     size: int | None,
@@ -1089,7 +1105,8 @@ def extractor_train(
     """Train the domain classifier for a dataset with timm; saves safetensors weights and a sidecar with the
     sha256 and test accuracy, which bench profiles then name in their protocols.
 
-    Never replaces an existing classifier without --force, and never saves one below --min-accuracy."""
+    Says after a few steps how long the whole run takes; --target-accuracy stops it once accurate enough. Never
+    replaces an existing classifier without --force, and never saves one below --min-accuracy."""
     from zoo.data.sources import FolderOptions, with_datasets
     from zoo.device import resolve_device
     from zoo.metrics.domain import train_for_dataset, user_extractor_dir
@@ -1097,7 +1114,7 @@ def extractor_train(
 
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root, progress=_progress())
-    path, test_accuracy = train_for_dataset(
+    path, trained = train_for_dataset(
         registry.datasets[dataset],
         out or user_extractor_dir(),
         arch=arch,
@@ -1107,11 +1124,15 @@ def extractor_train(
         device=resolve_device(device),
         data_root=data_root,
         min_accuracy=min_accuracy,
+        target_accuracy=target_accuracy,
+        check_every=check_every,
         force=force,
         progress=_progress(),
+        note=_note,
     )
+    early = f", reached at step {trained.steps} of {steps}" if trained.steps < steps else ""
     click.echo(
-        f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} "
+        f"{arch} on {dataset}: test accuracy {trained.test_accuracy:.2%}{early}; weights {path} "
         f"(sha256 in {path.with_suffix('.json').name})"
     )
 
