@@ -952,19 +952,34 @@ def results_group() -> None:
     help="Drop what no installed plugin provides: its models, its datasets, and the rows of protocols whose "
     "extractor none registers.",
 )
+@click.option(
+    "--failures",
+    is_flag=True,
+    help="Drop only failure records (of MODELS if named, else of every model), keeping every finished cell: the "
+    "failed cells of an earlier attempt leave the report; a bench tries them again as it would anyway.",
+)
 @click.option("--dataset", help="Only this dataset's cells.")
 @_profile_option
 @_results_option
-def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None, profile: str, results: Path) -> None:
-    """Delete the cells, sample grids and failure records of MODELS (or what no installed plugin provides) from
-    RESULTS/PROFILE, then rebuild results.csv and the report."""
+def results_drop(
+    models: tuple[str, ...], uninstalled: bool, failures: bool, dataset: str | None, profile: str, results: Path
+) -> None:
+    """Delete the cells, sample grids and failure records of MODELS (or what no installed plugin provides, or with
+    --failures only failure records) from RESULTS/PROFILE, then rebuild results.csv and the report."""
     from zoo.plugins import load_registry
     from zoo.report import write_report
-    from zoo.results.drop import drop_models, drop_uninstalled
+    from zoo.results.drop import drop_failures, drop_models, drop_uninstalled
 
     folder = results / profile
-    if not models and not uninstalled:
-        raise click.UsageError("name the models to drop, or pass --uninstalled")
+    if not models and not uninstalled and not failures:
+        raise click.UsageError("name the models to drop, or pass --uninstalled or --failures")
+    if failures and uninstalled:
+        raise click.UsageError("--failures and --uninstalled drop different things: pass one of them")
+    if failures:
+        deleted = drop_failures(folder, list(models) or None, dataset=dataset)
+        write_report(folder)
+        click.echo(f"dropped {len(deleted)} failure record(s); report rebuilt")
+        return
     said = []
     if models:
         named = list(dict.fromkeys(models))
