@@ -777,6 +777,11 @@ def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
 @_work_dir_option
 @_device_option
 @_data_root_option
+@click.option(
+    "--download",
+    is_flag=True,
+    help="Download a registered dataset's missing files (through torchvision: needs internet) before any cell starts.",
+)
 @_folder_dataset_options
 @click.option(
     "--workers",
@@ -822,6 +827,7 @@ def bench(
     work_dir: Path,
     device: str,
     data_root: Path | None,
+    download: bool,
     size: int | None,
     test_fraction: float,
     on_error: str,
@@ -869,6 +875,7 @@ def bench(
             seeds=list(chosen.seeds[:seeds]) if seeds else None,
             force=force,
             data_root=data_root,
+            download=download,
             device=device,
             options=BenchOptions(
                 workers=workers,
