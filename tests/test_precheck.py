@@ -9,15 +9,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.helpers import write_image_folder, zoo
 from zoo.bench.precheck import check_needs
 from zoo.bench.profiles import capped, load_profile
+from zoo.bench.weights import BUILTIN_EXTRACTOR_DIR
 from zoo.data.folder import folder_dataset_spec
 from zoo.data.sources import FolderOptions, with_datasets
+from zoo.errors import ZooError
 from zoo.interfaces import DatasetSpec
 from zoo.metrics import DOMAIN_CLASSIFIER, INCEPTION_FID_HELPER
-from zoo.plugins import load_registry
+from zoo.plugins import PluginInfo, load_registry
 
 
 def write_profile(
@@ -146,7 +149,7 @@ def test_the_smoke_profile_caps_its_counts_at_what_the_splits_hold_under_another
     assert roomy == SMOKE.protocols and len(said) == 1, "nothing capped, nothing said"
     uncapped = dataclasses.replace(SMOKE, cap_to_splits=False)
     assert uncapped.fitted_protocols(LABELLED, registry.extractors, print, lambda s, n: 1) == SMOKE.protocols
-    with pytest.raises(Exception, match="needs at least 4 images in each of the train and test splits even capped"):
+    with pytest.raises(ZooError, match="blobs: protocol 'classifier-smoke' needs at least 4 images of the train split"):
         SMOKE.fitted_protocols(LABELLED, registry.extractors, print, lambda s, n: min(n, 3))
 
 
@@ -173,3 +176,22 @@ def test_a_folder_datasets_split_sizes_are_known_without_loading(tmp_path):
     spec = folder_dataset_spec(pets, 8, test_fraction=0.3, data_root=tmp_path / "data")
     assert spec.split_sizes == {"train": 15, "test": 6}
     assert {split: len(spec.load(None, split)[0]) for split in spec.splits} == spec.split_sizes
+
+
+def test_download_fetches_a_datasets_files_once_in_the_plan_before_any_cell(tmp_path, registry):
+    asked = []
+
+    def load(root, split, download):  # a dataset plugin's loader: fetches its files when asked to
+        asked.append((split, download))
+        images = torch.zeros(64 if download else 0, 3, 8, 8, dtype=torch.uint8)
+        return images, torch.arange(len(images)) % 4
+
+    spec = dataclasses.replace(LABELLED, load=load)
+    plugin = PluginInfo("blobs", "zoo-blobs", "1.0")
+    with_blobs = dataclasses.replace(registry, datasets=registry.datasets.including(spec, plugin))
+    (protocol,) = SMOKE.protocols
+    weights = str(BUILTIN_EXTRACTOR_DIR / "shapes-test_resnet.safetensors")  # any classifier's weights will do
+    profile = dataclasses.replace(SMOKE, protocols=(dataclasses.replace(protocol, weights=weights),))
+    folders = {"--work-dir": tmp_path / "work"}
+    fitted = check_needs(with_blobs, profile, ["blobs"], data_root=tmp_path, folders=folders, download=True)
+    assert fitted["blobs"] == profile.protocols and sorted(asked) == [("test", True), ("train", True)]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from zoo.bench.profiles import Profile
-from zoo.data.folder import FolderDataset, scan_image_folder, test_images
+from zoo.data.folder import FolderDataset, count_test_images, scan_image_folder
 from zoo.data.loading import available_images
 from zoo.errors import ZooError
 from zoo.interfaces import DatasetSpec
@@ -118,7 +118,7 @@ def _fraction_fix(spec: DatasetSpec, settings: ProtocolSettings) -> str:
     if index.official_splits is not None:
         return ""
     for fraction in FRACTIONS:
-        test = test_images(index, fraction)
+        test = count_test_images(index, fraction)
         if test >= settings.num_reference and len(index.files) - test >= settings.num_generated:
             return f"--test-fraction {fraction:g} gives {test} test and {len(index.files) - test} training images"
     return ""

@@ -152,7 +152,7 @@ class Profile:
         replaced = bool(dropped) and not usable
         limit = self.label_free_samples if replaced else None
         usable = [label_free(s) for s in dropped] if replaced else usable
-        fitted = [self._fitted(s, limit, available) for s in usable]
+        fitted = [self._fitted(s, dataset.name, limit, available) for s in usable]
         if dropped and not replaced:
             echo(f"{dataset.name} has no class labels: protocol {named} left out; scored by the profile's others")
         elif replaced:
@@ -163,7 +163,7 @@ class Profile:
                 "precision/recall; IS unavailable: that network has no classifier layer)"
             )
         for before, after in zip(usable, fitted, strict=True):
-            if self._fitted(before, limit, None) != after:
+            if self._fitted(before, dataset.name, limit, None) != after:
                 echo(
                     f"{dataset.name}: protocol {before.name!r} scores {after.num_generated} generated and "
                     f"{after.num_reference} reference images, as {after.name!r}: this profile caps its sample counts "
@@ -173,10 +173,10 @@ class Profile:
         return tuple(fitted)
 
     def _fitted(
-        self, settings: ProtocolSettings, limit: int | None, available: Callable[[str, int], int] | None
+        self, settings: ProtocolSettings, dataset: str, limit: int | None, available: Callable[[str, int], int] | None
     ) -> ProtocolSettings:
         """``settings`` with at most ``limit`` samples and, with ``cap_to_splits`` and ``available``, what the splits
-        hold (:meth:`fitted_protocols`)."""
+        of ``dataset`` hold (:meth:`fitted_protocols`)."""
         generated, reference = settings.num_generated, settings.num_reference
         if limit is not None:
             generated, reference = min(generated, limit), min(reference, limit)
@@ -186,9 +186,9 @@ class Profile:
             least = settings.prc_neighborhood + 1  # precision/recall's k-nearest-neighbour balls need k + 1 images
             if min(generated, reference) < least:
                 raise ZooError(
-                    f"protocol {settings.name!r} needs at least {least} images in each of the train and "
-                    f"{settings.reference_split} splits even capped; they hold {generated} and {reference} of those "
-                    "it scores"
+                    f"{dataset}: protocol {settings.name!r} needs at least {least} images of the train split and of "
+                    f"the {settings.reference_split} split, even capped; they hold {generated} and {reference} of "
+                    "the images it would score"
                 )
         return capped(settings, generated, reference)
 

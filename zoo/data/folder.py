@@ -190,7 +190,7 @@ def assign_splits(index: FolderIndex, test_fraction: float = 0.1) -> tuple[str, 
     return tuple(splits)
 
 
-def test_images(index: FolderIndex, test_fraction: float) -> int:
+def count_test_images(index: FolderIndex, test_fraction: float) -> int:
     """How many files :func:`assign_splits` puts in the test split at ``test_fraction`` (CelebA with its partition
     file: the official test split's), counted without hashing a file name."""
     if index.official_splits is not None:
