@@ -60,10 +60,11 @@ def check_needs(
             problems.append(str(error) if name.lower() in str(error).lower() else f"{name}: {error}")
             continue
         fitted[name] = protocols
+    problems = list(dict.fromkeys(problems))
     if len(problems) == 1:
         raise ZooError(f"the bench cannot start: {problems[0]}")
     if problems:
-        listed = "\n".join(f"  - {problem}" for problem in dict.fromkeys(problems))
+        listed = "\n".join(f"  - {problem}" for problem in problems)
         raise ZooError(f"the bench cannot start, for {len(problems)} reasons found before any training:\n{listed}")
     return fitted
 
