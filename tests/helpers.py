@@ -127,15 +127,38 @@ def write_image_folder(folder: Path, per_class: int, classes: int = 0, size: tup
     return folder
 
 
+def write_face_folder(folder: Path, count: int) -> Path:
+    """``count`` JPEGs named as CelebA's aligned crops are (``000001.jpg``, ...), 178x218 pixels, in ``folder`` (call
+    it ``img_align_celeba``): a face-like drawing each (a skin-toned oval with two eyes and a mouth, its place, size
+    and colours drawn from a seeded generator) on a plain background."""
+    rng = np.random.default_rng(count)
+    folder.mkdir(parents=True, exist_ok=True)
+    ys, xs = np.mgrid[0:218, 0:178]
+    for i in range(1, count + 1):
+        image = np.zeros((218, 178, 3), dtype=np.uint8) + rng.integers(20, 200, 3, dtype=np.uint8)
+        cy, cx, ry, rx = (
+            109 + rng.integers(-12, 13),
+            89 + rng.integers(-10, 11),
+            rng.integers(55, 75),
+            rng.integers(40, 55),
+        )
+        image[((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2 <= 1] = rng.integers(120, 240, 3, dtype=np.uint8)
+        for side in (-1, 1):  # the eyes
+            image[(ys - (cy - ry // 4)) ** 2 + (xs - (cx + side * rx // 2)) ** 2 <= 36] = (30, 30, 30)
+        image[cy + ry // 2 : cy + ry // 2 + 5, cx - rx // 3 : cx + rx // 3] = (150, 40, 50)  # the mouth
+        PIL.Image.fromarray(image).save(folder / f"{i:06d}.jpg", quality=90)
+    return folder
+
+
 SMOKE = Path(__file__).resolve().parents[1] / "zoo" / "profiles" / "smoke.toml"
 
 
 def smoke_profile(folder: Path, name: str = "tiny", **settings: str) -> Path:
-    """The smoke profile (tiny models, 20 steps, 64 samples) at ``folder/name.toml``, with top-level ``settings``
-    replaced or added (values as TOML text) and its classifier weights found from there."""
-    text = SMOKE.read_text().replace('"../extractors/', f'"{SMOKE.parents[1] / "extractors"}/')
-    head, protocols = text.split("[[protocols]]", 1)
-    for key, value in settings.items():
+    """The smoke profile (tiny models, 20 steps, 64 samples) at ``folder/name.toml``, on MNIST (the tests' tiny one,
+    from their data root) unless ``datasets`` says otherwise, with top-level ``settings`` replaced or added (values
+    as TOML text)."""
+    head, protocols = SMOKE.read_text().split("[[protocols]]", 1)
+    for key, value in {"datasets": '["mnist"]', **settings}.items():
         head, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", head)
         head += "" if found else f"{key} = {value}\n"
     path = folder / f"{name}.toml"

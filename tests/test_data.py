@@ -88,6 +88,18 @@ def test_missing_files_say_where_and_how(specs, tmp_path, name, folder):
     assert str(tmp_path / folder) in message and "--download" in message and "\n" not in message
 
 
+def test_missing_fashion_mnist_names_the_debian_package_that_has_it(specs, tmp_path):
+    with pytest.raises(DatasetNotFound) as caught:
+        load_split(specs["fashion-mnist"], "test", root=tmp_path)
+    raw = tmp_path / "FashionMNIST" / "raw"
+    assert f"install Debian's dataset-fashion-mnist and link its /usr/share/datasets/fashion-mnist as {raw}" in str(
+        caught.value
+    )
+    with pytest.raises(DatasetNotFound, match="needs internet") as caught:
+        load_split(specs["mnist"], "test", root=tmp_path)
+    assert "Debian" not in str(caught.value)
+
+
 def test_missing_labels_file_is_named(specs, tmp_path):
     write_mnist_split(tmp_path, "MNIST", "train", gz=True)
     (tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz").unlink()

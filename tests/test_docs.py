@@ -1,19 +1,85 @@
-"""CONTRIBUTING.md's own-data walk-through, run as written: its dataset plugin installed as a distribution, its
-classifier trained, its profile benched; its extractor without weights installed and benched."""
+"""The docs' commands, run as written: README's main job in an empty folder with no data, and its image-folder
+example on 300 face crops; CONTRIBUTING.md's own-data walk-through (its dataset plugin installed as a distribution,
+its classifier trained, its profile benched; its extractor without weights installed and benched)."""
 
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.helpers import zoo
+from tests.helpers import write_face_folder, zoo
+from zoo.bench.profiles import load_profile
 from zoo.results import ResultStore
 
-DOC = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+DOC = (ROOT / "CONTRIBUTING.md").read_text()
+README = (ROOT / "README.md").read_text()
+
+
+def readme_command(start: str) -> list[str]:
+    """The arguments after ``zoo`` of the one command line of README.md's bash blocks that starts with ``start``
+    (``.venv/bin/`` before ``zoo`` is allowed), as the shell splits it (``~`` is left to zoo, as the shell would
+    leave it inside ``folder:~/...``)."""
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL) for line in block.splitlines()]
+    (line,) = [line for line in lines if line.removeprefix(".venv/bin/").startswith(start)]
+    return shlex.split(line.split(" #")[0])[1:]
+
+
+@pytest.fixture
+def fresh_machine(tmp_path, monkeypatch) -> Path:
+    """An empty working folder under an empty home: no data root, no extractor folder, no zoo cache anywhere."""
+    for variable in ("ZOO_DATA_ROOT", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_the_readmes_main_job_runs_in_an_empty_folder_with_no_data(fresh_machine, registry):
+    result = zoo(*readme_command("zoo bench --all --profile smoke"))
+    assert result.exit_code == 0, result.output
+    folder = fresh_machine / "work" / "results" / "smoke"
+    rows = ResultStore(folder).rows()
+    finished = rows[(rows["metric"] == "fid") & (rows["step"] == 20)]
+    assert set(finished["model"]) == set(registry.models)  # whatever else is installed is benched too
+    assert finished["value"].notna().all() and set(rows["dataset"]) == {"shapes"}
+    assert set(rows["protocol"]) == {"classifier-smoke"}
+    assert "## shapes — protocol `classifier-smoke`" in (folder / "leaderboard.md").read_text()
+    assert {p.name for p in (folder / "plots" / "shapes").iterdir()} == {
+        "classifier-smoke-fid.png",
+        "classifier-smoke-final.png",
+        "sample-grids.png",
+    }
+    assert (folder / "leaderboard.html").exists()
+    assert not (fresh_machine / "home" / ".cache" / "zoo" / "datasets").exists(), "nothing was read or downloaded"
+    recorded = (folder / "invocations.json").read_text()
+    assert load_profile("smoke").description in recorded
+
+
+@pytest.mark.slow
+def test_the_readmes_folder_example_benches_300_face_crops_as_written(fresh_machine):
+    write_face_folder(fresh_machine / "home" / "data" / "img_align_celeba", 300)
+    args = readme_command("zoo bench dcgan vae --dataset folder:~/data/img_align_celeba")
+    result = zoo(*args)
+    assert result.exit_code == 0, result.output
+    assert "is replaced by 'classifier-smoke-inception-n16', the offline Inception network on at most 16" in (
+        result.output
+    )
+    rows = ResultStore(fresh_machine / "work" / "results" / "smoke").rows()
+    (dataset,) = set(rows["dataset"])
+    assert dataset.startswith("folder-img_align_celeba-64-") and set(rows["protocol"]) == {
+        "classifier-smoke-inception-n16"
+    }
+    final = rows[(rows["metric"] == "fid") & (rows["step"] == 20)]
+    assert sorted(final["model"]) == ["dcgan", "vae"] and final["value"].notna().all()
 
 
 def code_block(language: str, first_line: str) -> str:

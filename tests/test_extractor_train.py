@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,28 @@ def test_a_missing_classifier_names_the_command_that_trains_it(tmp_path):
         ZooError, match=f"zoo extractor train --dataset fashion-mnist --arch test_resnet --out {tmp_path}$"
     ):
         load_domain_classifier(Path(tmp_path) / "fashion-mnist-test_resnet.safetensors")
+
+
+def test_training_says_how_long_it_takes_and_stops_at_a_target_accuracy(extractor_train, tmp_path):
+    out = tmp_path / "x"
+    stopping = ("--target-accuracy", 0.01, "--check-every", 7, "--min-accuracy", 0)
+    result = extractor_train("--out", out, "--steps", 12, *stopping)
+    assert result.exit_code == 0, result.output
+    (estimate,) = result.stderr.splitlines()  # on stderr, and no progress bar there: it is not a terminal
+    assert re.fullmatch(
+        r"train test_resnet: \d+\.\d\d s a step, so 12 steps take about \d+ (s|min), or less: it stops once the "
+        r"test accuracy reaches 1\.00% \(checked every 7 steps\)",
+        estimate,
+    )
+    assert "reached at step 7 of 12" in result.stdout
+    assert load_domain_classifier(out / "mnist-test_resnet.safetensors")[1].steps == 7
+
+    whole = extractor_train("--out", out, "--steps", 8, "--min-accuracy", 0, "--force")
+    assert "--target-accuracy stops it early" in whole.stderr and "reached at step" not in whole.stdout
+    assert load_domain_classifier(out / "mnist-test_resnet.safetensors")[1].steps == 8
+
+
+def test_a_batch_larger_than_the_training_split_is_a_one_line_error(extractor_train, tmp_path):
+    result = extractor_train("--out", tmp_path / "x", "--batch-size", 500)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "has 128 training images, fewer than a batch; pass --batch-size 128 or less" in result.stderr

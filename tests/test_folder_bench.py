@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_image_folder, zoo
+from tests.helpers import write_face_folder, write_image_folder, zoo
 from zoo.results import ResultStore
 
 FOLDER = dict(size=32, test_fraction=0.34)
@@ -141,14 +141,14 @@ def test_extractor_train_on_an_unlabelled_folder_says_why_not(tmp_path):
 
 @pytest.mark.slow
 def test_the_smoke_profile_on_rgb_folders_at_64_pixels(tmp_path, extractors):
-    """The issue's commands as a user types them: the smoke profile's 64 reference images need 640 images at its
-    default test fraction of 0.1."""
+    """The issue's commands as a user types them, on folders whose test splits hold the smoke profile's 64
+    reference images (a flat one is scored on 16, its label-free fallback's count)."""
     options = dict(size=64, data_root=tmp_path / "data")
     benched = {"results": tmp_path / "results", "work_dir": tmp_path / "work", "profile": "smoke", **options}
     faces = write_image_folder(tmp_path / "faces", 660, size=(80, 72))
     unlabelled = zoo("bench", "dcgan", "vae", dataset=f"folder:{faces}", **benched)
     assert unlabelled.exit_code == 0, unlabelled.output
-    assert "replaced by 'classifier-smoke-inception'" in unlabelled.output
+    assert "replaced by 'classifier-smoke-inception-n16'" in unlabelled.output
 
     pets = write_image_folder(tmp_path / "pets", 220, classes=3, size=(80, 72))
     trained = zoo("extractor", "train", dataset=f"folder:{pets}", steps=60, batch_size=32, **options)
@@ -161,7 +161,32 @@ def test_the_smoke_profile_on_rgb_folders_at_64_pixels(tmp_path, extractors):
     by_dataset = final.groupby("dataset")["model"].agg(set).to_dict()
     assert sorted(map(sorted, by_dataset.values())) == [["cgan", "dcgan", "vae"], ["dcgan", "vae"]]
     assert final["value"].notna().all()
-    assert set(rows["protocol"]) == {"classifier-smoke", "classifier-smoke-inception"}
+    assert set(rows["protocol"]) == {"classifier-smoke", "classifier-smoke-inception-n16"}
+
+
+@pytest.mark.slow
+def test_a_folder_in_celebas_layout_is_benched_by_the_smoke_profile_within_its_official_split(tmp_path, extractors):
+    """torchvision's CelebA layout, face-like crops of 178x218 pixels, the official split in its partition file;
+    its test split of 10 images is smaller than the fallback's 16, so the protocol is capped further, and says so."""
+    base = tmp_path / "celeba-root" / "celeba"
+    write_face_folder(base / "img_align_celeba", 300)
+    split = [0] * 250 + [1] * 40 + [2] * 10
+    (base / "list_eval_partition.txt").write_text("".join(f"{i + 1:06d}.jpg {s}\n" for i, s in enumerate(split)))
+    result = zoo("bench", "vae", profile="smoke", dataset=f"folder:{base.parent}", results=tmp_path / "results",
+                 work_dir=tmp_path / "work", data_root=tmp_path / "data", size=32)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "as 'classifier-smoke-inception-n16-ref10': this profile caps its sample counts" in result.output
+    store = ResultStore(tmp_path / "results" / "smoke")
+    (protocol,) = store.protocols().values()
+    assert (protocol["name"], protocol["num_generated"], protocol["num_reference"]) == (
+        "classifier-smoke-inception-n16-ref10", 16, 10
+    )  # fmt: skip
+    rows = store.rows()
+    assert set(rows["model"]) == {"real-data", "vae"} and rows.loc[rows["metric"] == "fid", "value"].notna().all()
+    assert (
+        "protocol `classifier-smoke-inception-n16-ref10`"
+        in (tmp_path / "results" / "smoke" / "leaderboard.md").read_text()
+    )
 
 
 def test_datasets_takes_the_data_root_it_advertises(tmp_path):

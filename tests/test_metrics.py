@@ -75,7 +75,7 @@ def classifier(tmp_path_factory):
     """A briefly trained domain classifier: (model, weights path)."""
     train, test = squares(256, 0), squares(128, 1)
     settings = dict(arch=ARCH, steps=40, batch_size=32, seed=0)
-    model, acc = train_domain_classifier(*train, *test, **settings, device="cpu", progress=False)
+    model, acc, _ = train_domain_classifier(*train, *test, **settings, device="cpu", progress=False)
     directory = tmp_path_factory.mktemp("classifiers")
     path = save_domain_classifier(model, directory, dataset="squares", image_shape=SHAPE, test_accuracy=acc, **settings)
     return model, path

@@ -34,6 +34,7 @@ from click.core import ParameterSource
 from zoo.errors import UsageError, ZooError, ZooPluginWarning, ZooWarning
 from zoo.fileio import writable_dir
 from zoo.options import (
+    CHECK_EVERY,
     CPU_THREADS_PER_WORKER,
     DEFAULT_MIN_ACCURACY,
     DEFAULT_SIZE,
@@ -861,6 +862,11 @@ def export(run_dir: Path, out_dir: Path, results_csv: Path | None) -> None:
 @_work_dir_option
 @_device_option
 @_data_root_option
+@click.option(
+    "--download",
+    is_flag=True,
+    help="Download a registered dataset's missing files (through torchvision: needs internet) before any cell starts.",
+)
 @_folder_dataset_options
 @click.option(
     "--workers",
@@ -917,6 +923,7 @@ def bench(
     work_dir: Path,
     device: str,
     data_root: Path | None,
+    download: bool,
     size: int | None,
     test_fraction: float,
     on_error: str,
@@ -967,6 +974,7 @@ def bench(
             seeds=list(chosen.seeds[:seeds]) if seeds else None,
             force=force,
             data_root=data_root,
+            download=download,
             device=device,
             options=BenchOptions(
                 workers=workers,
@@ -1063,19 +1071,34 @@ def results_group() -> None:
     help="Drop what no installed plugin provides: its models, its datasets, and the rows of protocols whose "
     "extractor none registers.",
 )
+@click.option(
+    "--failures",
+    is_flag=True,
+    help="Drop only failure records (of MODELS if named, else of every model), keeping every finished cell: the "
+    "failed cells of an earlier attempt leave the report; a bench tries them again as it would anyway.",
+)
 @click.option("--dataset", help="Only this dataset's cells.")
 @_profile_option
 @_results_option
-def results_drop(models: tuple[str, ...], uninstalled: bool, dataset: str | None, profile: str, results: Path) -> None:
-    """Delete the cells, sample grids and failure records of MODELS (or what no installed plugin provides) from
-    RESULTS/PROFILE, then rebuild results.csv and the report."""
+def results_drop(
+    models: tuple[str, ...], uninstalled: bool, failures: bool, dataset: str | None, profile: str, results: Path
+) -> None:
+    """Delete the cells, sample grids and failure records of MODELS (or what no installed plugin provides, or with
+    --failures only failure records) from RESULTS/PROFILE, then rebuild results.csv and the report."""
     from zoo.plugins import load_registry
     from zoo.report import write_report
-    from zoo.results.drop import drop_models, drop_uninstalled
+    from zoo.results.drop import drop_failures, drop_models, drop_uninstalled
 
     folder = results / profile
-    if not models and not uninstalled:
-        raise click.UsageError("name the models to drop, or pass --uninstalled")
+    if not models and not uninstalled and not failures:
+        raise click.UsageError("name the models to drop, or pass --uninstalled or --failures")
+    if failures and uninstalled:
+        raise click.UsageError("--failures and --uninstalled drop different things: pass one of them")
+    if failures:
+        deleted = drop_failures(folder, list(models) or None, dataset=dataset)
+        write_report(folder)
+        click.echo(f"dropped {len(deleted)} failure record(s); report rebuilt")
+        return
     said = []
     if models:
         named = list(dict.fromkeys(models))
@@ -1180,6 +1203,19 @@ def extractor_list(as_json: bool) -> None:
     show_default=True,
     help="Refuse to save a classifier below this test accuracy (a fraction); 0 keeps any.",
 )
+@click.option(
+    "--target-accuracy",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Stop early once the test accuracy (a fraction) reaches this, checked every --check-every steps "
+    "[default: train all --steps].",
+)
+@click.option(
+    "--check-every",
+    type=click.IntRange(min=1),
+    default=CHECK_EVERY,
+    show_default=True,
+    help="With --target-accuracy: steps between two checks of the test accuracy.",
+)
 @_device_option
 @_data_root_option
 @_folder_dataset_options
@@ -1192,6 +1228,8 @@ def extractor_train(
     out: Path | None,
     force: bool,
     min_accuracy: float,
+    target_accuracy: float | None,
+    check_every: int,
     device: str,
     data_root: Path | None,
     size: int | None,
@@ -1201,7 +1239,8 @@ def extractor_train(
     """Train the domain classifier for a dataset with timm; saves safetensors weights and a sidecar with the
     sha256 and test accuracy, which bench profiles then name in their protocols.
 
-    Never replaces an existing classifier without --force, and never saves one below --min-accuracy."""
+    Says after a few steps how long the whole run takes; --target-accuracy stops it once accurate enough. Never
+    replaces an existing classifier without --force, and never saves one below --min-accuracy."""
     from zoo.data.sources import FolderOptions, with_datasets
     from zoo.device import resolve_device
     from zoo.metrics.domain import train_for_dataset, user_extractor_dir
@@ -1209,7 +1248,7 @@ def extractor_train(
 
     folders = FolderOptions(size or DEFAULT_SIZE, test_fraction, on_error)
     registry, (dataset,) = with_datasets(load_registry(), [dataset], folders, data_root=data_root, progress=_progress())
-    path, test_accuracy = train_for_dataset(
+    path, trained = train_for_dataset(
         registry.datasets[dataset],
         out or user_extractor_dir(),
         arch=arch,
@@ -1219,11 +1258,15 @@ def extractor_train(
         device=resolve_device(device),
         data_root=data_root,
         min_accuracy=min_accuracy,
+        target_accuracy=target_accuracy,
+        check_every=check_every,
         force=force,
         progress=_progress(),
+        note=_note,
     )
+    early = f", reached at step {trained.steps} of {steps}" if trained.steps < steps else ""
     click.echo(
-        f"{arch} on {dataset}: test accuracy {test_accuracy:.2%}; weights {path} "
+        f"{arch} on {dataset}: test accuracy {trained.test_accuracy:.2%}{early}; weights {path} "
         f"(sha256 in {path.with_suffix('.json').name})"
     )
 

@@ -33,6 +33,9 @@ classes: what a 2-step run reaches) and below what the default recipe reaches on
 MNIST, 91.4% on Fashion-MNIST). A classifier that barely separates the classes gives features, and so scores, that
 say little about the samples."""
 
+CHECK_EVERY = 100
+"""Steps between two test-accuracy checks of ``zoo extractor train --target-accuracy`` unless chosen."""
+
 LOWER_IS_BETTER = {
     "fid": True,
     "kid_mean": True,

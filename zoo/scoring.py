@@ -16,6 +16,7 @@ import torch
 
 from zoo.data import load_split, random_subset
 from zoo.data.folder import default_cache_dir, load_image_folder
+from zoo.data.loading import available_images
 from zoo.errors import UsageError, ZooError
 from zoo.interfaces import ExtractorSpec, Generator
 from zoo.metrics import MetricValue, Protocol, Samples, evaluate, generate_samples
@@ -81,7 +82,7 @@ def references(
     extractor, its plugin's code (:meth:`Registry.extractor_code`). Raises :class:`UsageError` for a
     protocol name the profile does not have for the dataset, :class:`ZooError` for a split too small for a protocol."""
     spec = registry.datasets[dataset]
-    usable = profile.protocols_for(spec, registry.extractors, echo)
+    usable = profile.protocols_for(spec, registry.extractors, echo, available_images(spec, data_root))
     if only is not None:
         wanted, names = set(only), [s.name for s in usable]
         if unknown := sorted(wanted - set(names)):

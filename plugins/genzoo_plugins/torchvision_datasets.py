@@ -10,25 +10,29 @@ from torchvision.datasets import MNIST, FashionMNIST
 from zoo import DatasetSpec, hookimpl
 from zoo.data import load_cifar10, load_mnist_layout
 
-_MNIST_LIKE = {
+_MNIST_LIKE = {  # name: (torchvision's class, description, a Debian package of the same files and their folder)
     "mnist": (
         MNIST,
         "Handwritten digits, 60k train / 10k test, 28x28 grey. LeCun, Bottou, Bengio & Haffner, 'Gradient-based "
         "learning applied to document recognition', Proc. IEEE 86(11), 1998.",
+        None,
     ),
     "fashion-mnist": (
         FashionMNIST,
         "Zalando clothing articles, 60k train / 10k test, 28x28 grey. Xiao, Rasul & Vollgraf, 'Fashion-MNIST: a "
         "novel image dataset for benchmarking machine learning algorithms', arXiv:1708.07747, 2017. Also packaged "
         "by Debian as dataset-fashion-mnist.",
+        ("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist"),
     ),
 }
 
 
 @hookimpl
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
-    for name, (torchvision_cls, description) in _MNIST_LIKE.items():
-        load = partial(load_mnist_layout, folder=torchvision_cls.__name__, torchvision_cls=torchvision_cls)
+    for name, (torchvision_cls, description, debian) in _MNIST_LIKE.items():
+        load = partial(
+            load_mnist_layout, folder=torchvision_cls.__name__, torchvision_cls=torchvision_cls, debian=debian
+        )
         register(DatasetSpec(name=name, image_shape=(1, 28, 28), num_classes=10, load=load, description=description))
     register(
         DatasetSpec(

@@ -37,6 +37,7 @@ def run_bench(
     seeds: list[int] | None = None,
     force: bool = False,
     data_root: Path | None = None,
+    download: bool = False,
     device: str = "auto",
     options: BenchOptions = BenchOptions(),  # noqa: B008 - frozen, so sharing the default is safe
     load_plugins: tuple[str, ...] | None = None,
@@ -47,8 +48,10 @@ def run_bench(
     ``results_dir``, then rewrite its report; returns the report path.
 
     The invocation (``command``, wall time, counts, machine, executor) is recorded in the folder even when it is
-    interrupted or fails part-way; cells finished before that are kept. Raises :class:`ZooError` at the end when a
-    cell failed or a model was left out, after every other cell has run.
+    interrupted or fails part-way; cells finished before that are kept. Raises :class:`ZooError` before any work
+    when the cells' needs are not met (:func:`zoo.bench.precheck.check_needs`; ``download`` fetches a registered
+    dataset's missing files first), and at the end when a cell failed or a model was left out, after every other
+    cell has run.
     """
     if models is not None and not models:
         raise ZooError("no models to bench: name some, or pass --all")
@@ -62,6 +65,7 @@ def run_bench(
         options=options,
         progress=progress and executor.capacity == 1 and options.executor == "local",
         data_root=resolve_data_root(data_root).absolute(),  # workers may have another cwd, or be other nodes
+        download=download,
         load_plugins=load_plugins,
         echo=echo,
     )

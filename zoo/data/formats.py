@@ -63,15 +63,17 @@ def read_idx(path: str | Path) -> torch.Tensor:
 
 
 def load_mnist_layout(
-    root: Path, split: str, download: bool, *, folder: str, torchvision_cls: Callable[..., Any]
-) -> tuple[torch.Tensor, torch.Tensor]:
+    root: Path, split: str, download: bool, *, folder: str, torchvision_cls: Callable[..., Any],
+    debian: tuple[str, str] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Images uint8 ``[N, 1, H, W]`` and labels int64 ``[N]`` of ``split`` (``"train"`` or ``"test"``).
 
     Reads torchvision's MNIST layout ``root/<folder>/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``;
     ``folder`` is the torchvision class name (``"MNIST"``, ``"FashionMNIST"``). Missing files are fetched
     with ``torchvision_cls(root, train=..., download=True)`` when ``download``, else
-    :class:`DatasetNotFound` is raised. Keyword-only ``folder``/``torchvision_cls`` let a plugin bind them
-    with :func:`functools.partial` and keep ``load(root, split, download)``.
+    :class:`DatasetNotFound` is raised, naming the ways to get them: ``debian``, ``(package, folder)`` of a Debian
+    package that installs the same files, is one. Keyword-only ``folder``/``torchvision_cls``/``debian`` let a
+    plugin bind them with :func:`functools.partial` and keep ``load(root, split, download)``.
     """
     raw = Path(root) / folder / "raw"
     prefix = _MNIST_PREFIX[split]
@@ -83,6 +85,7 @@ def load_mnist_layout(
         [f"{p.name}[.gz]" for p in paths if _existing_idx(p) is None],
         download,
         lambda: torchvision_cls(root, train=split == "train", download=True),
+        also=f"install Debian's {debian[0]} and link its {debian[1]} as {raw}" if debian else "",
     )
     images, labels = (read_idx(p) for p in paths)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -121,16 +124,19 @@ def _existing_idx(path: Path) -> Path | None:
 
 
 def _ensure_files(
-    label: str, split: str, folder: Path, missing: list[str], download: bool, fetch: Callable[[], object]
-) -> None:
-    """Return when nothing is ``missing``; else ``fetch()`` them if ``download``, else raise DatasetNotFound."""
+    label: str, split: str, folder: Path, missing: list[str], download: bool, fetch: Callable[[], object],
+    also: str = "",
+) -> None:  # fmt: skip
+    """Return when nothing is ``missing``; else ``fetch()`` them if ``download``, else raise DatasetNotFound naming
+    the ways to get them (``also``: one more, in words)."""
     if not missing:
         return
     elsewhere = f"point --data-root / {DATA_ROOT_ENV} at a folder that has them"
     if not download:
         raise DatasetNotFound(
             f"{label}: no {split} files in {folder} (looked for {', '.join(missing)}); pass --download to fetch "
-            f"them with torchvision, or copy the files there, or {elsewhere}"
+            f"them with torchvision (needs internet), or {also + ', or ' if also else ''}copy the files there, or "
+            f"{elsewhere}"
         )
     try:
         fetch()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from zoo.data.folder import FolderDataset
 from zoo.data.root import resolve_data_root
 from zoo.errors import PluginError, ZooError
 from zoo.interfaces import DatasetSpec
@@ -49,6 +51,24 @@ def random_subset(
         return images, labels
     rows = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n].sort().values
     return images[rows], labels[rows]
+
+
+def available_images(spec: DatasetSpec, root: str | Path | None = None, download: bool = False) -> Callable[
+    [str, int], int
+]:  # fmt: skip
+    """``available(split, n)``: ``min(n, images in split)`` of ``spec``. An image folder's splits are counted
+    without loading one (:attr:`FolderDataset.split_sizes`); any other split is loaded (:func:`load_split`), once
+    per split and ``available``, and raises what that raises (missing files: :class:`zoo.errors.DatasetNotFound`)."""
+    counted: dict[str, int] = {}
+
+    def available(split: str, n: int) -> int:
+        if isinstance(spec, FolderDataset) and split in spec.split_sizes:
+            return min(n, spec.split_sizes[split])
+        if split not in counted:
+            counted[split] = len(load_split(spec, split, root=root, download=download)[0])
+        return min(n, counted[split])
+
+    return available
 
 
 def _problem(spec: DatasetSpec, result: object) -> str | None:

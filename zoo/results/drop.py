@@ -4,6 +4,8 @@
   ``<model>~t<trial>-s<seed>.json``, recognised by the model their rows name, not by their file name), its sample
   grids (``grids/<dataset>/<cell>.png``) and its failure records (``failures/<dataset>/<cell>.json``, by the model
   they name): :func:`drop_models`.
+* :func:`drop_failures` removes failure records only (all, a dataset's or some models'), such as those of an
+  earlier attempt on a dataset that no longer exists; the next bench tries those cells again as it would anyway.
 * :func:`drop_uninstalled` removes what no loaded plugin provides any more (:func:`uninstalled`): the results of
   models no plugin registers; everything of a dataset no plugin registers (its cells, the real-data floor included,
   grids and failure records); and the rows of protocols whose extractor no plugin registers, taken out of each cell
@@ -111,6 +113,19 @@ def drop_models(results_dir: Path, models: list[str], *, dataset: str | None = N
     deleted += _delete([p for paths in failures.values() for p in paths])
     ResultStore(results_dir).write_table()
     return deleted
+
+
+def drop_failures(results_dir: Path, models: list[str] | None = None, *, dataset: str | None = None) -> list[Path]:
+    """Delete the failure records of ``models`` (None: of every model) on ``dataset`` (None: on every dataset) from
+    ``results_dir``; cells and grids are kept. Returns the files deleted (none is not an error)."""
+    store = ResultStore(results_dir)
+    return _delete(
+        [
+            store.failure_path(Cell.of(record))
+            for record in _failures_in(store, dataset)
+            if models is None or record["model"] in models
+        ]
+    )
 
 
 def drop_uninstalled(results_dir: Path, registry: Registry, *, dataset: str | None = None) -> Dropped:
