@@ -49,7 +49,7 @@ from zoo.bench.profiles import load_profile
 from zoo.device import describe_device, resolve_device
 from zoo.errors import ZooError
 from zoo.metrics import INCEPTION_FID_HELPER
-from zoo.metrics.evaluate import UInt8Images
+from zoo.metrics.evaluate import UInt8Images, metric_options
 from zoo.metrics.inception import fid_helper_weights_path
 from zoo.plugins import load_registry
 from zoo.scoring import generator_samples, references, score
@@ -89,20 +89,6 @@ class Stopwatch:
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-
-
-def metric_options(settings: Any) -> dict[str, Any]:
-    """The keyword arguments :func:`zoo.metrics.evaluate` gives torch-fidelity's metric functions."""
-    return dict(
-        isc_splits=settings.isc_splits,
-        samples_shuffle=True,
-        kid_subsets=settings.kid_subsets,
-        kid_subset_size=settings.kid_subset_size,
-        prc_neighborhood=settings.prc_neighborhood,
-        save_cpu_ram=True,
-        rng_seed=settings.seed,
-        verbose=False,
-    )
 
 
 def time_metrics(watch: Stopwatch, prefix: str, generated: dict, reference: dict, layer: str, options: dict) -> None:

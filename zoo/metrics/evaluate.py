@@ -22,6 +22,7 @@ import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch_fidelity
@@ -41,7 +42,7 @@ from zoo.metrics.cache import Features, cached_features, features_cache_key
 from zoo.metrics.classes import class_metrics
 from zoo.metrics.intra_class import intra_class_fid
 from zoo.metrics.memorisation import COPY_SAMPLES, copy_share, nearest, neighbour_pairs
-from zoo.metrics.protocol import Protocol
+from zoo.metrics.protocol import Protocol, ProtocolSettings
 from zoo.metrics.randomness import preserved_random_state
 from zoo.metrics.sampling import Samples
 from zoo.metrics.swd import sliced_wasserstein
@@ -262,19 +263,9 @@ def _intra_class_fid(
 def _fidelity_metrics(
     generated: Features, reference: Features, protocol: Protocol, extractor: ExtractorSpec, verbose: bool, final: bool
 ) -> dict[str, MetricValue]:
-    """torch-fidelity's metric functions on the feature dicts, with the options ``calculate_metrics`` would pass
-    them (``save_cpu_ram=True``: precision/recall computed in parts); :data:`FINAL_ONLY` only when ``final``."""
-    settings = protocol.settings
-    options = dict(
-        isc_splits=settings.isc_splits,
-        samples_shuffle=True,
-        kid_subsets=settings.kid_subsets,
-        kid_subset_size=settings.kid_subset_size,
-        prc_neighborhood=settings.prc_neighborhood,
-        save_cpu_ram=True,
-        rng_seed=settings.seed,
-        verbose=verbose,
-    )
+    """torch-fidelity's metric functions on the feature dicts, with :func:`metric_options`; :data:`FINAL_ONLY` only
+    when ``final``."""
+    options = metric_options(protocol.settings, verbose)
     layer = protocol.feature_layer
     results = {
         **fid_statistics_to_metric(
@@ -289,6 +280,21 @@ def _fidelity_metrics(
     no_isc = MetricValue(None, extractor.no_logits_reason or f"protocol {protocol.name!r} has no logits layer")
     keys = {name: key for name, key in METRIC_KEYS.items() if final or name not in FINAL_ONLY}
     return {name: _metric_value(results[key]) if key in results else no_isc for name, key in keys.items()}
+
+
+def metric_options(settings: ProtocolSettings, verbose: bool = False) -> dict[str, Any]:
+    """The keyword arguments zoo gives torch-fidelity's metric functions under ``settings``: those
+    ``calculate_metrics`` would pass them (``save_cpu_ram=True``: precision/recall computed in parts)."""
+    return dict(
+        isc_splits=settings.isc_splits,
+        samples_shuffle=True,
+        kid_subsets=settings.kid_subsets,
+        kid_subset_size=settings.kid_subset_size,
+        prc_neighborhood=settings.prc_neighborhood,
+        save_cpu_ram=True,
+        rng_seed=settings.seed,
+        verbose=verbose,
+    )
 
 
 def _metric_value(value: float) -> MetricValue:
