@@ -73,7 +73,8 @@ def test_the_wheel_installed_elsewhere_benches_with_its_own_profiles_and_weights
     wheel = build_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    assert {f"zoo/profiles/{p}.toml" for p in ("smoke", "cpu", "gpu")} <= names
+    shipped = {f"zoo/profiles/{p.name}" for p in (Path(__file__).parents[1] / "zoo" / "profiles").glob("*.toml")}
+    assert {f"zoo/profiles/{p}.toml" for p in ("smoke", "cpu", "cpu-sweep", "gpu")} <= shipped <= names
     assert {"zoo/extractors/mnist-test_resnet.safetensors", "zoo/extractors/mnist-test_resnet.json"} <= names
     assert {"zoo/templates/gan/trainer.py.tmpl", "genzoo_plugins/dcgan.py"} <= names
 
@@ -88,7 +89,7 @@ def test_the_wheel_installed_elsewhere_benches_with_its_own_profiles_and_weights
                env=variables)  # fmt: skip
     assert all(Path(p).is_relative_to(env) for p in where.stdout.split()), where.stdout
     listed = sh(zoo, "profiles", cwd=work, env=variables).stdout
-    assert all(f"{env}" in line for line in listed.splitlines()[1:]) and len(listed.splitlines()) == 4
+    assert all(f"{env}" in line for line in listed.splitlines()[1:]) and len(listed.splitlines()) == 1 + len(shipped)
     check = (
         "from zoo.bench import load_profile; from zoo.metrics import load_domain_classifier\n"
         "for name in ('cpu', 'gpu', 'smoke'):\n"
