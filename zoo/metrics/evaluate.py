@@ -173,13 +173,13 @@ def evaluate(
 
         machine = describe_device(device)
 
-        def cached(images: torch.Tensor) -> Features:
-            key = features_cache_key(protocol, sha256_tensor(images), machine=machine, batch_size=batch_size)
+        def cached(images: torch.Tensor, digest: str) -> Features:
+            key = features_cache_key(protocol, digest, machine=machine, batch_size=batch_size)
             return cached_features(cache_dir, key, lambda: features_of(images))
 
-        reference = cached(reference_u8)
+        reference = cached(reference_u8, protocol.reference_sha256)  # checked equal to the images' above
         generated = features_of(samples.images)
-        train = cached(train_u8) if final and train_u8 is not None else None
+        train = cached(train_u8, sha256_tensor(train_u8)) if final and train_u8 is not None else None
     values = _fidelity_metrics(generated, reference, protocol, extractor, verbose, final)
     logits = generated[protocol.logits_layer] if protocol.logits_layer else None
     values.update(class_metrics(protocol, logits, samples.labels, samples.codes))
