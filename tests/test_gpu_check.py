@@ -135,6 +135,8 @@ def test_the_dry_run_runs_every_stage_on_the_cpu_and_writes_the_figures(tiny_mni
         "classifier_fid",
         "classifier_kid",
         "classifier_prc",
+        "swd",
+        "copy_share_pixels",
         "inception_features_generated",
         "inception_fid",
         "score_point",
