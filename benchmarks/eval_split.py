@@ -54,7 +54,7 @@ from zoo.errors import ZooError
 from zoo.metrics import INCEPTION_FID_HELPER
 from zoo.metrics.evaluate import UInt8Images, metric_options
 from zoo.metrics.inception import fid_helper_weights_path
-from zoo.metrics.memorisation import COPY_SAMPLES, nearest
+from zoo.metrics.memorisation import COPY_SAMPLES, nearest, pixel_vectors
 from zoo.metrics.swd import sliced_wasserstein
 from zoo.plugins import load_registry
 from zoo.scoring import Reference, generator_samples, references, score
@@ -119,7 +119,7 @@ def time_last_point_extras(
     count = min(COPY_SAMPLES, len(samples), len(ref.images) // 2)
     spaces = {
         "features": (generated[layer], reference[layer], train[layer]),
-        "pixels": tuple(images.flatten(1).float().div_(255.0) for images in (samples, ref.images, ref.train)),
+        "pixels": tuple(pixel_vectors(images) for images in (samples, ref.images, ref.train)),
     }
     for space, (queries, heldout, bank) in spaces.items():
         watch.time(

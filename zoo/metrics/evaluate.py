@@ -41,7 +41,7 @@ from zoo.interfaces import ExtractorSpec
 from zoo.metrics.cache import Features, cached_features, features_cache_key
 from zoo.metrics.classes import class_metrics
 from zoo.metrics.intra_class import intra_class_fid
-from zoo.metrics.memorisation import COPY_SAMPLES, copy_share, nearest, neighbour_pairs
+from zoo.metrics.memorisation import COPY_SAMPLES, copy_share, nearest, neighbour_pairs, pixel_vectors
 from zoo.metrics.protocol import Protocol, ProtocolSettings
 from zoo.metrics.randomness import preserved_random_state
 from zoo.metrics.sampling import Samples
@@ -229,7 +229,7 @@ def _memorisation(
         query_pixels, query_features = samples.images[:count], features[:count]
     spaces = {
         "features": (query_features, real.reference_features[:calibrate], real.train_features),
-        "pixels": (_flat(query_pixels), _flat(real.reference[:calibrate]), _flat(real.train)),
+        "pixels": (pixel_vectors(query_pixels), pixel_vectors(real.reference[:calibrate]), pixel_vectors(real.train)),
     }
     values = {}
     for space, (queries, heldout, bank) in spaces.items():
@@ -239,11 +239,6 @@ def _memorisation(
             pairs = neighbour_pairs(query_pixels, real.train, distances, indices)
             save_grid(to_unit_range(pairs), neighbours_path, nrow=2)
     return values
-
-
-def _flat(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``[N, C, H, W]`` -> float32 ``[N, C*H*W]`` in ``[0, 1]``, the pixel space of nearest neighbours."""
-    return images.flatten(1).float().div_(255.0)
 
 
 def _intra_class_fid(

@@ -4,7 +4,7 @@ real image sits to its own. Unseen real images (a held-out split) set the yardst
 threshold in pixel or feature units and means the same in any space: held-out real data itself scores about
 :data:`COPY_QUANTILE`, a model that returns training images scores 1.
 
-* :func:`nearest`: exact L2 nearest neighbours of queries in a bank (pixels flattened, or features).
+* :func:`nearest`: exact L2 nearest neighbours of queries in a bank (:func:`pixel_vectors`, or features).
 * :func:`copy_share`: the share of samples closer to the training set than the held-out yardstick.
 * :func:`neighbour_pairs`: the closest samples beside their nearest training images, for a figure.
 """
@@ -25,6 +25,11 @@ COPY_SAMPLES = 1000
 benchmarks/metric_costs.py); see :data:`COPY_QUANTILE` for what the count gives."""
 _CANDIDATES = 4
 """Nearest candidates per query kept from the float32 search and re-measured in float64 (see :func:`nearest`)."""
+
+
+def pixel_vectors(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, C, H, W]`` -> float32 ``[N, C*H*W]`` in ``[0, 1]``: the pixel space :func:`nearest` searches."""
+    return images.flatten(1).float().div_(255.0)
 
 
 def nearest(queries: torch.Tensor, bank: torch.Tensor, *, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
