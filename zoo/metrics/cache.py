@@ -27,10 +27,14 @@ Features = dict[str, torch.Tensor]
 """Feature name (an extractor layer) -> float ``[N, D]`` on the CPU."""
 
 
-def features_cache_key(protocol: Protocol, images_sha256: str, *, machine: str, batch_size: int) -> str:
+def features_cache_key(
+    protocol: Protocol, images_sha256: str, *, machine: str, batch_size: int, quantity: str = "features"
+) -> str:
     """Hex SHA-256 naming the features, under ``protocol``'s extractor, of the real images whose
     :func:`~zoo.hashing.sha256_tensor` is ``images_sha256`` (the reference images, or the training images that
-    memorisation is measured against), computed on ``machine`` in batches of ``batch_size``.
+    memorisation is measured against), computed on ``machine`` in batches of ``batch_size``; or, with another
+    ``quantity`` (a name that says what and with which settings), a tensor computed from those features alone (the
+    reference's precision/recall radii, the held-out images' nearest training distances).
 
     The protocol id covers the extractor and its weights' digest, the layers, zoo's metrics code version and
     torch-fidelity's version; torch's version, the machine (device, CPU or GPU model and capability, threads) and
@@ -44,6 +48,7 @@ def features_cache_key(protocol: Protocol, images_sha256: str, *, machine: str, 
         "torch": torch.__version__,
         "machine": machine,
         "batch_size": batch_size,
+        "quantity": quantity,
     }
     return sha256_json(fields)
 

@@ -2,10 +2,12 @@
 
 zoo extracts the features itself, with torch-fidelity's own extraction loop, and hands the feature dicts to
 torch-fidelity's metric functions (``isc_featuresdict_to_metric``, ``fid_featuresdict_to_statistics`` +
-``fid_statistics_to_metric``, ``kid_featuresdict_to_metric``, ``prc_featuresdict_to_metric``), as
-``calculate_metrics`` does with ``cache=False``: the numbers are the same bit for bit, and torch-fidelity's pickled
-cache is never read. Reference features are cached by zoo (:mod:`zoo.metrics.cache`). A real-vs-real baseline is
-the same call with real images (e.g. a train subset) as the samples.
+``fid_statistics_to_metric``, ``kid_featuresdict_to_metric``; precision/recall by :mod:`zoo.metrics.precision_recall`,
+torch-fidelity's ``prc_featuresdict_to_metric`` with the reference's radii kept), as ``calculate_metrics`` does with
+``cache=False`` and ``save_cpu_ram=True``: the numbers are the same bit for bit, and torch-fidelity's pickled cache
+is never read. Reference features, and what is computed from real images alone, are cached by zoo
+(:mod:`zoo.metrics.cache`). A real-vs-real baseline is the same call with real images (e.g. a train subset) as the
+samples.
 
 Beside torch-fidelity's metrics, an evaluation point that is a run's last (``final=True``) adds what is read only
 there: KID and precision/recall (torch-fidelity), the sliced Wasserstein distance in pixels (:mod:`zoo.metrics.swd`),
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,21 +30,23 @@ from typing import Any
 import torch
 import torch_fidelity
 from torch.utils.data import Dataset
+from torch_fidelity.defaults import DEFAULTS
 from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_featuresdict_to_metric
 from torch_fidelity.metric_kid import kid_featuresdict_to_metric
-from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL
 from torch_fidelity.utils import get_featuresdict_from_dataset
 
 from zoo.device import describe_device
 from zoo.errors import ZooError
-from zoo.hashing import sha256_file, sha256_tensor
+from zoo.hashing import sha256_file, sha256_json, sha256_tensor
 from zoo.imaging import save_grid, to_unit_range
 from zoo.interfaces import ExtractorSpec
 from zoo.metrics.cache import Features, cached_features, features_cache_key
 from zoo.metrics.classes import class_metrics
 from zoo.metrics.intra_class import intra_class_fid
 from zoo.metrics.memorisation import COPY_SAMPLES, copy_share, nearest, neighbour_pairs, pixel_vectors
+from zoo.metrics.precision_recall import knn_radii, precision_recall
 from zoo.metrics.protocol import Protocol, ProtocolSettings
 from zoo.metrics.randomness import preserved_random_state
 from zoo.metrics.sampling import Samples
@@ -121,8 +126,10 @@ def evaluate(
     ``[num_reference, C, H, W]`` (their digest must be the protocol's). ``extractor`` is the registered extractor
     the protocol names; ``weights_path`` its weights file, whose SHA-256 must equal ``protocol.weights_sha256``
     (None for an extractor run without weights: then the protocol's digest must be None too).
-    Reference features are cached under ``cache_dir`` (safetensors, checked on read). ``device``: ``cpu`` or
-    ``cuda[:i]``; features are extracted in batches of ``batch_size`` in this process (no DataLoader workers).
+    Reference features, and what is computed from real images alone (the reference's precision/recall radii, the
+    held-out images' nearest training distances), are cached under ``cache_dir`` (safetensors, checked on read).
+    ``device``: ``cpu`` or ``cuda[:i]``; features are extracted in batches of ``batch_size`` in this process (no
+    DataLoader workers).
 
     ``final``: the run's last evaluation point, scored in full; otherwise :data:`FINAL_ONLY`, :data:`SWD`,
     :data:`COPY_SHARES` and :data:`IFID` are left out. ``reference_labels``: int64 ``[num_reference]``, the reference
@@ -173,22 +180,34 @@ def evaluate(
 
         machine = describe_device(device)
 
-        def cached(images: torch.Tensor, digest: str) -> Features:
-            key = features_cache_key(protocol, digest, machine=machine, batch_size=batch_size)
-            return cached_features(cache_dir, key, lambda: features_of(images))
+        def cached(digest: str, compute: Callable[[], Features], quantity: str = "features") -> Features:
+            key = features_cache_key(protocol, digest, machine=machine, batch_size=batch_size, quantity=quantity)
+            return cached_features(cache_dir, key, compute)
 
-        reference = cached(reference_u8, protocol.reference_sha256)  # checked equal to the images' above
+        reference_digest = protocol.reference_sha256  # checked equal to the images' above
+        reference = cached(reference_digest, lambda: features_of(reference_u8))
         generated = features_of(samples.images)
-        train = cached(train_u8, sha256_tensor(train_u8)) if final and train_u8 is not None else None
-    values = _fidelity_metrics(generated, reference, protocol, extractor, verbose, final)
+        train_digest = sha256_tensor(train_u8) if final and train_u8 is not None else None
+        train = cached(train_digest, lambda: features_of(train_u8)) if train_digest else None
+    layer = protocol.feature_layer
+    radii = None  # the reference's precision/recall radii, for a final point
+    if final:
+        k, prc_batch = settings.prc_neighborhood, DEFAULTS["prc_batch_size"]
+        radii = cached(
+            reference_digest,
+            lambda: {"radii": knn_radii(reference[layer], k, prc_batch)},
+            f"precision-recall radii k={k} batch={prc_batch}",
+        )["radii"]
+    values = _fidelity_metrics(generated, reference, protocol, extractor, verbose, radii)
     logits = generated[protocol.logits_layer] if protocol.logits_layer else None
     values.update(class_metrics(protocol, logits, samples.labels, samples.codes))
     if final:
         values[SWD] = _pixel_distance(samples.images, reference_u8, settings.seed)
         if train is not None:
-            layer = protocol.feature_layer
             real = _Real(reference_u8, reference[layer], train_u8, train[layer])
-            values.update(_memorisation(samples, generated[layer], real, neighbours_path))
+            both = sha256_json([reference_digest, train_digest])
+            heldout = cached(both, lambda: _heldout_nearest(real), f"held-out nearest n={_calibration_count(real)}")
+            values.update(_memorisation(samples, generated[layer], real, heldout, neighbours_path))
         if samples.labels is not None and reference_labels is not None:
             values[IFID] = _intra_class_fid(generated, reference, samples.labels, reference_labels, protocol)
     if samples.out_of_range is not None:
@@ -214,13 +233,33 @@ class _Real:
     train_features: torch.Tensor
 
 
+def _calibration_count(real: _Real) -> int:
+    """How many reference images (the first ones; held out from training) calibrate what "close" is."""
+    return min(COPY_SAMPLES, len(real.reference) // 2)
+
+
+def _heldout_nearest(real: _Real) -> dict[str, torch.Tensor]:
+    """Space (a key of :data:`COPY_SHARES`) -> the calibrating reference images' nearest-training-image distances,
+    float64 ``[_calibration_count(real)]``: the same for every sample scored against ``real``, so cached."""
+    heldout = slice(0, _calibration_count(real))
+    return {
+        "features": nearest(real.reference_features[heldout], real.train_features)[0],
+        "pixels": nearest(pixel_vectors(real.reference[heldout]), pixel_vectors(real.train))[0],
+    }
+
+
 def _memorisation(
-    samples: Samples, features: torch.Tensor, real: _Real, neighbours_path: Path | None
+    samples: Samples,
+    features: torch.Tensor,
+    real: _Real,
+    heldout: dict[str, torch.Tensor],
+    neighbours_path: Path | None,
 ) -> dict[str, MetricValue]:
     """:data:`COPY_SHARES` of up to :data:`COPY_SAMPLES` samples: the first half of the reference images (held out
-    from training) calibrates what "close" is; for the floor, whose samples are training images, the second half
-    stands in for them. Writes the nearest pairs in pixels to ``neighbours_path`` when given."""
-    calibrate = min(COPY_SAMPLES, len(real.reference) // 2)
+    from training; ``heldout``: their :func:`_heldout_nearest`) calibrates what "close" is; for the floor, whose
+    samples are training images, the second half stands in for them. Writes the nearest pairs in pixels to
+    ``neighbours_path`` when given."""
+    calibrate = _calibration_count(real)
     if samples.from_training_set:
         queries = slice(calibrate, 2 * calibrate)
         query_pixels, query_features = real.reference[queries], real.reference_features[queries]
@@ -228,13 +267,13 @@ def _memorisation(
         count = min(COPY_SAMPLES, len(samples.images))
         query_pixels, query_features = samples.images[:count], features[:count]
     spaces = {
-        "features": (query_features, real.reference_features[:calibrate], real.train_features),
-        "pixels": (pixel_vectors(query_pixels), pixel_vectors(real.reference[:calibrate]), pixel_vectors(real.train)),
+        "features": (query_features, real.train_features),
+        "pixels": (pixel_vectors(query_pixels), pixel_vectors(real.train)),
     }
     values = {}
-    for space, (queries, heldout, bank) in spaces.items():
+    for space, (queries, bank) in spaces.items():
         distances, indices = nearest(queries, bank)
-        values[COPY_SHARES[space]] = MetricValue(copy_share(distances, nearest(heldout, bank)[0]))
+        values[COPY_SHARES[space]] = MetricValue(copy_share(distances, heldout[space]))
         if space == "pixels" and neighbours_path is not None:
             pairs = neighbour_pairs(query_pixels, real.train, distances, indices)
             save_grid(to_unit_range(pairs), neighbours_path, nrow=2)
@@ -256,10 +295,15 @@ def _intra_class_fid(
 
 
 def _fidelity_metrics(
-    generated: Features, reference: Features, protocol: Protocol, extractor: ExtractorSpec, verbose: bool, final: bool
+    generated: Features,
+    reference: Features,
+    protocol: Protocol,
+    extractor: ExtractorSpec,
+    verbose: bool,
+    reference_radii: torch.Tensor | None,
 ) -> dict[str, MetricValue]:
     """torch-fidelity's metric functions on the feature dicts, with :func:`metric_options`; :data:`FINAL_ONLY` only
-    when ``final``."""
+    when ``reference_radii`` (the reference features' :func:`~zoo.metrics.precision_recall.knn_radii`) are given."""
     options = metric_options(protocol.settings, verbose)
     layer = protocol.feature_layer
     results = {
@@ -267,9 +311,17 @@ def _fidelity_metrics(
             fid_featuresdict_to_statistics(generated, layer), fid_featuresdict_to_statistics(reference, layer), verbose
         ),
     }
+    final = reference_radii is not None
     if final:
         results.update(kid_featuresdict_to_metric(generated, reference, layer, **options))
-        results.update(prc_featuresdict_to_metric(generated, reference, layer, **options))
+        precision, recall = precision_recall(
+            generated[layer],
+            reference[layer],
+            reference_radii,
+            neighborhood=protocol.settings.prc_neighborhood,
+            batch_size=DEFAULTS["prc_batch_size"],
+        )
+        results.update({KEY_METRIC_PRECISION: precision, KEY_METRIC_RECALL: recall})
     if protocol.logits_layer is not None:
         results.update(isc_featuresdict_to_metric(generated, protocol.logits_layer, **options))
     no_isc = MetricValue(None, extractor.no_logits_reason or f"protocol {protocol.name!r} has no logits layer")
