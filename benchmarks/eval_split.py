@@ -109,11 +109,9 @@ def time_metrics(watch: Stopwatch, prefix: str, generated: dict, reference: dict
     )
     watch.time(f"{prefix}_kid", lambda: kid_featuresdict_to_metric(generated, reference, layer, **options))
     k, batch = options["prc_neighborhood"], DEFAULTS["prc_batch_size"]
-    radii = watch.time(f"{prefix}_prc_reference_radii", lambda: knn_radii(reference[layer], k, batch))
-    watch.time(
-        f"{prefix}_prc",
-        lambda: precision_recall(generated[layer], reference[layer], radii, neighborhood=k, batch_size=batch),
-    )
+    ours, real = generated[layer].to(watch.device), reference[layer].to(watch.device)  # on the device, as evaluate's
+    radii = watch.time(f"{prefix}_prc_reference_radii", lambda: knn_radii(real, k, batch))
+    watch.time(f"{prefix}_prc", lambda: precision_recall(ours, real, radii, neighborhood=k, batch_size=batch))
 
 
 def time_last_point_extras(

@@ -195,10 +195,10 @@ def evaluate(
         k, prc_batch = settings.prc_neighborhood, DEFAULTS["prc_batch_size"]
         radii = cached(
             reference_digest,
-            lambda: {"radii": knn_radii(reference[layer], k, prc_batch)},
+            lambda: {"radii": knn_radii(reference[layer].to(device), k, prc_batch)},
             f"precision-recall radii k={k} batch={prc_batch}",
         )["radii"]
-    values = _fidelity_metrics(generated, reference, protocol, extractor, verbose, radii)
+    values = _fidelity_metrics(generated, reference, protocol, extractor, verbose, radii, device)
     logits = generated[protocol.logits_layer] if protocol.logits_layer else None
     values.update(class_metrics(protocol, logits, samples.labels, samples.codes))
     if final:
@@ -301,9 +301,11 @@ def _fidelity_metrics(
     extractor: ExtractorSpec,
     verbose: bool,
     reference_radii: torch.Tensor | None,
+    device: torch.device,
 ) -> dict[str, MetricValue]:
     """torch-fidelity's metric functions on the feature dicts, with :func:`metric_options`; :data:`FINAL_ONLY` only
-    when ``reference_radii`` (the reference features' :func:`~zoo.metrics.precision_recall.knn_radii`) are given."""
+    when ``reference_radii`` (the reference features' :func:`~zoo.metrics.precision_recall.knn_radii`) are given,
+    precision/recall on ``device``."""
     options = metric_options(protocol.settings, verbose)
     layer = protocol.feature_layer
     results = {
@@ -315,9 +317,9 @@ def _fidelity_metrics(
     if final:
         results.update(kid_featuresdict_to_metric(generated, reference, layer, **options))
         precision, recall = precision_recall(
-            generated[layer],
-            reference[layer],
-            reference_radii,
+            generated[layer].to(device),
+            reference[layer].to(device),
+            reference_radii.to(device),
             neighborhood=protocol.settings.prc_neighborhood,
             batch_size=DEFAULTS["prc_batch_size"],
         )
