@@ -43,7 +43,6 @@ from typing import Any
 
 import torch
 from torch_fidelity import FeatureExtractorInceptionV3
-from torch_fidelity.defaults import DEFAULTS
 from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_featuresdict_to_metric
 from torch_fidelity.metric_kid import kid_featuresdict_to_metric
@@ -57,7 +56,7 @@ from zoo.metrics import INCEPTION_FID_HELPER
 from zoo.metrics.evaluate import UInt8Images, metric_options
 from zoo.metrics.inception import fid_helper_weights_path
 from zoo.metrics.memorisation import COPY_SAMPLES, nearest, pixel_vectors
-from zoo.metrics.precision_recall import knn_radii, precision_recall
+from zoo.metrics.precision_recall import BATCH_SIZE, knn_radii, precision_recall
 from zoo.metrics.swd import sliced_wasserstein
 from zoo.plugins import load_registry
 from zoo.scoring import Reference, generator_samples, references, score
@@ -108,7 +107,7 @@ def time_metrics(watch: Stopwatch, prefix: str, generated: dict, reference: dict
         ),
     )
     watch.time(f"{prefix}_kid", lambda: kid_featuresdict_to_metric(generated, reference, layer, **options))
-    k, batch = options["prc_neighborhood"], DEFAULTS["prc_batch_size"]
+    k, batch = options["prc_neighborhood"], BATCH_SIZE
     ours, real = generated[layer].to(watch.device), reference[layer].to(watch.device)  # on the device, as evaluate's
     radii = watch.time(f"{prefix}_prc_reference_radii", lambda: knn_radii(real, k, batch))
     watch.time(f"{prefix}_prc", lambda: precision_recall(ours, real, radii, neighborhood=k, batch_size=batch))

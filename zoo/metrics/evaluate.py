@@ -30,7 +30,6 @@ from typing import Any
 import torch
 import torch_fidelity
 from torch.utils.data import Dataset
-from torch_fidelity.defaults import DEFAULTS
 from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_featuresdict_to_metric
 from torch_fidelity.metric_kid import kid_featuresdict_to_metric
@@ -46,7 +45,7 @@ from zoo.metrics.cache import Features, cached_features, features_cache_key
 from zoo.metrics.classes import class_metrics
 from zoo.metrics.intra_class import intra_class_fid
 from zoo.metrics.memorisation import COPY_SAMPLES, copy_share, nearest, neighbour_pairs, pixel_vectors
-from zoo.metrics.precision_recall import knn_radii, precision_recall
+from zoo.metrics.precision_recall import BATCH_SIZE, knn_radii, precision_recall
 from zoo.metrics.protocol import Protocol, ProtocolSettings
 from zoo.metrics.randomness import preserved_random_state
 from zoo.metrics.sampling import Samples
@@ -192,11 +191,11 @@ def evaluate(
     layer = protocol.feature_layer
     radii = None  # the reference's precision/recall radii, for a final point
     if final:
-        k, prc_batch = settings.prc_neighborhood, DEFAULTS["prc_batch_size"]
+        k = settings.prc_neighborhood
         radii = cached(
             reference_digest,
-            lambda: {"radii": knn_radii(reference[layer].to(device), k, prc_batch)},
-            f"precision-recall radii k={k} batch={prc_batch}",
+            lambda: {"radii": knn_radii(reference[layer].to(device), k, BATCH_SIZE)},
+            f"precision-recall radii k={k} batch={BATCH_SIZE}",
         )["radii"]
     values = _fidelity_metrics(generated, reference, protocol, extractor, verbose, radii, device)
     logits = generated[protocol.logits_layer] if protocol.logits_layer else None
@@ -321,7 +320,7 @@ def _fidelity_metrics(
             reference[layer].to(device),
             reference_radii.to(device),
             neighborhood=protocol.settings.prc_neighborhood,
-            batch_size=DEFAULTS["prc_batch_size"],
+            batch_size=BATCH_SIZE,
         )
         results.update({KEY_METRIC_PRECISION: precision, KEY_METRIC_RECALL: recall})
     if protocol.logits_layer is not None:

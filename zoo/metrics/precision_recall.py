@@ -16,6 +16,12 @@ keeps them (zoo caches them beside the reference features); and the distances st
 from __future__ import annotations
 
 import torch
+from torch_fidelity.defaults import DEFAULTS
+
+BATCH_SIZE: int = DEFAULTS["prc_batch_size"]
+"""Rows per distance block in zoo's precision/recall: torch-fidelity's default ``prc_batch_size``, which
+``calculate_metrics`` uses when not told otherwise (the block size moves distances' last bits, so it is part of what
+a cached radius depends on)."""
 
 
 def _distances(rows: torch.Tensor, columns: torch.Tensor, batch_size: int) -> torch.Tensor:
